@@ -1,0 +1,46 @@
+# Two commands: `make demo` and `make test`. Each creates/refreshes .venv and installs what it needs.
+# torch: override for CUDA builds, e.g.
+#   make demo TORCH='torch==2.13.0 --index-url https://download.pytorch.org/whl/cu128'
+# or export TEXTBOOKS_TORCH='...' in the environment.
+PYTHON ?= python3
+VENV   ?= .venv
+TORCH  ?= $(or $(TEXTBOOKS_TORCH),torch==2.13.0)
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+
+.PHONY: demo test test-slow venv sandbox-tools clean bench
+
+venv: $(STAMP)
+
+# Reinstall when the package metadata changes; the stamp records the torch spec too.
+$(STAMP): pyproject.toml Makefile
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet $(TORCH)
+	$(PY) -m pip install --quiet -e '.[dev]'
+	@$(MAKE) --no-print-directory sandbox-tools
+	@echo "$(TORCH)" > $(STAMP)
+
+# bubblewrap isolates evaluated programs (textbooks/eval/sandbox.py); install it where apt works.
+sandbox-tools:
+	@command -v bwrap >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    (apt-get install -y -qq bubblewrap >/dev/null 2>&1 || (apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq bubblewrap >/dev/null 2>&1)) \
+	      && echo "installed bubblewrap" || echo "WARNING: could not install bubblewrap; the sandbox falls back to rlimits + process isolation"; \
+	  else echo "WARNING: bwrap not found and apt unavailable (install 'bubblewrap' for full sandbox isolation)"; fi; }
+
+demo: venv
+	$(VENV)/bin/textbooks demo
+
+# pytest exits 5 when no test is collected (e.g. a -k filter); that is not a failure.
+test: venv
+	$(PY) -m pytest -q $(PYTEST_ARGS); rc=$$?; if [ $$rc -eq 5 ]; then echo "no tests collected"; exit 0; fi; exit $$rc
+
+test-slow: venv
+	$(PY) -m pytest -q -m slow
+
+bench: venv
+	$(PY) benchmarks/run_all.py
+
+clean:
+	rm -rf $(VENV) runs demo-out .pytest_cache

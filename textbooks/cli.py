@@ -1,0 +1,93 @@
+"""The `textbooks` command: parse, build, call.
+
+Each stage owns its sub-commands in `textbooks/<stage>/cli.py`, a module that must stay light to import
+(argparse only; heavy imports happen inside the handlers). That module defines
+`configure(parser: argparse.ArgumentParser) -> None`, which adds arguments (or nested sub-commands) and
+sets `parser.set_defaults(func=handler)`; a handler takes the parsed `argparse.Namespace` and returns an
+exit code (int) or None for 0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from textbooks import __version__
+
+# name -> (module that configures it, one-line help). The order is the order of `--help`.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "demo": ("textbooks.demo", "run the whole recipe on embedded defaults, offline, on CPU (minutes)"),
+    "tokenizer": ("textbooks.tokenizer.cli", "train a codegen-style byte-level BPE code tokenizer"),
+    "data": ("textbooks.data.cli", "data stages: pack documents into training shards, ..."),
+    "train": ("textbooks.train.cli", "pretrain or finetune a phi-1 model from a YAML config"),
+    "export": ("textbooks.model.cli", "export a checkpoint to Hugging Face format (transformers / vLLM)"),
+    "generate": ("textbooks.model.generate_cli", "sample completions from a checkpoint (batched, KV cache)"),
+    "llm": ("textbooks.llm.cli", "batch LLM requests with cache, pacing and retries (any OpenAI-compatible server)"),
+    "serve": ("textbooks.llm.serve_cli", "serve a checkpoint over an OpenAI-compatible HTTP API"),
+    "eval": ("textbooks.eval.cli", "HumanEval/MBPP: generate, execute in a sandbox, judge, report"),
+}
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse exits 2 on usage errors; add a hint where to look."""
+
+    def error(self, message: str):  # noqa: D102
+        self.print_usage(sys.stderr)
+        self.exit(2, f"{self.prog}: error: {message}\n(run `{self.prog} --help` for the options)\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="textbooks",
+        description="phi-1 (Textbooks Are All You Need) end to end: curate code, synthesize textbooks and "
+        "exercises, decontaminate, train, evaluate.",
+    )
+    parser.add_argument("--version", action="version", version=f"textbooks {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub.required = True
+    for name, (module, help_text) in COMMANDS.items():
+        _configure(sub.add_parser(name, help=help_text, description=help_text), module, name)
+    return parser
+
+
+def _configure(parser: argparse.ArgumentParser, module: str, name: str) -> None:
+    try:
+        configure = importlib.import_module(module).configure
+    except ModuleNotFoundError as e:  # a stage missing from this install must not break the others
+        if e.name != module:
+            raise
+        parser.set_defaults(func=_not_available(name))
+        return
+    configure(parser)
+
+
+def add_subcommands(parser: argparse.ArgumentParser, commands: dict[str, tuple[str, str]], dest: str) -> None:
+    """Nested sub-commands (`textbooks eval execute ...`), each configured by `configure()` of its module."""
+    sub = parser.add_subparsers(dest=dest, metavar="SUBCOMMAND", parser_class=_Parser)
+    sub.required = True
+    for name, (module, help_text) in commands.items():
+        _configure(sub.add_parser(name, help=help_text, description=help_text), module, name)
+
+
+def _not_available(name: str):
+    def handler(_args) -> int:
+        print(f"textbooks {name}: this stage is not available in this version", file=sys.stderr)
+        return 2
+
+    return handler
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    func = getattr(args, "func", None)
+    if func is None:  # a command group called without its sub-command
+        parser.parse_args([*(argv if argv is not None else sys.argv[1:]), "--help"])
+        return 2
+    try:
+        rc = func(args)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    return int(rc or 0)
