@@ -21,13 +21,17 @@ $(STAMP): pyproject.toml Makefile
 	@$(MAKE) --no-print-directory sandbox-tools
 	@echo "$(TORCH)" > $(STAMP)
 
-# bubblewrap isolates evaluated programs (textbooks/eval/sandbox.py); install it where apt works.
+# bubblewrap isolates evaluated programs (textbooks/eval/sandbox.py); install it where apt works (as root, or
+# with passwordless sudo as on CI runners), then check that it can create namespaces here.
 sandbox-tools:
 	@command -v bwrap >/dev/null 2>&1 || { \
-	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-	    (apt-get install -y -qq bubblewrap >/dev/null 2>&1 || (apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq bubblewrap >/dev/null 2>&1)) \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=""; elif sudo -n true 2>/dev/null; then SUDO="sudo -n"; else SUDO=none; fi; \
+	  if [ "$$SUDO" != none ] && command -v apt-get >/dev/null 2>&1; then \
+	    ($$SUDO apt-get install -y -qq bubblewrap >/dev/null 2>&1 || ($$SUDO apt-get update -qq >/dev/null 2>&1 && $$SUDO apt-get install -y -qq bubblewrap >/dev/null 2>&1)) \
 	      && echo "installed bubblewrap" || echo "WARNING: could not install bubblewrap; the sandbox falls back to rlimits + process isolation"; \
 	  else echo "WARNING: bwrap not found and apt unavailable (install 'bubblewrap' for full sandbox isolation)"; fi; }
+	@command -v bwrap >/dev/null 2>&1 && { bwrap --ro-bind / / --dev /dev --proc /proc --unshare-net --unshare-pid true 2>/dev/null \
+	  || echo "WARNING: bwrap is installed but cannot create namespaces here (user namespaces disabled?); the sandbox falls back to rlimits + process isolation"; } || true
 
 demo: venv
 	$(VENV)/bin/textbooks demo

@@ -23,6 +23,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from textbooks.model.config import PhiConfig
+from textbooks.model.loss import linear_cross_entropy
 
 
 @dataclass
@@ -201,8 +202,9 @@ class Phi(nn.Module):
         if cache is not None:
             cache.length += input_ids.shape[1]
         if targets is not None:
-            logits = self.lm_head(h)  # (B, T, V)
-            return F.cross_entropy(logits.float().view(-1, logits.size(-1)), targets.reshape(-1), ignore_index=-100)
+            # = F.cross_entropy(self.lm_head(h).float().view(-1, V), targets.view(-1), ignore_index=-100),
+            # fused so the (B*T, V) logits are not streamed over a dozen times (see loss.py)
+            return linear_cross_entropy(h, self.lm_head.weight, self.lm_head.bias, targets, ignore_index=-100)
         if last_only:
             h = h[:, -1:]
         return self.lm_head(h)
@@ -233,6 +235,10 @@ def _cache_mask(cache: KVCache, T: int) -> torch.Tensor:
     """
     start = cache.length
     S = start + T
+    if T == 1 and start > 0:
+        # One decode step: the query is the newest slot, so causality allows every key; only the padding
+        # mask remains, and it is a view (no per-step allocation). Decode slots are always valid.
+        return cache.valid[:, None, None, :S]  # (B, 1, 1, S)
     device = cache.valid.device
     q_pos = torch.arange(start, S, device=device)[:, None]  # (T, 1)
     k_pos = torch.arange(S, device=device)[None, :]  # (1, S)

@@ -1,0 +1,220 @@
+"""`textbooks eval generate`: samples from a tiny random Phi checkpoint and from a real local
+OpenAI-compatible HTTP server; human-eval format, settings sidecar, resuming, stop strings, MBPP programs."""
+
+import json
+
+import pytest
+
+from textbooks.cli import main
+from textbooks.eval.generate import GenerateError, generate_samples, meta_path_for
+from textbooks.eval.tasks import HUMANEVAL_STOP, format_prompt, load_tasks
+
+from openai_server_fixture import LocalOpenAIServer
+
+HE3 = ["HumanEval/0", "HumanEval/2", "HumanEval/7"]  # short prompts keep the tiny model fast
+
+
+def _tokenizer_dir(request, tmp_path_factory):
+    """The shared tiny tokenizer (tests/conftest.py `tiny_tokenizer_dir`) when there is one, else a small
+    byte-level BPE trained here on HumanEval prompts."""
+    try:
+        return request.getfixturevalue("tiny_tokenizer_dir")
+    except pytest.FixtureLookupError:
+        pass
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+
+    from textbooks.tokenizer import CodeTokenizer
+
+    hf = Tokenizer(models.BPE())
+    hf.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    hf.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(vocab_size=512, special_tokens=["<|endoftext|>"],
+                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+    hf.train_from_iterator([t.prompt for t in load_tasks("humaneval")[:40]], trainer)
+    out = tmp_path_factory.mktemp("tok")
+    CodeTokenizer(hf).save(out)
+    return out
+
+
+def _make_checkpoint(request, tmp_path_factory, max_seq_len):
+    """A tiny random Phi checkpoint directory (config.json, model.safetensors, tokenizer files)."""
+    import torch
+
+    from textbooks.model import Phi, PhiConfig
+    from textbooks.tokenizer import load_tokenizer
+
+    tok = load_tokenizer(_tokenizer_dir(request, tmp_path_factory))
+    torch.manual_seed(0)
+    cfg = PhiConfig(vocab_size=tok.padded_vocab_size, n_layer=2, d_model=64, n_head=4, d_mlp=128, rotary_dim=8,
+                    max_seq_len=max_seq_len, init_std=0.2)
+    out = tmp_path_factory.mktemp("ckpt") / "tiny-phi"
+    Phi(cfg).eval().save_pretrained(out)
+    tok.save(out)
+    return out
+
+
+@pytest.fixture(scope="module")
+def checkpoint(request, tmp_path_factory):
+    return _make_checkpoint(request, tmp_path_factory, max_seq_len=2048)
+
+
+def _rows(path):
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def test_greedy_from_checkpoint_matches_the_sampler_and_resumes(checkpoint, tmp_path):
+    from textbooks.model.generate import Generator, SamplingParams
+
+    out = tmp_path / "he.samples.jsonl"
+    s = generate_samples("humaneval", checkpoint, out, task_ids=HE3, max_new_tokens=12, batch_size=2, progress=False)
+    assert (s["written"], s["skipped"], s["tasks"]) == (3, 0, 3)
+    rows = _rows(out)
+    assert sorted((r["task_id"], r["completion_id"]) for r in rows) == [(t, 0) for t in HE3]
+    # The completions are exactly what the sampler gives for the HumanEval prompts (greedy, standard stops).
+    gen = Generator.from_pretrained(checkpoint, device="cpu")
+    tasks = {t.task_id: t for t in load_tasks("humaneval")}
+    direct = gen.generate([tasks[t].prompt for t in HE3], SamplingParams(max_new_tokens=12, stop=list(HUMANEVAL_STOP)))
+    by_id = {r["task_id"]: r for r in rows}
+    for tid, outs in zip(HE3, direct):
+        assert by_id[tid]["completion"] == outs[0].text
+        assert by_id[tid]["finish_reason"] == outs[0].finish_reason
+    meta = json.loads(meta_path_for(out).read_text())
+    assert meta_path_for(out).name == "he.samples.meta.json"
+    assert {k: meta[k] for k in ("benchmark", "backend", "n", "temperature", "top_p", "seed", "max_new_tokens")} == {
+        "benchmark": "humaneval", "backend": "phi", "n": 1, "temperature": 0.0, "top_p": 1.0, "seed": 0, "max_new_tokens": 12}
+    assert meta["prompt_format"] == "humaneval@1" and meta["stop"] == list(HUMANEVAL_STOP)
+    assert meta["model"] == str(checkpoint.resolve())
+
+    before = out.read_text()
+    again = generate_samples("humaneval", checkpoint, out, task_ids=HE3, max_new_tokens=12, batch_size=2, progress=False)
+    assert (again["written"], again["skipped"]) == (0, 3)
+    assert out.read_text() == before
+
+    with pytest.raises(GenerateError, match="max_new_tokens: file has 12, asked 13"):
+        generate_samples("humaneval", checkpoint, out, task_ids=HE3, max_new_tokens=13, progress=False)
+
+
+def test_raising_n_adds_only_missing_ids_and_a_cut_line_is_redone(checkpoint, tmp_path):
+    out = tmp_path / "sampled.jsonl"
+    kw = dict(task_ids=HE3[:2], max_new_tokens=6, temperature=0.8, top_p=0.95, seed=1, batch_size=4, progress=False)
+    assert generate_samples("humaneval", checkpoint, out, n=2, **kw)["written"] == 4
+    first = _rows(out)
+    s = generate_samples("humaneval", checkpoint, out, n=3, **kw)
+    assert (s["written"], s["skipped"]) == (2, 4)
+    rows = _rows(out)
+    assert rows[:4] == first  # appended, never rewritten
+    assert sorted((r["task_id"], r["completion_id"]) for r in rows[4:]) == [(HE3[0], 2), (HE3[1], 2)]
+    assert json.loads(meta_path_for(out).read_text())["n"] == 3
+
+    # A crash in the middle of writing a line: the cut line is dropped and that sample drawn again.
+    data = out.read_text()
+    out.write_text(data[: len(data) - 10])
+    s = generate_samples("humaneval", checkpoint, out, n=3, **kw)
+    assert s["written"] == 1
+    keys = [(r["task_id"], r["completion_id"]) for r in _rows(out)]
+    assert len(keys) == len(set(keys)) == 6
+
+
+def test_mbpp_docstring_completion_is_the_whole_program(checkpoint, tmp_path):
+    out = tmp_path / "mbpp.jsonl"
+    generate_samples("mbpp", checkpoint, out, task_ids=["11"], max_new_tokens=6, progress=False)
+    (row,) = _rows(out)
+    task = next(t for t in load_tasks("mbpp") if t.task_id == "Mbpp/11")
+    prompt = format_prompt(task, "docstring")
+    assert row["task_id"] == "Mbpp/11"
+    assert row["completion"].startswith(prompt) and prompt.startswith("def remove_Occ(")
+    assert json.loads(meta_path_for(out).read_text())["prompt_format"] == "docstring@1"
+
+
+def test_short_context_model_keeps_the_end_of_long_prompts(request, tmp_path_factory, tmp_path, caplog):
+    short = _make_checkpoint(request, tmp_path_factory, max_seq_len=48)
+    out = tmp_path / "short.jsonl"
+    s = generate_samples("humaneval", short, out, task_ids=HE3[:2], max_new_tokens=4, progress=False)
+    assert s["written"] == 2  # HumanEval prompts are far longer than 44 tokens: truncated, not a crash
+    assert "2 prompts are longer than 44 tokens" in caplog.text
+    assert json.loads(meta_path_for(out).read_text())["long_prompts"] == "keep the last tokens"
+    with pytest.raises(GenerateError, match="--max-new-tokens 48 leaves no room for a prompt"):
+        generate_samples("humaneval", short, tmp_path / "x.jsonl", task_ids=HE3[:1], max_new_tokens=48, progress=False)
+
+
+def _completion_answer(path, body):
+    """A deterministic 'model': sample i returns its seed, then runs on past a stop string."""
+    assert path == "/v1/completions"
+    n, seed = body.get("n", 1), body.get("seed", 0)
+    return [f"    return {seed + i}\n\ndef unrelated():\n    pass\n" for i in range(n)]
+
+
+def test_endpoint_backend_against_local_server(tmp_path):
+    out = tmp_path / "api.jsonl"
+    with LocalOpenAIServer(_completion_answer) as server:
+        s = generate_samples("humaneval", out=out, base_url=server.base_url, model_name="served", task_ids=HE3, n=2,
+                             temperature=0.5, seed=10, max_new_tokens=64, api_key_env=None, progress=False)
+        assert s["written"] == 6
+        path, body = server.requests[0]
+        assert body["model"] == "served" and body["stop"] == list(HUMANEVAL_STOP)
+        assert body["max_tokens"] == 64 and body["temperature"] == 0.5 and body["n"] == 2
+        assert body["prompt"] in {t.prompt for t in load_tasks("humaneval") if t.task_id in HE3}
+        rows = {(r["task_id"], r["completion_id"]): r["completion"] for r in _rows(out)}
+        # Sample i is drawn with seed + i; the text after the "\ndef" stop string is cut.
+        assert rows[(HE3[0], 0)] == "    return 10\n" and rows[(HE3[0], 1)] == "    return 11\n"
+
+        sent = len(server.requests)
+        assert generate_samples("humaneval", out=out, base_url=server.base_url, model_name="served", task_ids=HE3, n=2,
+                                temperature=0.5, seed=10, max_new_tokens=64, api_key_env=None, progress=False)["written"] == 0
+        assert len(server.requests) == sent  # nothing missing, nothing sent
+        s = generate_samples("humaneval", out=out, base_url=server.base_url, model_name="served", task_ids=HE3, n=3,
+                             temperature=0.5, seed=10, max_new_tokens=64, api_key_env=None, progress=False)
+        assert s["written"] == 3
+        rows = {(r["task_id"], r["completion_id"]): r["completion"] for r in _rows(out)}
+        assert rows[(HE3[2], 2)] == "    return 12\n" and len(rows) == 9
+
+
+def test_cli(tmp_path, capsys):
+    out = tmp_path / "cli.jsonl"
+    with LocalOpenAIServer(_completion_answer) as server:
+        rc = main(["eval", "generate", "--benchmark", "humaneval", "--base-url", server.base_url, "--model-name", "m",
+                   "--out", str(out), "--limit", "2", "--stop", "\\n\\n", "--api-key-env", "", "--no-progress"])
+        assert rc == 0
+        assert server.requests[0][1]["stop"] == ["\n\n"]
+    assert "2 new samples (0 already there) for 2 tasks" in capsys.readouterr().out
+    assert [r["completion"] for r in _rows(out)] == ["    return 0", "    return 0"]  # cut before "\n\n"
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--model", "x", "--base-url", "http://127.0.0.1:9/v1", "--model-name", "m"], "not both"),
+    (["--base-url", "http://127.0.0.1:9/v1"], "needs --model-name"),
+    (["--model", "/nonexistent/dir"], "not a model directory"),
+    (["--base-url", "http://127.0.0.1:9/v1", "--model-name", "m", "--task-ids", "HumanEval/999"], "HumanEval/999 not in humaneval"),
+    (["--base-url", "http://127.0.0.1:9/v1", "--model-name", "m", "--prompt-format", "3shot"], "does not apply to humaneval"),
+])
+def test_cli_usage_errors(tmp_path, capsys, args, message):
+    rc = main(["eval", "generate", "--benchmark", "humaneval", "--out", str(tmp_path / "s.jsonl"), "--no-progress", *args])
+    assert rc == 2
+    assert message in capsys.readouterr().err
+
+
+@pytest.mark.slow  # importing transformers takes ~10 s on our 2-core machines
+def test_other_hf_model_dir_goes_through_transformers(request, tmp_path_factory, tmp_path):
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer, GPT2Config, GPT2LMHeadModel
+
+    from textbooks.tokenizer import load_tokenizer
+
+    tok = load_tokenizer(_tokenizer_dir(request, tmp_path_factory))
+    torch.manual_seed(0)
+    model_dir = tmp_path / "gpt2"
+    GPT2LMHeadModel(GPT2Config(vocab_size=tok.padded_vocab_size, n_positions=1024, n_embd=32, n_layer=1, n_head=2,
+                               eos_token_id=tok.eos_id, bos_token_id=tok.eos_id)).save_pretrained(model_dir)
+    tok.save(model_dir)
+    out = tmp_path / "gpt2.jsonl"
+    generate_samples("humaneval", model_dir, out, task_ids=HE3[:1], max_new_tokens=5, progress=False)
+    (row,) = _rows(out)
+    assert json.loads(meta_path_for(out).read_text())["backend"] == "hf"
+    # Greedy continuation straight from transformers, cut at the first stop string.
+    hf_tok, hf_model = AutoTokenizer.from_pretrained(model_dir), AutoModelForCausalLM.from_pretrained(model_dir)
+    prompt = next(t.prompt for t in load_tasks("humaneval") if t.task_id == HE3[0])
+    ids = hf_tok(prompt, return_tensors="pt").input_ids
+    new = hf_model.generate(ids, max_new_tokens=5, do_sample=False, pad_token_id=tok.eos_id)[0, ids.shape[1]:]
+    expected = hf_tok.decode(new, skip_special_tokens=True)
+    cuts = [expected.find(s) for s in HUMANEVAL_STOP if s in expected]
+    assert row["completion"] == (expected[: min(cuts)] if cuts else expected)

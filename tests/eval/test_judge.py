@@ -1,0 +1,144 @@
+"""`textbooks eval judge`: grade parsing on many answer formats, the versioned prompt, and a run end to end
+against a real local HTTP server that answers like a judge model."""
+
+import json
+
+import pytest
+
+from textbooks.cli import main
+from textbooks.eval.judge import DEFAULT_PROBLEMS, JudgePrompt, judge_samples, load_problems, parse_grade, summarize_grades
+
+from openai_server_fixture import LocalOpenAIServer
+
+
+@pytest.mark.parametrize(
+    "answer, grade",
+    [
+        ("The solution is correct.\nGrade: 7/10", 7.0),
+        ("Handles all cases.\n**Grade**: 8", 8.0),
+        ("**Grade:** 9/10", 9.0),
+        ("Mostly right but misses the dedup step. 6 out of 10", 6.0),
+        ("Final grade - 5", 5.0),
+        ("I'd say the grade is 6.5.", 6.5),
+        ("It checks 3 of the 4 conditions; overall I give it 4", 4.0),  # last-number rule
+        ("It passes 2 examples.\n\nGrade: 4/5", 8.0),  # another denominator is scaled to 10
+        ("First impression 3/10, but on reflection it is fine.\nGrade: 9/10", 9.0),  # the last grade wins
+        ("Grade: 12/10", 10.0),  # clamped
+        ("Grade: -3", 0.0),  # clamped
+        ("Grade: [7]", 7.0),
+        ("GRADE:10", 10.0),
+        ("Correct and idiomatic. 10/10", 10.0),
+        ("The student should upgrade 2 loops. Grade: 5/10", 5.0),  # "upgrade" is not "grade"
+    ],
+)
+def test_parse_grade_formats(answer, grade):
+    assert parse_grade(answer) == grade
+
+
+@pytest.mark.parametrize("answer", ["", None, "I cannot evaluate this solution.", "Grade: N/A"])
+def test_parse_grade_none_when_no_number(answer):
+    assert parse_grade(answer) is None
+
+
+def test_judge_prompt_v1_renders_problem_and_solution_only():
+    prompt = JudgePrompt.load("v1")
+    text = prompt.render("def f(x):\n    \"\"\"Double {x}.\"\"\"\n", "def f(x):\n    return 2 * x\n", "f")
+    assert "Double {x}." in text and "return 2 * x" in text and "`f`" in text
+    assert "{{" not in text
+    assert "Never edit a released version" not in text  # the maintainers' comment is not sent
+    assert text.rstrip().endswith("where N is an integer from 0 to 10.")
+    assert len(prompt.sha256) == 64
+    with pytest.raises(ValueError, match="known versions: v1"):
+        JudgePrompt.load("v999")
+
+
+def test_summarize_grades_hand_computed():
+    rows = [
+        {"task_id": "A", "grade": 10.0},
+        {"task_id": "A", "grade": 6.0},
+        {"task_id": "B", "grade": 5.0},
+        {"task_id": "B", "grade": None},  # an error: left out of the score, counted as 0 in the strict one
+    ]
+    s = summarize_grades(rows)
+    assert s["graded"] == 3 and s["errors"] == 1
+    assert s["score"] == pytest.approx(0.7)  # (10 + 6 + 5) / 3 / 10
+    assert s["score_errors_as_zero"] == pytest.approx(0.525)  # 21 / 4 / 10
+    assert s["per_task_mean_grade"] == {"A": 8.0, "B": 5.0}
+
+
+def _judge_answer(path, body):
+    """Answers like a judge: the grade depends on a marker in the student's solution and the seed."""
+    assert path == "/v1/chat/completions"
+    text = body["messages"][0]["content"]
+    if "MARK_GOOD" in text:
+        return ["The solution follows the docstring exactly. Grade: 9/10"]
+    if "MARK_BAD" in text:
+        return ["It ignores the threshold.\n**Grade**: 3"]
+    if "MARK_VAGUE" in text:  # no grade on the first try, one on the retry (another seed)
+        return ["Hard to say."] if body.get("seed", 0) == 0 else ["On reflection: 7 out of 10"]
+    return ["I refuse to grade."]  # never a grade: recorded as an error after one retry
+
+
+def test_judge_end_to_end_against_local_server(tmp_path):
+    problems = load_problems(DEFAULT_PROBLEMS)
+    tids = list(problems)[:3]
+    samples = tmp_path / "samples.jsonl"
+    rows = [
+        {"task_id": tids[0], "completion_id": 0, "completion": "    # MARK_GOOD\n    return []\n"},
+        {"task_id": tids[0], "completion_id": 1, "completion": "    # MARK_BAD\n    return []\n"},
+        {"task_id": tids[1], "completion_id": 0, "completion": "    # MARK_VAGUE\n    return ''\n"},
+        {"task_id": tids[2], "completion_id": 0, "completion": "    # MARK_NOTHING\n    pass\n"},
+    ]
+    samples.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    out = tmp_path / "judged.jsonl"
+    with LocalOpenAIServer(_judge_answer) as server:
+        summary = judge_samples(samples, base_url=server.base_url, model="judge", out=out, api_key_env=None, progress=False)
+        sent = len(server.requests)
+        judged = [json.loads(line) for line in out.read_text().splitlines()]
+        # The prompt holds the problem's docstring and the student's whole function (prompt + completion).
+        first_prompt = server.requests[0][1]["messages"][0]["content"]
+        assert problems[tids[0]]["prompt"].strip() in first_prompt and "MARK_GOOD" in first_prompt
+        # A rerun is served from the cache: nothing is sent again.
+        again = judge_samples(samples, base_url=server.base_url, model="judge", out=out, api_key_env=None, progress=False)
+        assert len(server.requests) == sent
+        assert again["score"] == summary["score"]
+
+    assert sent == 4 + 2  # one call per sample, plus one retry for each of the two ungraded answers
+    by_key = {(r["task_id"], r["completion_id"]): r for r in judged}
+    assert by_key[(tids[0], 0)]["grade"] == 9.0 and by_key[(tids[0], 0)]["attempts"] == 1
+    assert by_key[(tids[0], 1)]["grade"] == 3.0
+    assert by_key[(tids[1], 0)]["grade"] == 7.0 and by_key[(tids[1], 0)]["attempts"] == 2
+    nothing = by_key[(tids[2], 0)]
+    assert nothing["grade"] is None and nothing["attempts"] == 2 and "no grade" in nothing["error"]
+    assert summary["graded"] == 3 and summary["errors"] == 1
+    assert summary["score"] == pytest.approx((9 + 3 + 7) / 3 / 10)
+    assert summary["prompt_version"] == "v1" and summary["judge_model"] == "judge"
+    on_disk = json.loads((tmp_path / "judged.summary.json").read_text())
+    assert on_disk["score"] == pytest.approx(summary["score"])
+
+
+def test_judge_cli(tmp_path, capsys):
+    problems = load_problems(DEFAULT_PROBLEMS)
+    tid = next(iter(problems))
+    samples = tmp_path / "s.jsonl"
+    samples.write_text(json.dumps({"task_id": tid, "completion": "    # MARK_GOOD\n"}) + "\n")  # no completion_id: numbered
+    with LocalOpenAIServer(_judge_answer) as server:
+        rc = main(["eval", "judge", "--samples", str(samples), "--base-url", server.base_url, "--model", "judge",
+                   "--api-key-env", "", "--no-progress"])
+    assert rc == 0
+    assert "score 90.0%" in capsys.readouterr().out
+    assert json.loads((tmp_path / "s.judged.jsonl").read_text())["completion_id"] == 0
+
+
+def test_judge_cli_errors(tmp_path, capsys):
+    samples = tmp_path / "s.jsonl"
+    samples.write_text(json.dumps({"task_id": "HumanEval/0", "completion": "x"}) + "\n")
+    rc = main(["eval", "judge", "--samples", str(samples), "--base-url", "http://127.0.0.1:9/v1", "--model", "j", "--no-progress"])
+    assert rc == 2
+    assert "not in the problems file" in capsys.readouterr().err
+    samples.write_text("{not json\n")
+    assert main(["eval", "judge", "--samples", str(samples), "--base-url", "http://127.0.0.1:9/v1", "--model", "j"]) == 2
+    assert "s.jsonl:1: not valid JSON" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as e:
+        main(["eval", "judge", "--samples", str(samples)])  # --base-url and --model are required
+    assert e.value.code == 2

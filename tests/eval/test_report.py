@@ -1,0 +1,154 @@
+"""`textbooks eval report`: pass@k and the similar/non-similar split against hand-computed values, failure
+categories, settings found next to the results, the CLI, and the demo's pass@1 table."""
+
+import json
+
+import pytest
+
+from textbooks.cli import main
+from textbooks.eval.report import (benchmark_numbers, build_report, failure_category, pass_at_1_table,
+                                   read_similar_ids, render_markdown)
+
+# Three HumanEval tasks, 4 samples each: HumanEval/0 passes 1 of 4, HumanEval/1 none, HumanEval/2 all four.
+RESULTS = [
+    {"task_id": "HumanEval/0", "completion_id": 0, "passed": True, "result": "passed"},
+    {"task_id": "HumanEval/0", "completion_id": 1, "passed": False, "result": "failed: AssertionError: assert candidate(1) == 2"},
+    {"task_id": "HumanEval/0", "completion_id": 2, "passed": False, "result": "failed: AssertionError"},
+    {"task_id": "HumanEval/0", "completion_id": 3, "passed": False, "result": "timed out"},
+    {"task_id": "HumanEval/1", "completion_id": 0, "passed": False, "result": "failed: NameError: name 'x' is not defined"},
+    {"task_id": "HumanEval/1", "completion_id": 1, "passed": False, "result": "syntax error: invalid syntax (line 3)"},
+    {"task_id": "HumanEval/1", "completion_id": 2, "passed": False, "result": "out of memory"},
+    {"task_id": "HumanEval/1", "completion_id": 3, "passed": False, "result": "failed: killed (SIGKILL: out of memory or process limit)"},
+    *({"task_id": "HumanEval/2", "completion_id": i, "passed": True, "result": "passed"} for i in range(4)),
+]
+
+
+def test_pass_at_k_hand_computed():
+    numbers = benchmark_numbers(RESULTS, ks=[1, 2, 4])
+    # pass@1 = mean c/n = (1/4 + 0 + 1) / 3
+    assert numbers["pass_at_k"]["pass@1"] == pytest.approx((0.25 + 0 + 1) / 3)
+    # pass@2, task 0: 1 - C(3,2)/C(4,2) = 1 - 3/6 = 0.5
+    assert numbers["pass_at_k"]["pass@2"] == pytest.approx((0.5 + 0 + 1) / 3)
+    # pass@4 with n = 4: a task counts iff any sample passed
+    assert numbers["pass_at_k"]["pass@4"] == pytest.approx(2 / 3)
+    assert numbers["tasks"] == 3 and numbers["samples"] == 12 and numbers["tasks_solved"] == 2
+    assert numbers["per_task"]["HumanEval/0"] == {"n": 4, "passed": 1, "outcomes": {"passed": 1, "AssertionError": 2, "timed out": 1}}
+    # Default ks: those of 1, 10, 100 that every task has samples for.
+    assert list(benchmark_numbers(RESULTS)["pass_at_k"]) == ["pass@1"]
+
+
+def test_k_larger_than_n_is_refused():
+    with pytest.raises(ValueError, match="pass@10 needs at least 10 samples per task, but task HumanEval/0 has 4"):
+        benchmark_numbers(RESULTS, ks=[1, 10])
+
+
+def test_failure_categories():
+    cats = benchmark_numbers(RESULTS)["failure_categories"]
+    assert cats == {"passed": 5, "AssertionError": 2, "timed out": 1, "NameError": 1, "syntax error": 1,
+                    "out of memory": 1, "killed (memory or process limit)": 1}
+    assert failure_category("failed: ") == "failed (no message)"
+    assert failure_category("failed: the program ended before the tests finished (exit 0)") == "exited before the tests finished"
+    assert failure_category("failed: something odd") == "failed (other)"
+    assert failure_category("failed: RecursionError: maximum recursion depth exceeded") == "RecursionError"
+    assert failure_category("passed", passed=True) == "passed"
+
+
+def test_similar_split_hand_computed(tmp_path):
+    # Paper Table 3 layout: similar = HumanEval/0 and HumanEval/2, non-similar = HumanEval/1.
+    similar = {"HumanEval/0", "HumanEval/2", "HumanEval/99"}  # 99 is not in the results: reported, not counted
+    split = benchmark_numbers(RESULTS, similar=similar)["contamination_split"]
+    assert split["similar"] == {"problems": 2, "pass@1": pytest.approx((0.25 + 1) / 2)}
+    assert split["non_similar"] == {"problems": 1, "pass@1": 0.0}
+    assert split["total"] == {"problems": 3, "pass@1": pytest.approx(1.25 / 3)}
+
+
+@pytest.mark.parametrize("content", [
+    '["HumanEval/0", "HumanEval/2"]',
+    '{"tau": 0.9, "similar_ids": ["HumanEval/0", "HumanEval/2"]}',
+    "# similar at tau 0.9\nHumanEval/0\n\nHumanEval/2  # 2 matches\n",
+])
+def test_similar_ids_file_formats(tmp_path, content):
+    path = tmp_path / "similar.txt"
+    path.write_text(content)
+    assert read_similar_ids(path) == {"HumanEval/0", "HumanEval/2"}
+
+
+def test_similar_ids_bad_json_object(tmp_path):
+    path = tmp_path / "similar.json"
+    path.write_text('{"ids": []}')
+    with pytest.raises(ValueError, match="similar_ids, similar, task_ids"):
+        read_similar_ids(path)
+
+
+def _write_run(tmp_path, name="he", rows=RESULTS, model="runs/tiny", benchmark="humaneval"):
+    """The files of a generate -> execute run, named as those stages name them."""
+    samples = tmp_path / f"{name}.samples.jsonl"
+    samples.write_text("")  # only its name matters here
+    (tmp_path / f"{name}.samples.meta.json").write_text(json.dumps({
+        "benchmark": benchmark, "model": model, "backend": "phi", "n": 4, "temperature": 0.8, "top_p": 0.95,
+        "prompt_format": "humaneval@1", "prompt_format_version": 1, "seed": 3, "max_new_tokens": 256,
+        "stop": ["\ndef"], "split": "test"}))
+    results = tmp_path / f"{name}.samples.jsonl_results.jsonl"
+    results.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    (tmp_path / f"{name}.samples.jsonl_summary.json").write_text(json.dumps({
+        "benchmark": benchmark, "samples": str(samples), "harness": "execute@1", "timeout": 3.0, "memory_mb": 2048,
+        "sandbox": {"version": "sandbox@1", "isolation": "bwrap", "layers": ["bwrap", "rlimits"]}}))
+    return results
+
+
+def test_report_cli_end_to_end(tmp_path, capsys):
+    results = _write_run(tmp_path)
+    similar = tmp_path / "similar.json"
+    similar.write_text(json.dumps(["HumanEval/1"]))
+    judged = tmp_path / "u.judged.summary.json"
+    judged.write_text(json.dumps({"judge_model": "gpt-4o", "prompt_version": "v1", "samples": 4, "graded": 4,
+                                  "errors": 0, "score": 0.45}))
+    out = tmp_path / "report"
+    rc = main(["eval", "report", "--results", str(results), "--similar-ids", str(similar), "--judged", str(judged),
+               "--k", "1,2", "--out", str(out)])
+    assert rc == 0
+    printed = capsys.readouterr().out
+    assert "| runs/tiny | 41.7% |" in printed
+    report = json.loads((out / "report.json").read_text())
+    bench = report["benchmarks"][0]
+    assert bench["benchmark"] == "humaneval"
+    assert bench["pass_at_k"]["pass@2"] == pytest.approx(0.5)
+    assert bench["settings"]["temperature"] == 0.8 and bench["settings"]["prompt_format"] == "humaneval@1"
+    assert bench["settings"]["seed"] == 3 and bench["settings"]["model"] == "runs/tiny"
+    assert bench["execution"]["harness"] == "execute@1" and bench["execution"]["sandbox"]["isolation"] == "bwrap"
+    assert bench["contamination_split"]["similar"] == {"problems": 1, "pass@1": 0.0}
+    assert bench["contamination_split"]["non_similar"]["pass@1"] == pytest.approx(0.625)
+    assert report["judged"][0]["score"] == 0.45
+    md = (out / "report.md").read_text()
+    assert "| humaneval | runs/tiny | 3 | 4 | 41.7% | 50.0% |" in md
+    assert "| similar | 1 | 0.0% |" in md and "| non-similar | 2 | 62.5% |" in md
+    assert '- execute.harness: `"execute@1"`' in md
+    assert "| gpt-4o | v1 | 4 | 4 | 0 | 45.0% |" in md
+
+
+def test_report_cli_errors(tmp_path, capsys):
+    results = _write_run(tmp_path)
+    assert main(["eval", "report", "--results", str(results), "--k", "10", "--out", str(tmp_path / "r")]) == 2
+    assert "pass@10 needs at least 10 samples" in capsys.readouterr().err
+    assert main(["eval", "report", "--results", str(tmp_path / "nope.jsonl"), "--out", str(tmp_path / "r")]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"task_id": "HumanEval/0"}\n')
+    assert main(["eval", "report", "--results", str(bad), "--out", str(tmp_path / "r")]) == 2
+    assert "lacks passed" in capsys.readouterr().err
+
+
+def test_pass_at_1_table_models_by_benchmarks(tmp_path):
+    he = _write_run(tmp_path, "he", model="phi-tiny")
+    mbpp_rows = [{"task_id": "Mbpp/11", "completion_id": 0, "passed": True, "result": "passed"},
+                 {"task_id": "Mbpp/12", "completion_id": 0, "passed": False, "result": "failed: AssertionError"}]
+    mbpp = _write_run(tmp_path, "mbpp", rows=mbpp_rows, model="phi-tiny", benchmark="mbpp")
+    report = build_report([he, mbpp])
+    table = pass_at_1_table(report["benchmarks"] + [{"model": "other", "benchmark": "humaneval", "pass@1": 0.5}])
+    assert table == (
+        "| model | humaneval | mbpp |\n"
+        "|---|---|---|\n"
+        "| phi-tiny | 41.7% | 50.0% |\n"
+        "| other | 50.0% | - |"
+    )
+    assert "## mbpp" in render_markdown(report)

@@ -1,0 +1,260 @@
+"""Hostile programs: each gets the right verdict, the harness survives, nothing outside the sandbox changes.
+
+The bubblewrap layer is tested where `bwrap` works (installed by `make sandbox-tools`); the fallback layers
+are tested everywhere with isolation="none".
+"""
+
+import os
+import socket
+import textwrap
+import uuid
+from pathlib import Path
+
+import pytest
+
+from textbooks.eval.sandbox import Program, Sandbox, SandboxConfig, detect_isolation
+
+BWRAP = detect_isolation("auto")[0] == "bwrap"
+needs_bwrap = pytest.mark.skipif(not BWRAP, reason="bubblewrap is not usable here: "
+                                 + detect_isolation("auto")[1] + " (install it with `make sandbox-tools`)")
+
+CHECK = "check(f)"  # hostile programs below end like a HumanEval program: the harness's own check call
+
+
+def he_program(body: str, test: str = "def check(c):\n    assert c() == 1\n") -> Program:
+    """A HumanEval-shaped program: `def f():` + body (the completion) + test + check(f)."""
+    return Program("def f():\n" + textwrap.indent(textwrap.dedent(body), "    ") + "\n" + test + "\n" + CHECK, CHECK)
+
+
+@pytest.fixture(scope="module")
+def sandbox():
+    with Sandbox(SandboxConfig(timeout=2.0, memory_mb=256, workers=2)) as sb:
+        yield sb
+
+
+@pytest.fixture(scope="module")
+def outside(tmp_path_factory):
+    """Files outside the sandbox that hostile programs try to change or read."""
+    d = tmp_path_factory.mktemp("outside")
+    (d / "sentinel.txt").write_text("untouched")
+    home_secret = Path.home() / f".textbooks-sandbox-test-{uuid.uuid4().hex}"
+    home_secret.write_text("secret-in-home")
+    yield d, home_secret
+    home_secret.unlink()
+
+
+def require_other_uid(sandbox):
+    if not (sandbox.mode == "bwrap" or sandbox.runs_as_nobody):
+        pytest.skip("programs run as the harness's own user here (no bwrap, not root): they could write its files "
+                    "and signal it; install bubblewrap (`make sandbox-tools`) or allow user namespaces")
+
+
+def run1(sandbox, program):
+    (out,) = sandbox.run([program])
+    return out
+
+
+def test_plain_pass_and_fail(sandbox):
+    assert run1(sandbox, he_program("return 1")).result == "passed"
+    out = run1(sandbox, he_program("return 2"))
+    assert out.result == "failed: AssertionError: assert c() == 1" and not out.passed
+    assert run1(sandbox, he_program("raise KeyError('k')")).result == "failed: KeyError: 'k'"
+    assert run1(sandbox, he_program("return (")).result.startswith("syntax error: ")
+
+
+def test_infinite_loop_times_out_after_a_retry(sandbox):
+    out = run1(sandbox, he_program("while True:\n    pass"))
+    assert out.result == "timed out" and out.attempts == 2
+
+
+def test_ignoring_sigterm_does_not_help(sandbox):
+    body = "import signal\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\nwhile True:\n    pass"
+    assert run1(sandbox, he_program(body)).result == "timed out"
+
+
+def test_memory_bomb(sandbox):
+    assert run1(sandbox, he_program("x = bytearray(10**11)\nreturn 1")).result == "out of memory"
+    grow = "xs = []\nwhile True:\n    xs.append(bytearray(10**7))"
+    assert run1(sandbox, he_program(grow)).result == "out of memory"
+
+
+def test_fork_bomb_is_contained(sandbox):
+    body = "import os\nwhile True:\n    os.fork()"
+    out = run1(sandbox, he_program(body))
+    assert not out.passed and (out.result == "timed out" or out.result.startswith("failed: ")), out.result
+    assert run1(sandbox, he_program("return 1")).passed  # the worker is still usable
+
+
+def test_escaped_grandchildren_are_killed(sandbox):
+    marker = f"textbooks-sandbox-orphan-{uuid.uuid4().hex}"
+    body = f"""
+    import subprocess, sys
+    subprocess.Popen([sys.executable, "-c", "import time; time.sleep(300)", "{marker}"], start_new_session=True)
+    return 1"""
+    assert run1(sandbox, he_program(body)).passed
+    leftovers = []
+    for p in Path("/proc").iterdir():
+        try:
+            if p.name.isdigit() and marker.encode() in (p / "cmdline").read_bytes():
+                leftovers.append(p.name)
+        except OSError:
+            pass
+    assert leftovers == []
+
+
+def test_huge_output_is_capped(sandbox):
+    body = "for _ in range(100000):\n    print('x' * 99)\nreturn 1"
+    out = run1(sandbox, he_program(body))
+    assert out.passed and out.output_bytes == 100000 * 100 and len(out.output) == sandbox.config.output_cap
+    assert run1(sandbox, he_program("while True:\n    print('y' * 10000)")).result == "timed out"
+
+
+def test_network_is_unreachable(sandbox):
+    if sandbox.mode != "bwrap" and "network namespace" not in sandbox.layers:
+        pytest.skip("no network isolation here (no bwrap, no network namespace): install bubblewrap with "
+                    "`make sandbox-tools` or allow user namespaces")
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(1)
+    port = server.getsockname()[1]
+    try:
+        body = f"import socket\nsocket.create_connection(('127.0.0.1', {port}), timeout=1)\nreturn 1"
+        out = run1(sandbox, he_program(body))
+        assert out.result.startswith("failed: ") and ("OSError" in out.result or "Connection" in out.result)
+        server.settimeout(0.2)
+        with pytest.raises(socket.timeout):
+            server.accept()  # nothing ever connected
+    finally:
+        server.close()
+
+
+def test_files_outside_cannot_be_written_or_deleted(sandbox, outside):
+    require_other_uid(sandbox)
+    d, _ = outside
+    sentinel = d / "sentinel.txt"
+    for body in (f"open({str(sentinel)!r}, 'w').write('hacked')\nreturn 1",
+                 f"import os\nos.remove({str(sentinel)!r})\nreturn 1",
+                 f"open({str(d / 'new.txt')!r}, 'w').write('x')\nreturn 1",
+                 f"open({str(Path.cwd() / 'HACKED.txt')!r}, 'w').write('x')\nreturn 1"):
+        assert not run1(sandbox, he_program(body)).passed, body
+    assert sentinel.read_text() == "untouched" and not (d / "new.txt").exists()
+    assert not (Path.cwd() / "HACKED.txt").exists()
+
+
+def test_private_scratch_is_writable_and_emptied(sandbox):
+    body = "import os\nopen('scratch.txt', 'w').write('x')\nreturn len(os.listdir('.'))"
+    assert run1(sandbox, he_program(body)).passed  # cwd is writable, and empty at the start ...
+    assert run1(sandbox, he_program(body)).passed  # ... of every program
+
+
+@needs_bwrap
+def test_home_is_hidden(sandbox, outside):
+    _, secret = outside
+    out = run1(sandbox, he_program(f"open({str(secret)!r}).read()\nreturn 1"))
+    assert out.result.startswith("failed: FileNotFoundError")
+
+
+def test_killing_the_parent_or_the_harness_fails_and_the_harness_survives(sandbox):
+    require_other_uid(sandbox)
+    for body in ("import os, signal\nos.kill(os.getppid(), signal.SIGKILL)\nreturn 1",  # its worker
+                 f"import os, signal\nos.kill({os.getpid()}, signal.SIGKILL)\nreturn 1",  # the harness (pid)
+                 "import os, signal\nos.killpg(0, signal.SIGKILL)\nreturn 1"):  # its own group
+        assert not run1(sandbox, he_program(body)).passed, body
+    # kill(-1) reaches nothing but the program itself, which it skips: the program then passes honestly.
+    run1(sandbox, he_program("import os, signal\nos.kill(-1, signal.SIGKILL)\nreturn 1"))
+    assert sandbox.run([he_program("return 1")] * 4) and all(o.passed for o in sandbox.run([he_program("return 1")] * 4))
+
+
+@pytest.mark.parametrize("body", [
+    "import sys\nsys.exit(0)",  # exit 0 before the asserts run
+    "raise SystemExit(0)",
+    "import os\nos._exit(0)",
+    "exit()",
+    "import os, threading, time\nthreading.Thread(target=lambda: os._exit(0)).start()\ntime.sleep(5)",
+    "print('passed')\nimport os\nos._exit(0)",  # faked pass output
+    "import os\nos.write(3, b'00000000000000000000000000000000\\npassed\\n')\nos._exit(0)",  # forged verdict fd
+    "import os\nos.write(1, b'\\x00\\x00\\x00\\x10{\"status\":\"passed\"}')\nos._exit(0)",  # fake protocol reply
+    "import atexit, os\natexit.register(lambda: os._exit(0))\nreturn 2",
+    "import os\nif os.fork() == 0:\n    return 1\nos._exit(0)",  # a fork finishing the tests does not count
+])
+def test_exit_tricks_never_pass(sandbox, body):
+    out = run1(sandbox, he_program(body, test="def check(c):\n    assert c() == 1\n    assert False\n"))
+    assert not out.passed, (body, out.result)
+
+
+def test_redefining_check_in_the_completion_does_not_help(sandbox):
+    # The completion defines its own lenient check; the test code (after it) redefines the real one.
+    prog = Program("def f():\n    return 2\ndef check(c):\n    pass\n\ndef check(c):\n    assert c() == 1\n\n"
+                   + CHECK, CHECK)
+    assert run1(sandbox, prog).result.startswith("failed: AssertionError")
+
+
+def test_swallowing_the_tests_changes_the_shape_and_fails(sandbox):
+    # The harness's last statement must be `check(f)`; here the program ends differently.
+    prog = Program("def f():\n    return 2\n_ = '''\ndef check(c):\n    assert c() == 1\n'''\n", CHECK)
+    out = run1(sandbox, prog)
+    assert out.result.startswith("failed: the program does not end with the harness's test statement")
+
+
+def test_stdin_reads_fail_like_human_eval(sandbox):
+    assert not run1(sandbox, he_program("input()\nreturn 1")).passed
+    assert not run1(sandbox, he_program("import sys\nsys.stdin.read()\nreturn 1")).passed
+
+
+def test_environment_is_scrubbed(sandbox, monkeypatch):
+    body = "import os\nassert 'TEXTBOOKS_SECRET' not in os.environ and set(os.environ) <= {'PATH', 'LANG', " \
+           "'HOME', 'PYTHONHASHSEED', 'LC_CTYPE'}, dict(os.environ)\nreturn 1"
+    monkeypatch.setenv("TEXTBOOKS_SECRET", "x")
+    out = run1(sandbox, he_program(body))
+    assert out.passed, out.result
+
+
+def test_limits_are_set(sandbox):
+    body = """
+    import resource
+    assert resource.getrlimit(resource.RLIMIT_NPROC)[0] <= 1000
+    assert resource.getrlimit(resource.RLIMIT_FSIZE)[0] == 64 * 1024 * 1024
+    assert resource.getrlimit(resource.RLIMIT_NOFILE)[0] == 256
+    assert resource.getrlimit(resource.RLIMIT_CPU)[0] == 3
+    assert resource.getrlimit(resource.RLIMIT_AS)[0] < 4 * 1024 ** 3
+    return 1"""
+    out = run1(sandbox, he_program(body))
+    assert out.passed, out.result
+
+
+@needs_bwrap
+def test_bwrap_layers_uid_and_readonly_root(sandbox):
+    assert sandbox.mode == "bwrap"
+    body = """
+    import os
+    assert os.getuid() == 65534 and os.getgid() == 65534
+    try:
+        open('/etc/textbooks-test', 'w')
+    except OSError as e:
+        assert e.errno == 30, e  # read-only file system
+    else:
+        raise AssertionError('root filesystem is writable')
+    return 1"""
+    out = run1(sandbox, he_program(body))
+    assert out.passed, out.result
+
+
+def test_fallback_without_bwrap_warns_and_keeps_the_other_layers(tmp_path):
+    with pytest.warns(RuntimeWarning, match="SANDBOX DEGRADED.*Missing layers: bubblewrap"):
+        sb = Sandbox(SandboxConfig(timeout=1.0, memory_mb=256, workers=1, isolation="none"))
+    with sb:
+        assert sb.mode == "none"
+        outs = sb.run([he_program("return 1"), he_program("return 2"), he_program("while True:\n    pass"),
+                       he_program("x = bytearray(10**11)\nreturn 1"), he_program("import os\nos._exit(0)"),
+                       he_program(f"open({str(tmp_path / 'x')!r}, 'w')\nreturn 1")])
+        results = [o.result for o in outs]
+    assert results[:5] == ["passed", "failed: AssertionError: assert c() == 1", "timed out", "out of memory",
+                           "failed: the program ended before the tests finished (exit 0)"]
+    if sb.runs_as_nobody:  # the harness is root: the fallback runs programs as nobody, who cannot write here
+        assert not outs[5].passed and not (tmp_path / "x").exists()
+
+
+def test_parallel_run_keeps_order(sandbox):
+    progs = [he_program(f"return {i % 3}") for i in range(30)]
+    outs = sandbox.run(progs)
+    assert [o.passed for o in outs] == [i % 3 == 1 for i in range(30)]

@@ -1,0 +1,78 @@
+"""Local backends (our checkpoints via the sampler, transformers) behind the same LLMClient interface."""
+
+from __future__ import annotations
+
+import functools
+
+import pytest
+
+pytest.importorskip("torch")
+
+from textbooks.llm import LLMClient, LLMConfig, Request  # noqa: E402
+from textbooks.llm.chat import CHAT_STOP, render_chat  # noqa: E402
+
+PROMPTS = ["def add(a, b):\n", "class Stack:\n    def push(self, x):", "import os\n"]
+
+
+@pytest.fixture(scope="module")
+def phi_client(tiny_checkpoint, tmp_path_factory):
+    cache = tmp_path_factory.mktemp("phi") / "cache.sqlite"
+    return LLMClient(LLMConfig(backend="phi", model=str(tiny_checkpoint), cache_path=str(cache), progress=False,
+                               device="cpu", batch_size=4, max_n_per_call=2))
+
+
+@functools.lru_cache(maxsize=1)
+def _generator(checkpoint):
+    from textbooks.model.generate import Generator
+
+    return Generator.from_pretrained(checkpoint, device="cpu")
+
+
+def sampler_text(checkpoint, prompt: str, max_tokens: int, stop=()) -> str:
+    """What the sampler itself returns for this prompt alone (greedy)."""
+    from textbooks.model.generate import SamplingParams
+
+    gen = _generator(checkpoint)
+    return gen.generate([prompt], SamplingParams(max_new_tokens=max_tokens, temperature=0.0, stop=list(stop)))[0][0].text
+
+
+def test_phi_backend_greedy_and_chat_equal_the_sampler(phi_client, tiny_checkpoint):
+    messages = [{"role": "user", "content": "add two numbers"}]
+    results = phi_client.run([Request(id=i, prompt=p, max_tokens=6) for i, p in enumerate(PROMPTS)]
+                             + [Request(id="chat", messages=messages, max_tokens=6)])
+    assert [r.texts[0] for r in results[:3]] == [sampler_text(tiny_checkpoint, p, 6) for p in PROMPTS]
+    assert results[3].texts == [sampler_text(tiny_checkpoint, render_chat(messages), 6, CHAT_STOP)]
+    assert all(r.usage["prompt_tokens"] > 0 and r.usage["completion_tokens"] > 0 for r in results)
+
+
+def test_phi_backend_n_samples_more_than_one_call_and_raising_n_samples_only_new_ones(phi_client):
+    first = phi_client.run([Request(id="s", prompt=PROMPTS[0], n=3, temperature=1.0, max_tokens=5, seed=1)])
+    assert len(first[0].texts) == 3 and first[0].ok  # max_n_per_call=2: two calls
+    more = phi_client.run([Request(id="s", prompt=PROMPTS[0], n=5, temperature=1.0, max_tokens=5, seed=1)])
+    assert more[0].texts[:3] == first[0].texts and len(more[0].texts) == 5
+    assert phi_client.last_usage.cache_hits == 3 and phi_client.last_usage.samples == 5
+    assert len(set(more[0].texts)) > 1  # different seeds per call: not five copies
+
+
+def test_phi_backend_a_too_long_request_fails_alone(phi_client):
+    results = phi_client.run([Request(id="long", prompt="x = 1\n" * 200, max_tokens=4), Request(id="ok", prompt="x = ", max_tokens=4)])
+    assert results[0].error and "max_seq_len" in results[0].error
+    assert results[1].ok
+
+
+def test_hf_backend_greedy_equals_our_backend(tiny_checkpoint, phi_client):
+    pytest.importorskip("transformers", reason="backend 'hf' needs the hf extra: pip install 'textbooks[hf]'")
+    hf = LLMClient(LLMConfig(backend="hf", model=str(tiny_checkpoint), progress=False, device="cpu", batch_size=4))
+    requests = [Request(id=i, prompt=p, max_tokens=6) for i, p in enumerate(PROMPTS)]
+    requests.append(Request(id="greedy n=2", prompt=PROMPTS[0], max_tokens=6, n=2, stop=["\n\n"]))
+    got = hf.run(requests)
+    assert all(r.texts[0] for r in got)  # real text, not empty strings on both sides
+    assert [r.texts for r in got] == [r.texts for r in phi_client.run(requests)]
+
+
+@pytest.mark.gpu
+def test_vllm_backend_greedy_equals_our_backend(tiny_checkpoint, phi_client):
+    pytest.importorskip("vllm", reason="needs the gpu extra (pip install 'textbooks[gpu]') and a CUDA device")
+    v = LLMClient(LLMConfig(backend="vllm", model=str(tiny_checkpoint), progress=False, dtype="float32"))
+    requests = [Request(id=i, prompt=p, max_tokens=6) for i, p in enumerate(PROMPTS)]
+    assert [r.texts for r in v.run(requests)] == [r.texts for r in phi_client.run(requests)]

@@ -1,0 +1,297 @@
+"""Document readers: files on disk -> `datatrove.data.Document(text, id, metadata)`, the one record type.
+
+Inputs (any mix, in the order given):
+
+- a directory: every `*.py` file below it, walked recursively in sorted order (deterministic across
+  machines). The walk skips hidden directories (`.git`, `.venv`), `__pycache__`, and nested
+  `site-packages` / `dist-packages` (an interpreter's or a virtualenv's installed packages are not the
+  code you pointed at, and the stdlib dir of many Pythons contains one). Pass such a directory
+  explicitly to read it. Data files inside directories are *not* read (site-packages ships test
+  parquets and `HumanEval.jsonl.gz`, which must never leak into a pretraining corpus): name JSONL or
+  Parquet files explicitly, e.g. with a shell glob `shards/*.parquet`.
+- a `.py` file.
+- a `.jsonl` or `.jsonl.gz` file: one JSON object per line with the text in `text` or `content`.
+- a `.parquet` file: the same fields as columns, read one row group and one batch of rows at a time,
+  never the whole file.
+
+The Stack's schema is understood: `content` is the text, `max_stars_repo_path` (else `path`) becomes
+`metadata["path"]`, `hexsha` (else `id`) becomes the document id. Other fields of a record are kept in
+`metadata` as they are. Every document also gets `metadata["source"]`, the file it came from.
+
+What is skipped, counted in the caller's `skipped` dict (e.g. a `collections.Counter`) and logged with
+the file named, never a crash:
+  `non_utf8`  a file (or JSONL line) that is not valid UTF-8
+  `binary`    a .py file with NUL bytes (Python itself refuses such source)
+  `empty`     a document whose text is empty or only whitespace (e.g. the many empty `__init__.py`)
+  `duplicate_path` a .py file reached twice through the inputs (same real path)
+With `strict=True` (the default) a JSONL line that is not a JSON object, or a record/Parquet file without
+a `text`/`content` string, is an error naming `file:line` - a malformed data file is a bug to fix, not
+noise to drop silently. With `strict=False` they are skipped and counted as `bad_json` / `no_text`.
+
+Reading many files fast: the unit of work is a `SourceUnit` (one .py file, one JSONL file, or one
+Parquet row group). `read_documents(..., shard=i, num_shards=n)` reads every n-th unit, so n worker
+processes each calling it with their own `shard` read disjoint parts that together cover all inputs
+(this is how the packer spreads reading + tokenizing over cores).
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import logging
+import os
+import sysconfig
+from collections.abc import Iterable, Iterator, MutableMapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from datatrove.data import Document
+
+logger = logging.getLogger(__name__)
+
+DATA_SUFFIXES = (".jsonl", ".jsonl.gz", ".parquet")
+# Directory names a recursive walk never enters (see the module docstring).
+SKIP_DIR_NAMES = frozenset({"__pycache__", "site-packages", "dist-packages", "node_modules"})
+TEXT_FIELDS = ("text", "content")  # first present wins; `content` is The Stack's name
+PATH_FIELDS = ("max_stars_repo_path", "path")  # The Stack's repository path, else a plain `path`
+ID_FIELDS = ("hexsha", "id")
+PARQUET_BATCH_ROWS = 512  # rows per Arrow batch: bounds memory at ~512 source files at a time
+
+PathLike = str | os.PathLike
+
+
+@dataclass(frozen=True)
+class SourceUnit:
+    """One unit of reading work: a .py file, a whole JSONL file, or one row group of a Parquet file."""
+
+    kind: str  # "py" | "jsonl" | "parquet"
+    path: Path
+    root: Path  # the input path that named it; metadata["path"] of .py files is relative to it
+    row_group: int | None = None
+
+
+def default_corpus_paths() -> list[Path]:
+    """The embedded offline "web code" corpus: the standard library dir and the running interpreter's
+    site-packages (the project's .venv), i.e. real Python code that is already on every machine."""
+    paths = sysconfig.get_paths()
+    out: list[Path] = []
+    for key in ("stdlib", "purelib"):
+        p = Path(paths[key])
+        if p.is_dir() and p not in out:
+            out.append(p)
+    return out
+
+
+def stdlib_dir() -> Path:
+    """The standard library's source directory (its nested site-packages is skipped by the walk)."""
+    return Path(sysconfig.get_paths()["stdlib"])
+
+
+def _kind_of(path: Path) -> str | None:
+    name = path.name.lower()
+    if name.endswith(".py"):
+        return "py"
+    if name.endswith(".jsonl") or name.endswith(".jsonl.gz"):
+        return "jsonl"
+    if name.endswith(".parquet"):
+        return "parquet"
+    return None
+
+
+def _walk_py_files(root: Path) -> Iterator[Path]:
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
+        # In-place edit prunes the walk; sorting it makes the order the same on every filesystem.
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith(".") and d not in SKIP_DIR_NAMES)
+        for name in sorted(filenames):
+            if name.endswith(".py"):
+                yield Path(dirpath, name)
+
+
+def list_units(paths: Iterable[PathLike], skipped: MutableMapping[str, int] | None = None) -> list[SourceUnit]:
+    """Expand input paths into reading units, in order. Missing paths raise FileNotFoundError."""
+    if isinstance(paths, (str, os.PathLike)):
+        paths = [paths]
+    units: list[SourceUnit] = []
+    seen_py: set[str] = set()
+
+    def add_py(path: Path, root: Path) -> None:
+        real = os.path.realpath(path)
+        if real in seen_py:
+            _count(skipped, "duplicate_path", path)
+            return
+        seen_py.add(real)
+        units.append(SourceUnit("py", path, root))
+
+    for raw in paths:
+        path = Path(raw)
+        if not path.exists():
+            raise FileNotFoundError(
+                f"input not found: {path} (expected a directory of .py files, a .py file, "
+                f"a .jsonl/.jsonl.gz file or a .parquet file)"
+            )
+        if path.is_dir():
+            for f in _walk_py_files(path):
+                add_py(f, path)
+            continue
+        kind = _kind_of(path)
+        if kind is None:
+            raise ValueError(
+                f"{path}: unsupported input type; use a directory of .py files, a .py file, "
+                f"or a data file ending in {', '.join(DATA_SUFFIXES)}"
+            )
+        if kind == "py":
+            add_py(path, path.parent)
+        elif kind == "jsonl":
+            units.append(SourceUnit("jsonl", path, path))
+        else:
+            for rg in range(_parquet_file(path).num_row_groups):
+                units.append(SourceUnit("parquet", path, path, rg))
+    return units
+
+
+def read_documents(
+    paths: Iterable[PathLike] | PathLike,
+    skipped: MutableMapping[str, int] | None = None,
+    *,
+    strict: bool = True,
+    shard: int = 0,
+    num_shards: int = 1,
+) -> Iterator[Document]:
+    """Yield one Document per source file / data record of `paths` (see the module docstring).
+
+    `skipped` (a dict or Counter) is incremented per skip reason. `shard`/`num_shards` select every
+    `num_shards`-th reading unit starting at `shard`, for parallel readers.
+    """
+    if not 0 <= shard < num_shards:
+        raise ValueError(f"shard must be in [0, num_shards={num_shards}), got {shard}")
+    units = list_units(paths, skipped)
+    yield from iter_units(units[shard::num_shards], skipped, strict=strict)
+
+
+def iter_units(
+    units: Iterable[SourceUnit], skipped: MutableMapping[str, int] | None = None, *, strict: bool = True
+) -> Iterator[Document]:
+    for unit in units:
+        if unit.kind == "py":
+            doc = read_py_file(unit.path, unit.root, skipped)
+            if doc is not None:
+                yield doc
+        elif unit.kind == "jsonl":
+            yield from _read_jsonl(unit.path, skipped, strict)
+        else:
+            yield from _read_parquet_row_group(unit.path, unit.row_group or 0, skipped, strict)
+
+
+def read_py_file(path: Path, root: Path | None = None, skipped: MutableMapping[str, int] | None = None) -> Document | None:
+    """One source file as a Document, or None (counted in `skipped`) if binary, not UTF-8 or empty."""
+    data = path.read_bytes()
+    if b"\x00" in data:
+        _count(skipped, "binary", path)
+        return None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        _count(skipped, "non_utf8", path, f"byte {e.start}")
+        return None
+    if not text.strip():
+        _count(skipped, "empty", path)
+        return None
+    rel = path.relative_to(root).as_posix() if root is not None and path != root else path.name
+    return Document(text=text, id=str(path), metadata={"path": rel, "source": str(path)})
+
+
+def _record_to_document(record: dict, where: str, source: Path, skipped, strict: bool) -> Document | None:
+    text = None
+    for field in TEXT_FIELDS:
+        if field in record:
+            text = record[field]
+            break
+    if not isinstance(text, str):
+        if strict:
+            raise ValueError(
+                f"{where}: no string field 'text' or 'content' (fields: {sorted(record)[:12]}); "
+                f"rename the text field, or pass strict=False to skip such records"
+            )
+        _count(skipped, "no_text", where)
+        return None
+    if not text.strip():
+        _count(skipped, "empty", where)
+        return None
+    metadata = {k: v for k, v in record.items() if k not in TEXT_FIELDS}
+    for field in PATH_FIELDS:
+        if record.get(field):
+            metadata["path"] = record[field]
+            break
+    doc_id = next((str(record[f]) for f in ID_FIELDS if record.get(f) is not None), where)
+    metadata["source"] = str(source)
+    return Document(text=text, id=doc_id, metadata=metadata)
+
+
+def _read_jsonl(path: Path, skipped, strict: bool) -> Iterator[Document]:
+    opener = gzip.open if path.name.lower().endswith(".gz") else open
+    with opener(path, "rb") as f:
+        for line_no, raw in enumerate(f, 1):
+            if not raw.strip():
+                continue
+            where = f"{path}:{line_no}"
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                if strict:
+                    raise ValueError(f"{where}: line is not valid UTF-8 (pass strict=False to skip it)") from None
+                _count(skipped, "non_utf8", where)
+                continue
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as e:
+                if strict:
+                    raise ValueError(
+                        f"{where}: not valid JSON ({e.msg} at column {e.colno}); fix or remove the line, "
+                        f"or pass strict=False to skip and count bad lines"
+                    ) from None
+                _count(skipped, "bad_json", where)
+                continue
+            if not isinstance(record, dict):
+                if strict:
+                    raise ValueError(f"{where}: expected a JSON object, got {type(record).__name__}")
+                _count(skipped, "bad_json", where)
+                continue
+            doc = _record_to_document(record, where, path, skipped, strict)
+            if doc is not None:
+                yield doc
+
+
+def _parquet_file(path: Path):
+    import pyarrow.parquet as pq
+
+    try:
+        return pq.ParquetFile(path)
+    except Exception as e:  # pyarrow raises ArrowInvalid / OSError subclasses with terse messages
+        raise ValueError(f"{path}: cannot read as Parquet ({e})") from e
+
+
+def _read_parquet_row_group(path: Path, row_group: int, skipped, strict: bool) -> Iterator[Document]:
+    pf = _parquet_file(path)
+    names = pf.schema_arrow.names
+    text_field = next((f for f in TEXT_FIELDS if f in names), None)
+    if text_field is None:
+        if strict:
+            raise ValueError(f"{path}: no 'text' or 'content' column (columns: {names[:12]})")
+        _count(skipped, "no_text", path)
+        return
+    row = sum(pf.metadata.row_group(i).num_rows for i in range(row_group))
+    for batch in pf.iter_batches(batch_size=PARQUET_BATCH_ROWS, row_groups=[row_group]):
+        # Column-wise conversion is much faster than per-row dicts; zip rebuilds the records.
+        columns = {name: batch.column(i).to_pylist() for i, name in enumerate(batch.schema.names)}
+        for i in range(batch.num_rows):
+            record = {name: col[i] for name, col in columns.items()}
+            doc = _record_to_document(record, f"{path}:row {row + i}", path, skipped, strict)
+            if doc is not None:
+                yield doc
+        row += batch.num_rows
+
+
+def _count(skipped: MutableMapping[str, int] | None, reason: str, where, detail: str = "") -> None:
+    if skipped is not None:
+        skipped[reason] = skipped.get(reason, 0) + 1
+    logger.info("skipped %s (%s%s)", where, reason, f": {detail}" if detail else "")

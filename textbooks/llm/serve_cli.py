@@ -1,0 +1,84 @@
+"""`textbooks serve MODEL`: an OpenAI-compatible HTTP server over a checkpoint (argparse only here)."""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import os
+import sys
+from pathlib import Path
+
+DESCRIPTION = """Serve a checkpoint (ours, or an HF Phi directory) over an OpenAI-compatible API:
+GET /v1/models, POST /v1/completions, POST /v1/chat/completions (plain "### User:" / "### Assistant:"
+chat template, see textbooks/llm/chat.py). Concurrent requests with the same sampling parameters are
+decoded together in one batch of the KV-cache sampler.
+
+  textbooks serve runs/final --port 8000
+  textbooks llm complete --base-url http://127.0.0.1:8000/v1 --model final --input p.jsonl --out r.jsonl
+  python -c "from openai import OpenAI; c = OpenAI(base_url='http://127.0.0.1:8000/v1', api_key='-'); \\
+      print(c.completions.create(model='final', prompt='def add(a, b):', max_tokens=32, temperature=0).choices[0].text)"
+
+For serving at scale: `textbooks export hf` and `vllm serve DIR`."""
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.description = DESCRIPTION
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    parser.add_argument("model", type=Path, metavar="MODEL", help="checkpoint directory (config.json + model.safetensors + tokenizer files)")
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
+    parser.add_argument("--port", type=int, default=8000, help="default 8000 (0 = any free port)")
+    parser.add_argument("--device", default=None, help="cpu, cuda, cuda:1, mps (default: cuda if available, else cpu)")
+    parser.add_argument("--dtype", choices=["float32", "bfloat16", "float16"], help="default: the checkpoint's dtype")
+    parser.add_argument("--max-batch", type=int, default=8, help="sequences decoded together (default 8)")
+    parser.add_argument("--max-wait-ms", type=float, default=5.0, help="how long to wait for more requests to batch (default 5)")
+    parser.add_argument("--model-name", help="the name clients pass as `model` (default: the directory name)")
+    parser.add_argument("--api-key-env", metavar="VAR", help="require `Authorization: Bearer $VAR` (default: no key)")
+    parser.set_defaults(func=main)
+
+
+def main(args: argparse.Namespace) -> int:
+    import logging
+
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    if args.max_batch < 1:
+        print("textbooks serve: --max-batch must be >= 1", file=sys.stderr)
+        return 2
+    if not (args.model / "config.json").exists():
+        print(f"textbooks serve: {args.model} is not a checkpoint directory (no config.json); pass the directory "
+              "that holds config.json, model.safetensors and the tokenizer files", file=sys.stderr)
+        return 2
+    api_key = None
+    if args.api_key_env:
+        api_key = os.environ.get(args.api_key_env)
+        if not api_key:
+            print(f"textbooks serve: --api-key-env {args.api_key_env}: the variable is not set", file=sys.stderr)
+            return 2
+    import torch
+
+    from textbooks.llm.serve import Server
+    from textbooks.model.generate import Generator
+
+    try:
+        generator = Generator.from_pretrained(args.model, device=args.device, dtype=getattr(torch, args.dtype) if args.dtype else None)
+    except (OSError, ValueError) as e:
+        print(f"textbooks serve: cannot load {args.model}: {e}", file=sys.stderr)
+        return 2
+    name = args.model_name or args.model.resolve().name
+    try:
+        server = Server(generator, name, host=args.host, port=args.port, max_batch=args.max_batch, max_wait_ms=args.max_wait_ms, api_key=api_key)
+    except OSError as e:
+        print(f"textbooks serve: cannot listen on {args.host}:{args.port}: {e} (another server there? try --port)", file=sys.stderr)
+        return 2
+    try:
+        loopback = ipaddress.ip_address(args.host).is_loopback
+    except ValueError:
+        loopback = args.host == "localhost"
+    if not loopback and not api_key:
+        print(f"textbooks serve: warning: listening on {args.host} without a key: anyone who can reach this port can use "
+              "the model (use --api-key-env)", file=sys.stderr)
+    print(f"textbooks serve: {args.model} as model {name!r} on {server.url} ({generator.device}); Ctrl-C to stop", file=sys.stderr, flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    return 0

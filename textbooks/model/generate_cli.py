@@ -1,0 +1,135 @@
+"""`textbooks generate CHECKPOINT`: sample completions from a checkpoint (batched, KV cache).
+
+    textbooks generate runs/demo/final --prompt $'def add(a, b):\\n    # add two numbers\\n'
+    textbooks generate runs/demo/final --input prompts.jsonl --out samples.jsonl \\
+        --temperature 0.8 --top-p 0.95 --n 10 --stop $'\\ndef ' $'\\nclass ' --seed 0
+
+`--input` is JSONL with a `prompt` field per line; the other fields (task_id, ...) are copied to every
+output row. `--out` gets one JSON line per completion: the input's fields, `index` (prompt number),
+`sample` (0..n-1), `prompt`, `completion`, `finish_reason` (stop | eos | length), `prompt_tokens`,
+`completion_tokens`. Without `--out` the prompts and completions are printed as text.
+Heavy imports (torch, tokenizers) happen inside the handler so `textbooks --help` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+DTYPES = ("float32", "bfloat16", "float16")
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.description = (
+        "Sample completions from a checkpoint directory (config.json + model.safetensors + tokenizer files). "
+        "Greedy by default (--temperature 0)."
+    )
+    parser.add_argument("checkpoint", type=Path, metavar="CHECKPOINT",
+                        help="checkpoint directory (written by training, save_pretrained or `textbooks export hf`)")
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--prompt", nargs="+", action="extend", metavar="TEXT",
+                        help="one or more prompts (use $'...' in bash for newlines)")
+    source.add_argument("--input", type=Path, metavar="PROMPTS.jsonl",
+                        help="JSONL file with a `prompt` field per line (other fields are copied to the output)")
+    parser.add_argument("--out", type=Path, metavar="FILE.jsonl",
+                        help="write one JSON line per completion here (default: print text to stdout)")
+    parser.add_argument("--max-new-tokens", type=int, default=128, metavar="N", help="tokens to generate at most (default: 128)")
+    parser.add_argument("--temperature", type=float, default=0.0, metavar="T", help="0 = greedy (default: 0)")
+    parser.add_argument("--top-p", type=float, default=1.0, metavar="P", help="nucleus sampling mass (default: 1.0 = off)")
+    parser.add_argument("--stop", nargs="+", action="extend", default=[], metavar="S",
+                        help="stop strings; the completion is cut before the first one (e.g. $'\\ndef ')")
+    parser.add_argument("--seed", type=int, default=0, help="sampling seed; each (prompt, sample) gets its own stream (default: 0)")
+    parser.add_argument("--n", type=int, default=1, metavar="N", help="completions per prompt (default: 1)")
+    parser.add_argument("--batch-size", type=int, default=8, metavar="N", help="sequences decoded together (default: 8)")
+    parser.add_argument("--truncate-prompt", action="store_true",
+                        help="keep the last tokens of a prompt that does not fit max_seq_len - max_new_tokens (default: error)")
+    parser.add_argument("--device", choices=("cpu", "cuda"), default=None, help="default: cuda if available, else cpu")
+    parser.add_argument("--dtype", choices=DTYPES, default=None,
+                        help="weights/cache dtype (default: as stored in the checkpoint)")
+    parser.set_defaults(func=run)
+
+
+def _fail(message: str) -> int:
+    print(f"textbooks generate: error: {message}", file=sys.stderr)
+    return 2
+
+
+def read_prompts(path: Path) -> list[dict]:
+    """Records of a JSONL prompt file; ValueError names file:line on a bad line."""
+    records = []
+    with open(path, encoding="utf-8") as f:
+        for n, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as e:
+                raise ValueError(f"{path}:{n}: not valid JSON ({e.msg}); each line must be one JSON object") from None
+            if not isinstance(record, dict) or not isinstance(record.get("prompt"), str):
+                keys = ", ".join(record) if isinstance(record, dict) else type(record).__name__
+                raise ValueError(f"{path}:{n}: needs a string field `prompt` (found: {keys})")
+            records.append(record)
+    if not records:
+        raise ValueError(f"{path}: no prompts (expected one JSON object with a `prompt` field per line)")
+    return records
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.input is not None:
+        if not args.input.is_file():
+            return _fail(f"--input {args.input} does not exist")
+        try:
+            records = read_prompts(args.input)
+        except (ValueError, UnicodeDecodeError) as e:
+            return _fail(str(e))
+    else:
+        records = [{"prompt": p} for p in args.prompt]
+    if not (args.checkpoint / "tokenizer.json").is_file() and args.checkpoint.is_dir():
+        return _fail(f"no tokenizer.json in {args.checkpoint}; copy the tokenizer files in (tokenizer.save(dir)) "
+                     f"or export the checkpoint with `textbooks export hf --tokenizer DIR`")
+
+    import torch
+
+    from textbooks.model.generate import Generator, SamplingParams
+    from textbooks.model.hf import CheckpointError, CheckpointNotFoundError
+
+    try:
+        params = SamplingParams(
+            max_new_tokens=args.max_new_tokens, temperature=args.temperature, top_p=args.top_p, stop=args.stop,
+            seed=args.seed, n=args.n, truncate_prompt=args.truncate_prompt,
+        )
+    except ValueError as e:
+        return _fail(str(e))
+    if args.device == "cuda" and not torch.cuda.is_available():
+        return _fail("--device cuda but no CUDA device is visible; use --device cpu")
+    try:
+        gen = Generator.from_pretrained(
+            args.checkpoint, device=args.device, dtype=getattr(torch, args.dtype) if args.dtype else None
+        )
+    except (CheckpointError, CheckpointNotFoundError) as e:
+        return _fail(str(e))
+    try:
+        outs = gen.generate([r["prompt"] for r in records], params, batch_size=args.batch_size,
+                            progress=len(records) * args.n > args.batch_size)
+    except ValueError as e:  # prompt too long, max_new_tokens too large, batch size
+        return _fail(str(e))
+
+    if args.out is None:
+        for i, (record, completions) in enumerate(zip(records, outs)):
+            for j, c in enumerate(completions):
+                print(f"=== prompt {i} sample {j} ({c.finish_reason}, {len(c.token_ids)} tokens) ===")
+                print(record["prompt"] + c.text)
+        return 0
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    with open(args.out, "w", encoding="utf-8") as f:
+        for i, (record, completions) in enumerate(zip(records, outs)):
+            for j, c in enumerate(completions):
+                row = {**record, "index": i, "sample": j, "prompt": record["prompt"], "completion": c.text,
+                       "finish_reason": c.finish_reason, "prompt_tokens": c.prompt_tokens,
+                       "completion_tokens": len(c.token_ids)}
+                f.write(json.dumps(row, ensure_ascii=False) + "\n")
+    total = sum(len(cs) for cs in outs)
+    print(f"wrote {total} completions for {len(records)} prompts to {args.out}", file=sys.stderr)
+    return 0
