@@ -3,8 +3,9 @@
 Both models get the same config, the same weights, the same batch and the same dtype; each step is
 `loss = model(batch) ; loss.backward()` (transformers via `labels=`, as its Trainer calls it). The two are
 timed alternately, round after round, in one process (so machine noise hits both alike); we report the
-median tokens/s over rounds and the speed-up. The first step's losses are compared to prove both run the
-same math.
+median tokens/s over rounds and the median of the per-round speed-ups. The first step's losses are
+compared to prove both run the same math. On a machine shared with other jobs, also look at the CPU-time
+numbers (and `--threads 1`): they move much less with the load than wall time.
 
     python benchmarks/bench_model.py            # presets tiny and mini, vocab 51200 -> benchmarks/results/model_fwd_bwd.json
     python benchmarks/bench_model.py --quick    # smoke run (seconds)
@@ -97,13 +98,17 @@ def bench_preset(preset: str, rounds: int, steps: int, shape: tuple[int, int]) -
         "batch_size": B,
         "seq_len": T,
         "dtype": "float32",
+        "transformers_attn_implementation": hf.config._attn_implementation,
         "rounds": rounds,
         "steps_per_round": steps,
         "tokens_per_s": {k: round(v, 1) for k, v in med.items()},
         "tokens_per_s_all_rounds": {k: [round(x, 1) for x in v] for k, v in runs.items()},
-        "speedup": round(med["ours"] / med["transformers"], 3),
+        # each round times both models back to back, so the per-round ratio cancels slow drifts of a shared
+        # machine's load; the speed-up is the median of those ratios
+        "speedup": round(statistics.median(o / t for o, t in zip(runs["ours"], runs["transformers"])), 3),
+        "speedup_per_round": [round(o / t, 3) for o, t in zip(runs["ours"], runs["transformers"])],
         "tokens_per_cpu_s": {k: round(v, 1) for k, v in cpu_med.items()},
-        "speedup_cpu_time": round(cpu_med["ours"] / cpu_med["transformers"], 3),
+        "speedup_cpu_time": round(statistics.median(o / t for o, t in zip(cpu_runs["ours"], cpu_runs["transformers"])), 3),
         "first_step_loss": {"ours": round(loss_ours.item(), 6), "transformers": round(loss_hf.item(), 6)},
         "loss_abs_diff_same_targets": same,
     }

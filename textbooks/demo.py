@@ -85,14 +85,14 @@ def run(args: argparse.Namespace) -> int:
 
     config_path = Path(args.config) if args.config else _repo_file("configs/train/demo-tiny.yaml")
     run_dir = out / "runs" / "pretrain"
-    overrides = [f"data.train={data_dir}", f"data.val={data_dir}", f"trainer.run_dir={run_dir}"]
+    overrides = [f"data.datasets={data_dir}", f"data.val={data_dir}", f"trainer.run_dir={run_dir}"]
     if args.train_minutes is not None:
         overrides.append(f"trainer.max_minutes={args.train_minutes}")
     t0 = _stage(f"pretrain: {config_path} -> {run_dir}")
     config = load_config(config_path, overrides)
     summary = train(config, resume=True)
     ckpt = Path(summary["checkpoint"])
-    _done(t0, f"(final loss {summary.get('loss')}, val loss {summary.get('val_loss')}, checkpoint {ckpt})")
+    _done(t0, f"(final loss {summary.get('final_loss')}, val loss {summary.get('val_loss')}, checkpoint {ckpt})")
 
     # 5. export ----------------------------------------------------------------------------------
     from textbooks.model.hf import export_hf

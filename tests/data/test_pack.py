@@ -245,3 +245,20 @@ def test_cli_pack_prints_summary_and_uses_exit_code_2(tmp_path, corpus, tok_dir,
     with pytest.raises(SystemExit) as e:
         main(["data", "pack", str(corpus), "--out", str(tmp_path / "o")])  # --tokenizer missing
     assert e.value.code == 2
+
+
+def test_moved_val_document_keeps_its_mask(tmp_path, tok_dir):
+    path = tmp_path / "ex.jsonl"
+    rows = [{"prompt": f"def f{i}():\n", "completion": f"    return {i}\n"} for i in range(6)]
+    path.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    meta = pack([path], tok_dir, tmp_path / "p", val_fraction=1e-12, shard_tokens=7, loss_on="completion", workers=1, progress=False)
+    assert meta["splits"]["val"]["documents"] == 1
+    smallest = min(rows, key=lambda r: pack_mod._text_hash(r["prompt"] + r["completion"]))
+    tok = load_tokenizer(tok_dir)
+    n_prompt, n_completion = len(tok.encode(smallest["prompt"])), len(tok.encode(smallest["completion"]))
+    assert tok.decode(_stream(tmp_path / "p", "val")) == smallest["prompt"] + smallest["completion"] + EOS
+    assert _mask(tmp_path / "p", "val").tolist() == [0] * n_prompt + [1] * (n_completion + 1)
+    train_mask, train = _mask(tmp_path / "p", "train"), _stream(tmp_path / "p", "train")
+    assert len(train_mask) == len(train) and (train_mask == 0).sum() == sum(
+        len(tok.encode(r["prompt"])) for r in rows if r is not smallest
+    )

@@ -9,7 +9,7 @@ from textbooks.cli import main
 from textbooks.eval.generate import GenerateError, generate_samples, meta_path_for
 from textbooks.eval.tasks import HUMANEVAL_STOP, format_prompt, load_tasks
 
-from openai_server_fixture import LocalOpenAIServer
+from tests.eval.openai_server_fixture import LocalOpenAIServer
 
 HE3 = ["HumanEval/0", "HumanEval/2", "HumanEval/7"]  # short prompts keep the tiny model fast
 

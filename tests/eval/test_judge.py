@@ -8,7 +8,7 @@ import pytest
 from textbooks.cli import main
 from textbooks.eval.judge import DEFAULT_PROBLEMS, JudgePrompt, judge_samples, load_problems, parse_grade, summarize_grades
 
-from openai_server_fixture import LocalOpenAIServer
+from tests.eval.openai_server_fixture import LocalOpenAIServer
 
 
 @pytest.mark.parametrize(

@@ -151,6 +151,26 @@ def test_batched_greedy_equals_one_at_a_time(model, tokenizer):
     assert c.prompt_tokens == len(tokenizer.encode(PROMPTS[0])) and c.text == tokenizer.decode(c.token_ids)
 
 
+def test_left_padded_batch_matches_transformers_generate():
+    """Our left-padded batch == transformers' PhiForCausalLM.generate with an attention_mask (greedy, 24 steps)."""
+    transformers = pytest.importorskip("transformers", reason="transformers comes with the [dev] extra")
+    model = make_model(256)
+    hf = transformers.PhiForCausalLM(transformers.PhiConfig(**model.config.to_hf_dict())).eval()
+    hf.load_state_dict(model.state_dict(), strict=False)
+    torch.manual_seed(3)
+    prompts = [torch.randint(1, 256, (n,)).tolist() for n in (11, 5, 8)]
+    T = 11
+    ids = torch.zeros(3, T, dtype=torch.long)
+    mask = torch.zeros(3, T, dtype=torch.long)
+    for r, p in enumerate(prompts):
+        ids[r, T - len(p):], mask[r, T - len(p):] = torch.tensor(p), 1
+    with torch.inference_mode():
+        theirs = hf.generate(input_ids=ids, attention_mask=mask, max_new_tokens=24, min_new_tokens=24,
+                             do_sample=False, pad_token_id=0, eos_token_id=None)[:, T:].tolist()
+    ours = [o[0] for o in generate_ids(model, prompts, SamplingParams(max_new_tokens=24), batch_size=3)]
+    assert ours == theirs
+
+
 def test_eos_ends_a_row_and_the_others_go_on(tokenizer):
     """Pretend a token that greedy decoding produces is EOS: each row ends at its first occurrence
     (finish "eos", EOS not in the output), is dropped from the batch, and the other rows do not change."""

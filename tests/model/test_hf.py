@@ -51,7 +51,9 @@ def test_save_writes_hf_config_and_contiguous_safetensors(model, saved):
 
 
 def test_round_trip_and_dtype(model, saved):
-    _assert_same_model(model, Phi.from_pretrained(saved))
+    loaded = Phi.from_pretrained(saved)
+    _assert_same_model(model, loaded)
+    assert all(isinstance(p, torch.nn.Parameter) and p.requires_grad for p in loaded.parameters())  # trainable
     half = Phi.from_pretrained(saved, dtype=torch.bfloat16)
     assert {p.dtype for p in half.parameters()} == {torch.bfloat16}
     half.save_pretrained(saved.parent / "bf16")

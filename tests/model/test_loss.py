@@ -76,3 +76,33 @@ def test_bf16_autocast_close_to_plain_graph():
     assert ours[1].dtype == torch.float32 and ours[2].dtype == torch.float32  # grads in the params' dtype
     for a, r in zip(ours, ref):
         torch.testing.assert_close(a, r, atol=2e-2, rtol=2e-2)
+
+
+def test_cpu_workspace_is_reused_but_never_shared_between_live_graphs():
+    from textbooks.model import loss as loss_module
+
+    h, w, b, t = _inputs(seed=4)
+    ref = _loss_and_grads(_reference, h, w, b, t)
+    # two losses alive at once (e.g. two micro-batches before backward): each needs its own buffer
+    h1, h2 = h.clone().requires_grad_(), (h * 2).requires_grad_()
+    l1, l2 = linear_cross_entropy(h1, w, b, t), linear_cross_entropy(h2, w, b, t)
+    l2.backward()
+    l1.backward()
+    torch.testing.assert_close(h1.grad, ref[1], atol=1e-6, rtol=1e-4)
+    # after a backward the buffer is kept and the next step writes into it (no fresh allocation)
+    kept = loss_module._WORKSPACE[0].data_ptr()
+    loss = linear_cross_entropy(h.clone().requires_grad_(), w, b, t)
+    assert not loss_module._WORKSPACE  # taken by the live graph
+    loss.backward(retain_graph=True)
+    assert loss_module._WORKSPACE[0].data_ptr() == kept
+    with pytest.raises(RuntimeError, match="second backward"):
+        loss.backward()
+
+
+def test_bf16_parameters_without_autocast():  # FSDP mixed precision hands the model bf16 weights
+    h, w, b, t = _inputs(seed=5, dtype=torch.bfloat16)
+    ours = _loss_and_grads(linear_cross_entropy, h, w, b, t)
+    ref = _loss_and_grads(_reference, h, w, b, t)
+    assert ours[0].dtype == torch.float32 and ours[1].dtype == ours[2].dtype == ours[3].dtype == torch.bfloat16
+    for a, r in zip(ours, ref):
+        torch.testing.assert_close(a.float(), r.float(), atol=2e-2, rtol=2e-2)

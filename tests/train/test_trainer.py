@@ -96,14 +96,31 @@ def test_finetune_from_hf_phi_dir(make_config, tokenizer_dir, packed_dir, tmp_pa
     assert summary["steps"] == 3
 
 
-def test_finetune_overrides_cannot_change_shapes(make_config, tmp_path):
+def test_finetune_from_our_checkpoint(make_config, tmp_path, packed_dir):
+    from textbooks.model import Phi
+    from textbooks.train.data import PackedDataset, TokenWindowLoader
+
     cfg = make_config("schedule.decay_steps=2")
     Trainer(cfg).fit()
     ckpt = Path(cfg.trainer.run_dir) / "checkpoints" / "step_000002"
+    ft = make_config("model.preset=null", "model.overrides={}", f"model.init_from={ckpt}", "schedule.decay_steps=2",
+                     "optimizer.weight_decay=0.01", f"trainer.run_dir={tmp_path / 'ft'}")
+    Trainer(ft).fit()
+    x, y = next(TokenWindowLoader([(PackedDataset(packed_dir, "train"), 1.0)], seq_len=32, batch_size=4, seed=0))
+    with torch.no_grad():
+        expected = Phi.from_pretrained(ckpt)(x, y).item()
+    assert _metrics(tmp_path / "ft")[0]["loss"] == pytest.approx(expected, rel=1e-5)
+
     bad = make_config("model.preset=null", "model.overrides={n_layer: 3}", f"model.init_from={ckpt}",
-                      f"trainer.run_dir={tmp_path / 'ft'}")
+                      f"trainer.run_dir={tmp_path / 'ft-bad'}")
     with pytest.raises(ConfigError, match="model.overrides.n_layer would change the architecture"):
         Trainer(bad).fit()
+
+
+def test_preset_and_init_from_are_exclusive(make_config, tmp_path):
+    cfg = make_config("schedule.decay_steps=2")
+    Trainer(cfg).fit()
+    ckpt = Path(cfg.trainer.run_dir) / "checkpoints" / "step_000002"
     both = make_config(f"model.init_from={ckpt}", f"trainer.run_dir={tmp_path / 'ft2'}")
     with pytest.raises(ConfigError, match="either model.preset .* or model.init_from"):
         Trainer(both).fit()
@@ -216,3 +233,11 @@ def test_compiled_training_matches_eager(make_config, tmp_path):
     Trainer(compiled).fit()
     losses = lambda c: [m["loss"] for m in _metrics(Path(c.trainer.run_dir)) if "loss" in m]  # noqa: E731
     assert losses(eager) == pytest.approx(losses(compiled), rel=1e-4)
+
+
+def test_time_budget_checkpoints_and_stops(make_config):
+    cfg = make_config("schedule.decay_steps=100000", "trainer.checkpoint_every=100000", "trainer.max_minutes=0.001")
+    summary = Trainer(cfg).fit()
+    assert summary["stopped_by_time_budget"] and not summary["interrupted"]
+    assert 1 <= summary["steps"] < 100000
+    assert Path(summary["checkpoint"]).name == f"step_{summary['steps']:06d}"

@@ -379,7 +379,7 @@ class _SplitWriter:
         return {"documents": self.documents, "tokens": self.tokens, "shards": self.shards}
 
 
-def _move_document(src: _SplitWriter, dst: _SplitWriter, doc: tuple[int, int, int], typecode: str) -> None:
+def _move_document(src: _SplitWriter, dst: _SplitWriter, doc: tuple[int, int, int]) -> None:
     """Move one document (hash, offset, length) from `src` to `dst` by rewriting `src` without it.
 
     Only used for tiny corpora (see the module docstring), but streams so it is safe at any size."""
@@ -432,8 +432,8 @@ def _move_document(src: _SplitWriter, dst: _SplitWriter, doc: tuple[int, int, in
 
 def pack(
     inputs: Sequence[str | os.PathLike],
-    tokenizer_dir: str | os.PathLike,
-    out_dir: str | os.PathLike,
+    tokenizer: str | os.PathLike,
+    out: str | os.PathLike,
     *,
     val_fraction: float = DEFAULT_VAL_FRACTION,
     shard_tokens: int = DEFAULT_SHARD_TOKENS,
@@ -444,13 +444,15 @@ def pack(
     progress: bool | None = None,
     encoder: str = "auto",
 ) -> dict:
-    """Pack `inputs` (dirs of .py, .py, .jsonl[.gz], .parquet) into `out_dir`; returns the meta dict.
+    """Pack `inputs` (dirs of .py, .py, .jsonl[.gz], .parquet) into the directory `out` with the tokenizer
+    in the directory `tokenizer`; returns the meta dict (also written to out/meta.json).
 
     Example: `pack(["corpus/", "textbooks.jsonl"], "runs/tok", "runs/packed")` writes
     runs/packed/{train_00000.bin, val_00000.bin, meta.json}. `workers=None` uses every available core.
     `progress=None` shows a bar only on a terminal. `encoder="auto"` uses textbooks.data.encode.FastEncoder
     when it reproduces the tokenizer (checked on a sample of documents), "tokenizer" always the tokenizer's
-    own batch encoder; the output is the same.
+    own batch encoder; the output is the same. Workers are spawned processes: a script that calls
+    pack() with workers > 1 needs the usual `if __name__ == "__main__":` guard.
     """
     from textbooks.tokenizer import load_tokenizer
 
@@ -470,13 +472,13 @@ def pack(
     for p in paths:
         if not p.exists():
             raise FileNotFoundError(f"input not found: {p} (expected a directory of .py files, a .py file, a .jsonl/.jsonl.gz or a .parquet file)")
-    out = Path(out_dir)
+    tokenizer_dir, out = Path(tokenizer), Path(out)
     if out.exists() and (not out.is_dir() or any(out.iterdir())) and not overwrite:
         raise PackError(f"output {out} already exists and is not empty; pass --overwrite (overwrite=True) to replace it")
     if workers is None:
         workers = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    tokenizer = load_tokenizer(tokenizer_dir)
-    padded = int(tokenizer.padded_vocab_size)
+    tok = load_tokenizer(tokenizer_dir)
+    padded = int(tok.padded_vocab_size)
     dtype, typecode = ("uint16", "H") if padded <= 2**16 else ("uint32", "I")
     itemsize = array.array(typecode).itemsize
     if (dtype, itemsize) not in (("uint16", 2), ("uint32", 4)):  # 'I' is 4 bytes on every platform we run on
@@ -495,7 +497,7 @@ def pack(
     tmp.mkdir()
     try:
         meta = _pack_into(
-            tmp, paths, tokenizer, str(Path(tokenizer_dir).resolve()), dtype, typecode, itemsize, val_fraction,
+            tmp, paths, tok, str(tokenizer_dir.resolve()), dtype, typecode, itemsize, val_fraction,
             shard_tokens, workers, loss_on, with_mask, max_docs, prompt_completion, progress, encoder,
         )
         _replace_dir(tmp, out)
@@ -548,9 +550,9 @@ def _pack_into(tmp, paths, tokenizer, tokenizer_path, dtype, typecode, itemsize,
         )
     train, val = writers["train"], writers["val"]
     if val_fraction > 0 and val.documents == 0 and train.documents >= 2:
-        _move_document(train, val, train.min_doc, typecode)
+        _move_document(train, val, train.min_doc)
     if train.documents == 0 and val.documents >= 1:
-        _move_document(val, train, val.max_doc, typecode)
+        _move_document(val, train, val.max_doc)
 
     meta = {
         "format": FORMAT,
@@ -589,7 +591,10 @@ def _replace_dir(tmp: Path, out: Path) -> None:
         old = out.parent / f".{out.name}.old-{os.getpid()}"
         os.replace(out, old)
         os.replace(tmp, out)
-        shutil.rmtree(old) if old.is_dir() else old.unlink()
+        if old.is_dir():
+            shutil.rmtree(old)
+        else:
+            old.unlink()
     else:
         os.replace(tmp, out)
 

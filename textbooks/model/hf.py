@@ -113,7 +113,7 @@ def read_config(directory: Path) -> PhiConfig:
         if not isinstance(ours, dict):
             raise ValueError(f"key {OUR_CONFIG_KEY!r} must be an object of PhiConfig fields")
         config = PhiConfig.from_dict(ours)
-    except ValueError as e:
+    except (ValueError, TypeError) as e:  # TypeError: a field of the wrong JSON type
         msg = str(e)
         if not msg.startswith(str(config_path)):
             msg = f"{config_path}: {msg}"
@@ -275,7 +275,8 @@ def _materialize_buffers(model: "Phi", config: PhiConfig, device) -> None:
 
     for module in model.modules():
         if isinstance(module, Rotary):
-            module.register_buffer("inv_freq", Rotary(config).inv_freq.to(device), persistent=False)
+            for name, buffer in Rotary(config).named_buffers(recurse=False):
+                module.register_buffer(name, buffer.to(device), persistent=False)
     still_meta = [name for name, t in [*model.named_parameters(), *model.named_buffers()] if t.is_meta]
     if still_meta:  # a new buffer added to phi.py must be recomputed here too
         raise RuntimeError(f"after loading, these tensors were never materialized: {still_meta}; update {__file__}")

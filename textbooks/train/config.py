@@ -110,6 +110,7 @@ class TrainerSection:
     keep_best_by_val: bool = False
     val_every: int = 1000
     val_batches: int = 20
+    max_minutes: Optional[float] = None  # time budget: checkpoint and stop after this much training (null = none)
     run_dir: str = "runs/default"
     device: str = "auto"  # auto | cpu | cuda | cuda:N
     peak_flops: Optional[float] = None  # per-device peak for MFU; null: table by GPU name (none on CPU)
@@ -234,6 +235,8 @@ def _coerce(value: Any, tp: Any, key: str, source: str) -> Any:
             value = {"path": value}
         return _build(tp, value, key + ".", source)
     if origin is list:
+        if isinstance(value, str) and args and args[0] in (str, DatasetEntry):
+            value = [value]  # `--set data.datasets=DIR` means a one-element list
         if isinstance(value, (str, dict)) or not isinstance(value, (list, tuple)):
             raise ConfigError(f"{source}: {key} must be a list, got {value!r}")
         return [_coerce(v, args[0] if args else Any, f"{key}[{i}]", source) for i, v in enumerate(value)]
@@ -276,6 +279,7 @@ def _validate_values(cfg: TrainConfig) -> None:
         (t.keep_last >= 1, "trainer.keep_last must be >= 1"),
         (t.val_every >= 0, "trainer.val_every must be >= 0 (0 = no validation)"),
         (t.val_batches > 0, "trainer.val_batches must be > 0"),
+        (t.max_minutes is None or t.max_minutes > 0, "trainer.max_minutes must be > 0 or null"),
         (s.warmup_steps >= 0, "schedule.warmup_steps must be >= 0"),
         (s.decay_steps > s.warmup_steps, "schedule.decay_steps (schedule length) must be > schedule.warmup_steps"),
         (s.stop_step is None or 0 < s.stop_step, "schedule.stop_step must be > 0"),

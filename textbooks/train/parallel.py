@@ -193,13 +193,13 @@ def all_reduce_mean(value: torch.Tensor, info: DistInfo) -> torch.Tensor:
     return value
 
 
-def any_rank(flag: bool, info: DistInfo) -> bool:
-    """True if `flag` is set on any rank (used so every rank stops at the same step on Ctrl-C)."""
+def any_rank(flags: tuple[bool, ...], info: DistInfo) -> tuple[bool, ...]:
+    """Each flag: True if set on any rank (one all-reduce), so every rank stops at the same step."""
     if not info.distributed:
-        return flag
-    t = torch.tensor([1.0 if flag else 0.0], device=info.device)
+        return tuple(flags)
+    t = torch.tensor([1.0 if f else 0.0 for f in flags], device=info.device)
     dist.all_reduce(t, op=dist.ReduceOp.MAX)
-    return bool(t.item() > 0)
+    return tuple(bool(v > 0) for v in t.tolist())
 
 
 def gather_objects(obj, info: DistInfo) -> list:

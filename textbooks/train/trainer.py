@@ -11,11 +11,19 @@ Launch (see also `textbooks train --help`):
                      -m textbooks train --config configs/train/phi-1-base.yaml --resume
 
 One optimizer step = `grad_accum_steps` micro-batches of `micro_batch_size` sequences on each of the
-`world_size` ranks. The logged loss is the mean of the micro-batch mean losses over the step (and over
-ranks): equal to the mean over all tokens when every token carries loss (pretraining).
+`world_size` ranks. The loss is token-weighted over the whole step (all micro-batches and ranks): the
+plain mean when every token carries loss (pretraining), each completion token weighted equally with
+completion-only targets. Update number s (1-based) uses lr_at(s) (textbooks/train/optim.py).
+
+Ctrl-C / SIGTERM finish the current step, write a checkpoint and stop (CLI exit code 130); under torchrun
+Ctrl-C reaches torchrun, which forwards it to the workers and SIGKILLs them after its close timeout (30 s),
+so a very slow checkpoint write can be cut short there (the previous periodic checkpoint stays valid).
+`trainer.max_minutes` stops the same way after a time budget.
 
 Exact resume: a checkpoint holds the model, optimizer, scaler, schedule position, every rank's RNG
 states and data-loader position; metrics.jsonl lines after the checkpoint's step are dropped on resume.
+Resuming on another number of ranks continues the data order exactly (the loader state is global) but
+reseeds the dropout streams.
 With `trainer.deterministic: true`, fp32 and fixed `cpu_threads`, a run killed at any moment and resumed
 logs the same losses, bit for bit, as one that never stopped (tests/train/test_resume.py).
 """
@@ -100,6 +108,7 @@ class Trainer:
         self.run_dir = Path(config.trainer.run_dir)
         self.ckpt_root = self.run_dir / "checkpoints"
         self._stop_requested = False
+        self._stop_signal = None
         self._saved_step = None
 
     # ------------------------------------------------------------------------------------------------
@@ -388,7 +397,11 @@ class Trainer:
         return self.engine.evaluate(batches())
 
     def fit(self) -> dict:
-        """Run to `schedule.stop_step` (or Ctrl-C / SIGTERM: checkpoint and stop); returns a summary dict."""
+        """Run to `schedule.stop_step` (or Ctrl-C / SIGTERM / `trainer.max_minutes`: checkpoint and stop).
+
+        Returns {"final_loss", "val_loss" (last measured), "checkpoint", "tokens_per_s", "steps", "tokens_seen",
+        "best_checkpoint", "best_val_loss", "run_dir", "interrupted", "stopped_by_time_budget"} (paths on rank 0).
+        """
         try:
             self._setup()
             return self._fit()
@@ -418,14 +431,18 @@ class Trainer:
         for sig in previous:
             signal.signal(sig, self._request_stop)
         interrupted = False
+        out_of_time = False
+        deadline = time.monotonic() + 60 * t.max_minutes if t.max_minutes else None
         last_path = None
+        last_val = None
         window_loss, window_steps, window_start, paused = [], 0, time.perf_counter(), 0.0
         tokens_per_s = None
         last_loss = None
         try:
             while self.step < stop:
-                if parallel.any_rank(self._stop_requested, info):
-                    interrupted = True
+                past_deadline = deadline is not None and time.monotonic() > deadline
+                interrupted, out_of_time = parallel.any_rank((self._stop_requested, past_deadline), info)
+                if interrupted or out_of_time:
                     break
                 loss, grad_norm = self.train_step()
                 window_loss.append(loss)
@@ -454,7 +471,7 @@ class Trainer:
                 if t.keep_best_by_val and want_ckpt:
                     want_val = True  # every checkpoint gets a val loss, so `best` is chosen among them
                 if want_val:
-                    val_loss = self.evaluate()
+                    val_loss = last_val = self.evaluate()
                     if log:
                         log.metrics(step=now, val_loss=val_loss)
                 if want_ckpt:
@@ -462,8 +479,10 @@ class Trainer:
                 paused += time.perf_counter() - pause_start
                 if log:
                     log.advance()
-            if interrupted and self._saved_step != self.step:
+            if (interrupted or out_of_time) and self._saved_step != self.step:
                 last_path = self._checkpoint(None)
+            if out_of_time and log:
+                log.message(f"time budget trainer.max_minutes={t.max_minutes} reached at step {self.step}: checkpoint {last_path}")
             if interrupted:
                 if log:
                     log.message(
@@ -482,11 +501,13 @@ class Trainer:
             "steps": self.step,
             "tokens_seen": self.tokens_seen,
             "final_loss": last_loss,
+            "val_loss": last_val,
             "tokens_per_s": tokens_per_s,
             "checkpoint": str(last_path) if last_path else None,
             "best_checkpoint": str(best) if best else None,
             "best_val_loss": self.best_val if math.isfinite(self.best_val) else None,
             "interrupted": interrupted,
+            "stopped_by_time_budget": out_of_time,
         }
 
     def _checkpoint(self, val_loss: float | None) -> Path | None:
@@ -508,9 +529,13 @@ class Trainer:
         return tokens_per_s / self.info.world_size * self.flops_per_token / self.peak_flops
 
     def _request_stop(self, signum, frame) -> None:
-        if self._stop_requested:  # second Ctrl-C: stop now, without a checkpoint
+        # A second Ctrl-C aborts without a checkpoint. SIGTERM never does: torchrun forwards Ctrl-C to its
+        # workers as SIGTERM, which then arrives right after the terminal's own SIGINT.
+        if self._stop_requested and signum == signal.SIGINT and self._stop_signal == signal.SIGINT:
             raise KeyboardInterrupt
-        self._stop_requested = True
+        if self._stop_requested:
+            return
+        self._stop_requested, self._stop_signal = True, signum
         if self.info.is_main:
             print(f"\n{signal.Signals(signum).name}: finishing this step, writing a checkpoint, then stopping "
                   f"(press Ctrl-C again to abort without one)", file=sys.stderr, flush=True)
@@ -533,9 +558,10 @@ class TrainStep:
     """The work of one optimizer update, shared by `Trainer` and benchmarks/bench_train.py.
 
     Owns the parallelized model (activation checkpointing, compile, DDP/FSDP2 applied in
-    textbooks/train/parallel.py), the AdamW optimizer, the fp16 GradScaler and the loss function.
-    `step(batches, lr)`: forward/backward over the micro-batches (gradient sync only on the last),
-    unscale, clip, optimizer step.
+    textbooks/train/parallel.py), the AdamW optimizer and the fp16 GradScaler.
+    `engine(batches, lr)`: forward/backward over the micro-batches (gradient sync only on the last),
+    unscale, clip, optimizer step. The loss is the model's own (`model(x, y)`: lm_head fused with the
+    cross-entropy, textbooks/model/loss.py; under compile, the plain graph that inductor fuses).
 
     The loss is token-weighted over the whole step: the sum of per-token losses over all micro-batches
     and ranks / the number of loss tokens. That is the plain mean when every token counts (pretraining)
