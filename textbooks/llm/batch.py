@@ -49,7 +49,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     sampling.add_argument("--chat", action="store_true", help="use /v1/chat/completions; lines carry messages (or a prompt = one user message)")
     sampling.add_argument("--max-tokens", type=int, default=256, help="default 256")
     sampling.add_argument("--temperature", type=float, default=0.0, help="default 0 (greedy)")
-    sampling.add_argument("--top-p", type=float, default=1.0)
+    sampling.add_argument("--top-p", type=float, default=1.0, help="nucleus sampling: keep the smallest set of tokens with this total probability (default 1.0 = all)")
     sampling.add_argument("--n", type=int, default=1, help="samples per prompt (cached one by one: raising n sends only the new ones)")
     sampling.add_argument("--stop", action="append", default=None, metavar="TEXT", help="stop sequence (repeatable)")
     sampling.add_argument("--seed", type=int, help="sample i uses seed + i where the backend supports it")
@@ -201,6 +201,7 @@ def main(args: argparse.Namespace) -> int:
         for r in results:
             if r.error:
                 r.error = "not done: the run stopped on the error above"
+    client.close()
     written = write_results(args.out, results)
     failed = [r for r in results if r.error]
     usage = client.last_usage
@@ -217,5 +218,4 @@ def main(args: argparse.Namespace) -> int:
               "Rerun the same command to retry them; finished ids are not sent again.", file=sys.stderr)
         return 1
     errors_path.unlink(missing_ok=True)
-    client.close()
     return 0

@@ -105,8 +105,12 @@ def export_hf(args: argparse.Namespace) -> int:
 def verify_hf_export(out_dir: Path, tokenizer: "CodeTokenizer") -> list[str]:
     """Load `out_dir` with transformers and compare with our model; -> list of problems (empty = fine)."""
     import torch
-    import transformers
 
+    try:
+        import transformers
+    except ImportError:
+        return ["transformers is not installed, so the export cannot be checked: "
+                "pip install 'textbooks[hf]', or pass --no-verify"]
     from textbooks.model import Phi
 
     problems = []
