@@ -80,13 +80,15 @@ def model(tokenizer):
 
 # --- the KV cache ---------------------------------------------------------------------------------
 
+@pytest.mark.parametrize("lengths", [(9, 4), (9, 9)], ids=["left-padded", "unpadded"])
 @torch.inference_mode()
-def test_cached_decoding_equals_full_recomputation(tokenizer):
-    """40 greedy steps with the cache vs. re-running the whole sequence each step; with left padding too."""
+def test_cached_decoding_equals_full_recomputation(tokenizer, lengths):
+    """40 greedy steps with the cache vs. re-running the whole sequence each step, with left padding (masked
+    attention) and without (the mask-free path)."""
     model = make_model(tokenizer.padded_vocab_size)  # plain random weights: logits of order 1
     torch.manual_seed(1)
     V = model.config.vocab_size
-    prompts = [torch.randint(0, V, (n,)).tolist() for n in (9, 4)]  # row 1 gets 5 pad slots
+    prompts = [torch.randint(0, V, (n,)).tolist() for n in lengths]  # (9, 4): row 1 gets 5 pad slots
     T, steps = 9, 40
     ids = torch.zeros(2, T, dtype=torch.long)
     for r, p in enumerate(prompts):
@@ -94,7 +96,8 @@ def test_cached_decoding_equals_full_recomputation(tokenizer):
     pad = torch.tensor([T - len(p) for p in prompts])
     slot = torch.arange(T)
     cache = KVCache.empty(model.config, 2, T + steps, dtype=torch.float32)
-    cache.valid[:, :T] = slot[None] >= pad[:, None]
+    cache.mark_left_padding(pad)
+    assert cache.padded == (lengths[0] != lengths[1])
     logits = model(ids, positions=(slot[None] - pad[:, None]).clamp(min=0), cache=cache, last_only=True)[:, 0]
     pos = torch.tensor([len(p) for p in prompts])
     seqs = [list(p) for p in prompts]

@@ -59,6 +59,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from textbooks.jsonl import iter_jsonl
+
 logger = logging.getLogger(__name__)
 
 FORMAT = "textbooks.packed"
@@ -215,28 +217,17 @@ def _is_prompt_completion_jsonl(path: Path) -> bool:
 
 
 def _read_prompt_completion(path: Path, skipped: Counter) -> Iterator[tuple[str, str]]:
-    import gzip
-
-    opener = gzip.open if path.name.lower().endswith(".gz") else open
-    with opener(path, "rb") as f:
-        for line_no, raw in enumerate(f, 1):
-            if not raw.strip():
-                continue
-            where = f"{path}:{line_no}"
-            try:
-                record = json.loads(raw)
-            except (json.JSONDecodeError, UnicodeDecodeError) as e:
-                raise PackError(f"{where}: not valid JSON/UTF-8 ({e}); fix or remove the line") from None
-            if not isinstance(record, dict) or not all(isinstance(record.get(k), str) for k in ("prompt", "completion")):
-                keys = sorted(record)[:12] if isinstance(record, dict) else type(record).__name__
-                raise PackError(
-                    f"{where}: expected string fields 'prompt' and 'completion' like the first record of "
-                    f"the file (got {keys}); put plain-text records in a separate file"
-                )
-            if not (record["prompt"] + record["completion"]).strip():
-                skipped["empty"] += 1
-                continue
-            yield record["prompt"], record["completion"]
+    for line_no, record in iter_jsonl(path, error=PackError, hint="; fix or remove the line"):
+        if not isinstance(record, dict) or not all(isinstance(record.get(k), str) for k in ("prompt", "completion")):
+            keys = sorted(record)[:12] if isinstance(record, dict) else type(record).__name__
+            raise PackError(
+                f"{path}:{line_no}: expected string fields 'prompt' and 'completion' like the first record of "
+                f"the file (got {keys}); put plain-text records in a separate file"
+            )
+        if not (record["prompt"] + record["completion"]).strip():
+            skipped["empty"] += 1
+            continue
+        yield record["prompt"], record["completion"]
 
 
 def _tasks(inputs: Sequence[Path], prompt_completion: list[bool]) -> Iterator[_Task]:

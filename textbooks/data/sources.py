@@ -36,8 +36,6 @@ processes each calling it with their own `shard` read disjoint parts that togeth
 
 from __future__ import annotations
 
-import gzip
-import json
 import logging
 import os
 import sysconfig
@@ -46,6 +44,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from datatrove.data import Document
+
+from textbooks.jsonl import iter_jsonl
 
 logger = logging.getLogger(__name__)
 
@@ -228,37 +228,12 @@ def _record_to_document(record: dict, where: str, source: Path, skipped, strict:
 
 
 def _read_jsonl(path: Path, skipped, strict: bool) -> Iterator[Document]:
-    opener = gzip.open if path.name.lower().endswith(".gz") else open
-    with opener(path, "rb") as f:
-        for line_no, raw in enumerate(f, 1):
-            if not raw.strip():
-                continue
-            where = f"{path}:{line_no}"
-            try:
-                line = raw.decode("utf-8")
-            except UnicodeDecodeError:
-                if strict:
-                    raise ValueError(f"{where}: line is not valid UTF-8 (pass strict=False to skip it)") from None
-                _count(skipped, "non_utf8", where)
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as e:
-                if strict:
-                    raise ValueError(
-                        f"{where}: not valid JSON ({e.msg} at column {e.colno}); fix or remove the line, "
-                        f"or pass strict=False to skip and count bad lines"
-                    ) from None
-                _count(skipped, "bad_json", where)
-                continue
-            if not isinstance(record, dict):
-                if strict:
-                    raise ValueError(f"{where}: expected a JSON object, got {type(record).__name__}")
-                _count(skipped, "bad_json", where)
-                continue
-            doc = _record_to_document(record, where, path, skipped, strict)
-            if doc is not None:
-                yield doc
+    on_bad = None if strict else (lambda reason, where: _count(skipped, reason, where))
+    for line_no, record in iter_jsonl(path, objects=True, on_bad=on_bad,
+                                      hint="; fix or remove the line, or pass strict=False to skip and count bad lines"):
+        doc = _record_to_document(record, f"{path}:{line_no}", path, skipped, strict)
+        if doc is not None:
+            yield doc
 
 
 def _parquet_file(path: Path):

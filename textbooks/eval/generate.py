@@ -43,6 +43,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
 
+from textbooks.jsonl import iter_jsonl
+
 log = logging.getLogger(__name__)
 
 DEFAULT_MAX_NEW_TOKENS = 512
@@ -83,23 +85,17 @@ def _read_done(out: Path) -> dict[tuple[str, int], int]:
     done: dict[tuple[str, int], int] = {}
     if not out.exists():
         return done
-    with out.open(encoding="utf-8") as f:
-        for lineno, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-                key = (str(row["task_id"]), int(row["completion_id"]))
-            except json.JSONDecodeError:
-                if not line.endswith("\n"):  # a line cut by a crash mid-write: drop it and redo that sample
-                    continue
-                raise GenerateError(f"{out}:{lineno}: not valid JSON; fix or delete the line, then rerun to resume") from None
-            except (KeyError, TypeError, ValueError):
-                raise GenerateError(f"{out}:{lineno}: lacks task_id/completion_id; this file was not written by "
-                                    "`eval generate` and cannot be resumed; choose another --out") from None
-            if key in done:
-                raise GenerateError(f"{out}:{lineno}: duplicate sample {key} (also line {done[key]}); remove one")
-            done[key] = lineno
+    # a last line cut by a crash mid-write is dropped (that sample is redone)
+    for lineno, row in iter_jsonl(out, error=GenerateError, hint="; fix or delete the line, then rerun to resume",
+                                  drop_partial_last=True):
+        try:
+            key = (str(row["task_id"]), int(row["completion_id"]))
+        except (KeyError, TypeError, ValueError):
+            raise GenerateError(f"{out}:{lineno}: lacks task_id/completion_id; this file was not written by "
+                                "`eval generate` and cannot be resumed; choose another --out") from None
+        if key in done:
+            raise GenerateError(f"{out}:{lineno}: duplicate sample {key} (also line {done[key]}); remove one")
+        done[key] = lineno
     return done
 
 

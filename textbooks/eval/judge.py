@@ -28,6 +28,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
 
+from textbooks.jsonl import iter_jsonl
+
 PROMPTS_DIR = Path(__file__).parent / "prompts"
 DEFAULT_PROBLEMS = Path(__file__).parent / "unconventional" / "problems.jsonl"
 DEFAULT_PROMPT_VERSION = "v1"
@@ -131,19 +133,7 @@ def read_jsonl(path: str | Path, what: str) -> list[dict[str, Any]]:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{what} file {path} does not exist")
-    rows = []
-    with path.open(encoding="utf-8") as f:
-        for lineno, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise ValueError(f"{path}:{lineno}: not valid JSON ({e.msg}); fix or delete the line") from None
-            if not isinstance(row, dict):
-                raise ValueError(f"{path}:{lineno}: expected a JSON object, got {type(row).__name__}")
-            rows.append(row)
-    return rows
+    return [row for _, row in iter_jsonl(path, objects=True, hint="; fix or delete the line")]
 
 
 def load_problems(path: str | Path = DEFAULT_PROBLEMS) -> dict[str, dict[str, Any]]:

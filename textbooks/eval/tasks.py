@@ -46,12 +46,13 @@ Prompt formats (`PROMPT_FORMATS`, name@version recorded in reports):
 from __future__ import annotations
 
 import ast
-import gzip
 import json
 import os
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from textbooks.jsonl import iter_jsonl
 
 HUMANEVAL_STOP = ("\ndef", "\nclass", "\nif", "\nprint", "\n#")
 MBPP_SPLITS = {"prompt": (1, 10), "test": (11, 510), "validation": (511, 600), "train": (601, 974)}
@@ -130,16 +131,7 @@ def _find(relative: str) -> Path | None:
 
 
 def _read_jsonl(path: Path) -> list[dict]:
-    opener = gzip.open if path.suffix == ".gz" else open
-    rows = []
-    with opener(path, "rt", encoding="utf-8") as f:
-        for lineno, line in enumerate(f, 1):
-            if line.strip():
-                try:
-                    rows.append(json.loads(line))
-                except json.JSONDecodeError as e:
-                    raise ValueError(f"{path}:{lineno}: not valid JSON ({e.msg})") from e
-    return rows
+    return [row for _, row in iter_jsonl(path)]
 
 
 # ---------------------------------------------------------------------------------------------- loaders

@@ -22,6 +22,8 @@ import os
 import sys
 from pathlib import Path
 
+from textbooks.jsonl import iter_jsonl
+
 OVERRIDES = {"max_tokens": int, "temperature": (int, float), "top_p": (int, float), "n": int, "seed": int}
 
 
@@ -87,44 +89,36 @@ def read_requests(path: Path, *, chat: bool, defaults: dict) -> list:
     if not path.exists():
         raise InputError(f"{path}: no such file")
     requests, first_line = [], {}
-    with open(path, encoding="utf-8") as f:
-        for lineno, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            where = f"{path}:{lineno}"
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise InputError(f"{where}: not valid JSON ({e.msg} at column {e.colno}); each line must be one JSON object") from None
-            if not isinstance(row, dict):
-                raise InputError(f"{where}: expected a JSON object like {{\"id\": 1, \"prompt\": \"...\"}}, got {type(row).__name__}")
-            if "id" not in row or not isinstance(row["id"], (str, int)) or isinstance(row["id"], bool):
-                raise InputError(f"{where}: needs an \"id\" (a string or an integer)")
-            key = json.dumps(row["id"])
-            if key in first_line:
-                raise InputError(f"{where}: duplicate id {row['id']!r} (first on line {first_line[key]}); ids must be unique")
-            first_line[key] = lineno
-            if "messages" in row and not chat:
-                raise InputError(f"{where}: has \"messages\": pass --chat to send chat requests")
-            if chat and "messages" not in row and "prompt" not in row:
-                raise InputError(f"{where}: needs \"messages\" (a list of {{\"role\", \"content\"}}) or \"prompt\"")
-            if not chat and not isinstance(row.get("prompt"), str):
-                raise InputError(f"{where}: needs a \"prompt\" string" + (" (or pass --chat for messages)" if "prompt" not in row else ""))
-            params = dict(defaults)
-            for name, kind in OVERRIDES.items():
-                if name in row and row[name] is not None:
-                    if not isinstance(row[name], kind) or isinstance(row[name], bool):
-                        raise InputError(f"{where}: \"{name}\" must be a number, got {row[name]!r}")
-                    params[name] = row[name]
-            if "stop" in row and row["stop"] is not None:
-                stop = [row["stop"]] if isinstance(row["stop"], str) else row["stop"]
-                if not isinstance(stop, list) or not all(isinstance(s, str) and s for s in stop):
-                    raise InputError(f"{where}: \"stop\" must be a string or a list of non-empty strings")
-                params["stop"] = stop
-            try:
-                requests.append(Request(id=row["id"], prompt=row.get("prompt"), messages=row.get("messages"), chat=chat, **params))
-            except ValueError as e:
-                raise InputError(f"{where}: {e}") from None
+    for lineno, row in iter_jsonl(path, error=InputError, objects=True,
+                                  hint='; each line must be one JSON object like {"id": 1, "prompt": "..."}'):
+        where = f"{path}:{lineno}"
+        if "id" not in row or not isinstance(row["id"], (str, int)) or isinstance(row["id"], bool):
+            raise InputError(f"{where}: needs an \"id\" (a string or an integer)")
+        key = json.dumps(row["id"])
+        if key in first_line:
+            raise InputError(f"{where}: duplicate id {row['id']!r} (first on line {first_line[key]}); ids must be unique")
+        first_line[key] = lineno
+        if "messages" in row and not chat:
+            raise InputError(f"{where}: has \"messages\": pass --chat to send chat requests")
+        if chat and "messages" not in row and "prompt" not in row:
+            raise InputError(f"{where}: needs \"messages\" (a list of {{\"role\", \"content\"}}) or \"prompt\"")
+        if not chat and not isinstance(row.get("prompt"), str):
+            raise InputError(f"{where}: needs a \"prompt\" string" + (" (or pass --chat for messages)" if "prompt" not in row else ""))
+        params = dict(defaults)
+        for name, kind in OVERRIDES.items():
+            if name in row and row[name] is not None:
+                if not isinstance(row[name], kind) or isinstance(row[name], bool):
+                    raise InputError(f"{where}: \"{name}\" must be a number, got {row[name]!r}")
+                params[name] = row[name]
+        if "stop" in row and row["stop"] is not None:
+            stop = [row["stop"]] if isinstance(row["stop"], str) else row["stop"]
+            if not isinstance(stop, list) or not all(isinstance(s, str) and s for s in stop):
+                raise InputError(f"{where}: \"stop\" must be a string or a list of non-empty strings")
+            params["stop"] = stop
+        try:
+            requests.append(Request(id=row["id"], prompt=row.get("prompt"), messages=row.get("messages"), chat=chat, **params))
+        except ValueError as e:
+            raise InputError(f"{where}: {e}") from None
     if not requests:
         raise InputError(f"{path}: no requests (the file is empty)")
     return requests

@@ -205,7 +205,7 @@ def _decode_batch(model: Phi, seqs: list[_Sequence], params: SamplingParams, eos
     positions = (slot[None, :] - pad[:, None]).clamp(min=0)  # (P, T): 0 at each row's first real token
 
     cache = KVCache.empty(model.config, P, T + max_new, device=device, dtype=dtype)
-    cache.valid[:, :T] = (slot[None, :] >= pad[:, None]).to(device)
+    cache.mark_left_padding(pad)
     logits = model(ids.to(device), positions=positions.to(device), cache=cache, last_only=True)[:, 0]  # (P, V)
     next_pos = torch.tensor(lens, device=device)  # (P,) position of each row's next token
     expand = [row_of[s.index] for s in seqs]

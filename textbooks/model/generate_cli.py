@@ -18,6 +18,8 @@ import json
 import sys
 from pathlib import Path
 
+from textbooks.jsonl import iter_jsonl
+
 DTYPES = ("float32", "bfloat16", "float16")
 
 
@@ -59,18 +61,11 @@ def _fail(message: str) -> int:
 def read_prompts(path: Path) -> list[dict]:
     """Records of a JSONL prompt file; ValueError names file:line on a bad line."""
     records = []
-    with open(path, encoding="utf-8") as f:
-        for n, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise ValueError(f"{path}:{n}: not valid JSON ({e.msg}); each line must be one JSON object") from None
-            if not isinstance(record, dict) or not isinstance(record.get("prompt"), str):
-                keys = ", ".join(record) if isinstance(record, dict) else type(record).__name__
-                raise ValueError(f"{path}:{n}: needs a string field `prompt` (found: {keys})")
-            records.append(record)
+    for n, record in iter_jsonl(path, hint="; each line must be one JSON object"):
+        if not isinstance(record, dict) or not isinstance(record.get("prompt"), str):
+            keys = ", ".join(record) if isinstance(record, dict) else type(record).__name__
+            raise ValueError(f"{path}:{n}: needs a string field `prompt` (found: {keys})")
+        records.append(record)
     if not records:
         raise ValueError(f"{path}: no prompts (expected one JSON object with a `prompt` field per line)")
     return records

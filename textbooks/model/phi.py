@@ -31,13 +31,15 @@ class KVCache:
     """Pre-allocated keys/values for incremental decoding.
 
     k, v: (n_layer, B, n_head, max_len, head_dim); `valid[b, j]` is False for left-padding slots, which
-    no query may attend to; `length` is the number of filled slots (the same for every row).
+    no query may attend to (set them with `mark_left_padding`); `length` is the number of filled slots
+    (the same for every row).
     """
 
     k: torch.Tensor
     v: torch.Tensor
     valid: torch.Tensor  # (B, max_len) bool
     length: int = 0
+    padded: bool = False  # True once any slot is marked invalid; lets unpadded batches skip the mask
 
     @classmethod
     def empty(cls, config: PhiConfig, batch_size: int, max_len: int, device=None, dtype=torch.float32) -> "KVCache":
@@ -51,6 +53,12 @@ class KVCache:
     @property
     def max_len(self) -> int:
         return self.k.shape[3]
+
+    def mark_left_padding(self, pad: torch.Tensor) -> None:
+        """pad (B,): the number of left-padding slots of each row; no query attends to them."""
+        slots = torch.arange(self.max_len, device=self.valid.device)
+        self.valid = slots[None, :] >= pad.to(self.valid.device)[:, None]  # (B, max_len)
+        self.padded = bool((pad > 0).any())
 
     def select(self, rows: torch.Tensor) -> None:
         """Keep only the given batch rows (drop finished sequences from a batch)."""
@@ -104,8 +112,10 @@ class PhiAttention(nn.Module):
             k = cache.k[layer, :, :, : start + T]  # (B, nh, S, hs), S = start + T
             v = cache.v[layer, :, :, : start + T]
         dropout = self.dropout if self.training else 0.0
-        if mask is None:  # training / full recomputation without padding: causal flash kernels
-            y = F.scaled_dot_product_attention(q, k, v, dropout_p=dropout, is_causal=True)
+        if mask is None:
+            # Training, full recomputation, or an unpadded cache (see _cache_mask): T > 1 queries start at
+            # position 0, so the causal block is exact; a single decode query may see every key.
+            y = F.scaled_dot_product_attention(q, k, v, dropout_p=dropout, is_causal=T > 1)
         else:  # mask (B, 1, T, S) bool, True = may attend
             y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout)
         y = y.transpose(1, 2).reshape(B, T, C)  # (B, T, d)
@@ -228,13 +238,15 @@ class Phi(nn.Module):
         save_pretrained(self, path)
 
 
-def _cache_mask(cache: KVCache, T: int) -> torch.Tensor:
+def _cache_mask(cache: KVCache, T: int) -> torch.Tensor | None:
     """(B, 1, T, S) bool for T new queries over S = cache.length + T keys: causal, no padding keys.
 
     A padding query may see itself so that no softmax row is empty (its output is never used).
     """
     start = cache.length
     S = start + T
+    if not cache.padded and (start == 0 or T == 1):
+        return None  # plain causal attention (prefill) or attend-to-all (one decode step): mask-free kernels
     if T == 1 and start > 0:
         # One decode step: the query is the newest slot, so causality allows every key; only the padding
         # mask remains, and it is a view (no per-step allocation). Decode slots are always valid.

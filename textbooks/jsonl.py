@@ -1,0 +1,57 @@
+"""The one JSONL reader: `iter_jsonl(path)` yields `(line number, parsed value)` for every non-blank line.
+
+Shared by every reader of JSONL input (eval samples, prompts, batch requests, pack/source records) so
+they treat files the same way: `.gz` (by name, any case) is decompressed, lines are numbered from 1,
+blank lines are skipped, each line is decoded as UTF-8 on its own, and a bad line raises
+`error("FILE:LINE: ...{hint}")` - the caller picks the exception type and appends its own advice.
+Field checks stay with the caller.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+
+def iter_jsonl(
+    path: str | Path,
+    *,
+    error: Callable[[str], Exception] = ValueError,
+    hint: str = "",
+    objects: bool = False,
+    on_bad: Callable[[str, str], None] | None = None,
+    drop_partial_last: bool = False,
+) -> Iterator[tuple[int, Any]]:
+    """(line number, value) for each non-blank line of a .jsonl or .jsonl.gz file.
+
+    A line that is not UTF-8 or not JSON, or (with `objects=True`) not a JSON object, raises
+    `error(f"{path}:{line}: ...{hint}")`. With `on_bad`, such a line is skipped instead and reported as
+    `on_bad(kind, "path:line")`, kind "non_utf8" or "bad_json". With `drop_partial_last`, a bad last
+    line without its newline (a writer that crashed mid-line) is skipped silently.
+    """
+    path_str = str(path)
+    opener = gzip.open if path_str.lower().endswith(".gz") else open
+    with opener(path, "rb") as f:
+        for lineno, raw in enumerate(f, 1):
+            if not raw.strip():
+                continue
+            where = f"{path}:{lineno}"
+            try:
+                value = json.loads(raw.decode("utf-8"))
+            except (UnicodeDecodeError, json.JSONDecodeError) as e:
+                if drop_partial_last and not raw.endswith(b"\n"):
+                    continue
+                if isinstance(e, UnicodeDecodeError):
+                    kind, problem = "non_utf8", f"line is not valid UTF-8 ({e.reason} at byte {e.start + 1})"
+                else:
+                    kind, problem = "bad_json", f"not valid JSON ({e.msg} at column {e.colno})"
+            else:
+                if not objects or isinstance(value, dict):
+                    yield lineno, value
+                    continue
+                kind, problem = "bad_json", f"expected a JSON object, got {type(value).__name__}"
+            if on_bad is None:
+                raise error(f"{where}: {problem}{hint}")
+            on_bad(kind, where)
