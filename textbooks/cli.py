@@ -19,7 +19,7 @@ from textbooks import __version__
 COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("textbooks.demo", "run the whole recipe on embedded defaults, offline, on CPU (minutes)"),
     "tokenizer": ("textbooks.tokenizer.cli", "train a codegen-style byte-level BPE code tokenizer"),
-    "data": ("textbooks.data.cli", "data stages: pack documents into training shards, ..."),
+    "data": ("textbooks.data.cli", "data stages: pack documents into <|endoftext|>-separated token shards"),
     "train": ("textbooks.train.cli", "pretrain or finetune a phi-1 model from a YAML config"),
     "export": ("textbooks.model.cli", "export a checkpoint to Hugging Face format (transformers / vLLM)"),
     "generate": ("textbooks.model.generate_cli", "sample completions from a checkpoint (batched, KV cache)"),
@@ -47,19 +47,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
     for name, (module, help_text) in COMMANDS.items():
-        _configure(sub.add_parser(name, help=help_text, description=help_text), module, name)
+        importlib.import_module(module).configure(sub.add_parser(name, help=help_text, description=help_text))
     return parser
-
-
-def _configure(parser: argparse.ArgumentParser, module: str, name: str) -> None:
-    try:
-        configure = importlib.import_module(module).configure
-    except ModuleNotFoundError as e:  # a stage missing from this install must not break the others
-        if e.name != module:
-            raise
-        parser.set_defaults(func=_not_available(name))
-        return
-    configure(parser)
 
 
 def add_subcommands(parser: argparse.ArgumentParser, commands: dict[str, tuple[str, str]], dest: str) -> None:
@@ -67,15 +56,7 @@ def add_subcommands(parser: argparse.ArgumentParser, commands: dict[str, tuple[s
     sub = parser.add_subparsers(dest=dest, metavar="SUBCOMMAND", parser_class=_Parser)
     sub.required = True
     for name, (module, help_text) in commands.items():
-        _configure(sub.add_parser(name, help=help_text, description=help_text), module, name)
-
-
-def _not_available(name: str):
-    def handler(_args) -> int:
-        print(f"textbooks {name}: this stage is not available in this version", file=sys.stderr)
-        return 2
-
-    return handler
+        importlib.import_module(module).configure(sub.add_parser(name, help=help_text, description=help_text))
 
 
 def main(argv: list[str] | None = None) -> int:

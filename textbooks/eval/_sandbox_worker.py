@@ -273,10 +273,30 @@ def _fresh_workdir(scratch, drop_uid):
     return workdir
 
 
+def _interpreter_roots(scratch):
+    """Top-level names in `scratch` that hold the interpreter (a venv under /tmp is bind-mounted there
+    read-only by the harness); cleaning must leave them alone."""
+    roots = set()
+    for d in {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix,
+              os.path.dirname(os.path.realpath(sys.executable))}:
+        rel = os.path.relpath(d, scratch)
+        if rel != "." and not rel.startswith(".."):
+            roots.add(rel.split(os.sep)[0])
+    return roots
+
+
+_SKIP = None
+
+
 def _clean_dir(path, keep=None):
+    global _SKIP
+    if _SKIP is None:
+        _SKIP = _interpreter_roots(path)
     for name in os.listdir(path):
         if name == keep:
             _clean_dir(os.path.join(path, name))
+            continue
+        if name in _SKIP:
             continue
         p = os.path.join(path, name)
         try:

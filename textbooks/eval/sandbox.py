@@ -199,9 +199,12 @@ def bwrap_command(extra_hidden: Sequence[str] = ()) -> list[str]:
     hidden = sorted(set(hidden), key=lambda d: d.count("/"))
     for d in hidden:
         cmd += ["--tmpfs", d]
+    # The program's private /tmp; an interpreter installed under /tmp (a venv in a CI checkout) is bound
+    # back into it read-only below, like one under a hidden dir.
+    cmd += ["--size", str(512 * 1024 * 1024), "--tmpfs", "/tmp"]
     made: set[str] = set()
     for d in _interpreter_dirs():
-        root = next((h for h in hidden if _under(d, h)), None)
+        root = next((h for h in (*hidden, "/tmp") if _under(d, h)), None)
         if root is None:
             continue
         # bwrap would create the missing parents inside the tmpfs as 0700 (unreadable for uid 65534).
@@ -212,7 +215,7 @@ def bwrap_command(extra_hidden: Sequence[str] = ()) -> list[str]:
                 made.add(parent)
                 cmd += ["--perms", "0755", "--dir", parent]
         cmd += ["--ro-bind", d, d]
-    cmd += ["--size", str(512 * 1024 * 1024), "--tmpfs", "/tmp", "--chdir", "/tmp"]
+    cmd += ["--chdir", "/tmp"]
     return cmd
 
 
