@@ -71,3 +71,27 @@ def test_drop_partial_last_line(tmp_path):
     p.write_text('{"a": 1}\n{"a": \n{"a": 3}\n')  # a bad line that has its newline is still an error
     with pytest.raises(ValueError, match="out.jsonl:2: not valid JSON"):
         list(iter_jsonl(p, drop_partial_last=True))
+
+
+def test_write_jsonl_replaces_atomically_and_reads_back(tmp_path):
+    from textbooks.jsonl import write_jsonl
+
+    for name in ("out.jsonl", "out.jsonl.gz"):
+        p = tmp_path / "sub" / name
+        rows = [{"a": 1}, {"b": "café"}]
+        assert write_jsonl(p, rows) == 2
+        assert list(iter_jsonl(p)) == [(1, {"a": 1}), (2, {"b": "café"})]
+        assert write_jsonl(p, [{"c": 3}]) == 1  # replaced, not appended
+        assert list(iter_jsonl(p)) == [(1, {"c": 3})]
+
+    p = tmp_path / "keep.jsonl"
+    p.write_text('{"old": 1}\n')
+
+    def rows_then_crash():
+        yield {"new": 1}
+        raise RuntimeError("writer died")
+
+    with pytest.raises(RuntimeError, match="writer died"):
+        write_jsonl(p, rows_then_crash())
+    assert p.read_text() == '{"old": 1}\n'  # the old file is intact
+    assert sorted(x.name for x in tmp_path.iterdir()) == ["keep.jsonl", "sub"]  # no temporary file left

@@ -1,6 +1,8 @@
 """`textbooks demo`: the recipe end to end on embedded defaults, offline, on a CPU, in minutes.
 
-Stages (each writes files under --out and is skipped on a rerun when its output is complete):
+Stages (each writes files under --out; on a rerun the tokenizer and packed data are reused, pretraining
+resumes from its last checkpoint and generation skips finished samples; export and execution take
+seconds and are redone):
   1. corpus     the Python code already on the machine (stdlib + site-packages) stands in for The Stack
   2. tokenizer  a codegen-style byte-level BPE trained on that corpus
   3. pack       documents -> <|endoftext|>-separated token shards (train/val)
@@ -92,15 +94,28 @@ def run(args: argparse.Namespace) -> int:
     t0 = _stage(f"pretrain: {config_path} -> {run_dir}")
     config = load_config(config_path, overrides)
     summary = train(config, resume=True)
+    if summary.get("interrupted"):
+        print("textbooks demo: pretraining interrupted; its checkpoint is kept, rerun `textbooks demo` to resume",
+              file=sys.stderr)
+        return 130
+    if not summary.get("checkpoint"):
+        print(f"textbooks demo: pretraining wrote no checkpoint (see {run_dir})", file=sys.stderr)
+        return 1
     ckpt = Path(summary["checkpoint"])
     _done(t0, f"(final loss {summary.get('final_loss')}, val loss {summary.get('val_loss')}, checkpoint {ckpt})")
 
     # 5. export ----------------------------------------------------------------------------------
     from textbooks.cli import main as textbooks_main
 
+    import importlib.util
+
     hf_dir = out / "hf"
+    export = ["export", "hf", str(ckpt), str(hf_dir)]
+    if importlib.util.find_spec("transformers") is None:  # the check needs the [hf] extra
+        print("(transformers is not installed: exporting without loading the result back; pip install 'textbooks[hf]')")
+        export.append("--no-verify")
     t0 = _stage(f"export: {ckpt} -> {hf_dir} (Hugging Face format, checked by loading it with transformers)")
-    if textbooks_main(["export", "hf", str(ckpt), str(hf_dir)]) != 0:
+    if textbooks_main(export) != 0:
         print("textbooks demo: export failed (see above)", file=sys.stderr)
         return 1
     _done(t0)
@@ -108,13 +123,14 @@ def run(args: argparse.Namespace) -> int:
     # 6. greedy completions ----------------------------------------------------------------------
     import torch
 
+    from textbooks.eval.tasks import HUMANEVAL_STOP
     from textbooks.model import Phi
     from textbooks.model.generate import SamplingParams, generate
 
     t0 = _stage("complete: greedy completions of function signatures")
     torch.manual_seed(0)
     model = Phi.from_pretrained(hf_dir).eval()
-    params = SamplingParams(max_new_tokens=64, temperature=0.0, stop=["\ndef", "\nclass", "\nif", "\nprint", "\n#"])
+    params = SamplingParams(max_new_tokens=64, temperature=0.0, stop=list(HUMANEVAL_STOP))
     for prompt, outs in zip(DEMO_PROMPTS, generate(model, tok, DEMO_PROMPTS, params, batch_size=4)):
         print(prompt + outs[0].text)
         print("-" * 60)

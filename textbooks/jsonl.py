@@ -1,18 +1,23 @@
-"""The one JSONL reader: `iter_jsonl(path)` yields `(line number, parsed value)` for every non-blank line.
+"""The one JSONL reader and writer: `iter_jsonl(path)` yields `(line number, parsed value)` for every
+non-blank line; `write_jsonl(path, rows)` replaces a file atomically.
 
 Shared by every reader of JSONL input (eval samples, prompts, batch requests, pack/source records) so
 they treat files the same way: `.gz` (by name, any case) is decompressed, lines are numbered from 1,
 blank lines are skipped, each line is decoded as UTF-8 on its own, and a bad line raises
 `error("FILE:LINE: ...{hint}")` - the caller picks the exception type and appends its own advice.
 Field checks stay with the caller.
+
+Every whole-file JSONL output goes through `write_jsonl`: rows go to a temporary file in the same
+directory, which is fsynced and renamed over `path`, so a reader (or a crash) never sees half a file.
 """
 
 from __future__ import annotations
 
 import gzip
 import json
+import os
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 
 def iter_jsonl(
@@ -55,3 +60,26 @@ def iter_jsonl(
             if on_bad is None:
                 raise error(f"{where}: {problem}{hint}")
             on_bad(kind, where)
+
+
+def write_jsonl(path: str | Path, rows: Iterable[Any]) -> int:
+    """Replace `path` with one JSON line per row (UTF-8; gzip-compressed when the name ends in .gz, as
+    `iter_jsonl` reads it), atomically; returns the number of rows written. Creates the parent directory."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    n = 0
+    try:
+        with open(tmp, "wb") as raw:
+            f = gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) if str(path).lower().endswith(".gz") else raw
+            for row in rows:
+                f.write((json.dumps(row, ensure_ascii=False) + "\n").encode("utf-8"))
+                n += 1
+            if f is not raw:
+                f.close()  # writes the gzip trailer; `raw` stays open
+            raw.flush()
+            os.fsync(raw.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return n

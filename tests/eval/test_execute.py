@@ -8,7 +8,7 @@ import json
 import pytest
 
 from textbooks.cli import main
-from textbooks.eval.execute import execute_samples, read_samples, summarize
+from textbooks.eval.execute import execute_samples, failure_category, read_samples, summarize
 from textbooks.eval.sandbox import Sandbox, SandboxConfig
 from textbooks.eval.tasks import load_tasks
 
@@ -123,7 +123,7 @@ def test_summary_pass_at_k():
                + [{"task_id": "b", "passed": True, "result": "passed"} for _ in range(4)])
     s = summarize("humaneval", results, (1, 10, 100))
     assert s["pass@1"] == pytest.approx((0.25 + 1.0) / 2) and "pass@10" not in s
-    assert s["n_tasks"] == 2 and s["verdicts"] == {"passed": 5, "failed: AssertionError": 3}
+    assert s["n_tasks"] == 2 and s["verdicts"] == {"passed": 5, "AssertionError": 3}
 
 
 def _write_samples(path, rows):
@@ -158,7 +158,7 @@ def test_cli_mbpp_ids_and_explicit_k(tmp_path, capsys):
     assert [json.loads(line)["passed"] for line in open(out)] == [True, False]
     # k > n is an error naming k and n, before anything runs
     assert main(["eval", "execute", "--benchmark", "mbpp", "--samples", str(samples), "--k", "1,5"]) == 2
-    assert "pass@5 asked for, but some task has only n=2" in capsys.readouterr().err
+    assert "pass@5 asked for, but task Mbpp/11 has only n=2 samples" in capsys.readouterr().err
 
 
 def test_cli_errors_name_the_problem(tmp_path, capsys):
@@ -190,3 +190,27 @@ def test_reusing_one_sandbox(tmp_path):
         for _ in range(2):
             (r,) = execute_samples("humaneval", [{"task_id": t.task_id, "completion": t.reference}], sandbox=sb)
             assert r["passed"]
+
+
+def test_cli_sandbox_failure_is_a_clear_error(tmp_path, capsys, monkeypatch):
+    import textbooks.eval.execute as execute
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("the sandbox worker pool broke")
+
+    monkeypatch.setattr(execute, "execute_samples", broken)
+    samples = tmp_path / "s.jsonl"
+    _write_samples(samples, [{"task_id": "HumanEval/0", "completion": "x"}])
+    assert main(["eval", "execute", "--benchmark", "humaneval", "--samples", str(samples), "--workers", "1"]) == 1
+    assert "error: the sandbox failed, no results were written: the sandbox worker pool broke" in capsys.readouterr().err
+    assert not (tmp_path / "s.jsonl_results.jsonl").exists()
+
+
+def test_verdicts_use_the_reports_failure_categories():
+    from textbooks.eval.report import failure_category as report_category
+
+    assert report_category is failure_category
+    results = [{"task_id": "a", "passed": False, "result": r} for r in
+               ("failed: NameError: name 'x' is not defined", "timed out", "failed: killed (SIGKILL)", "failed: ")]
+    assert summarize("humaneval", results)["verdicts"] == {
+        "NameError": 1, "timed out": 1, "killed (memory or process limit)": 1, "failed (no message)": 1}

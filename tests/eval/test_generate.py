@@ -218,3 +218,62 @@ def test_other_hf_model_dir_goes_through_transformers(request, tmp_path_factory,
     expected = hf_tok.decode(new, skip_special_tokens=True)
     cuts = [expected.find(s) for s in HUMANEVAL_STOP if s in expected]
     assert row["completion"] == (expected[: min(cuts)] if cuts else expected)
+
+
+def test_gz_out_is_refused_before_anything_runs(tmp_path):
+    with pytest.raises(GenerateError, match=r"--out .*s\.jsonl\.gz: samples are appended .*write plain \.jsonl"):
+        generate_samples("humaneval", out=tmp_path / "s.jsonl.gz", base_url="http://127.0.0.1:9/v1", model_name="m",
+                         task_ids=HE3, api_key_env=None, progress=False)
+    assert list(tmp_path.iterdir()) == []  # no samples file, no settings sidecar
+
+
+def test_a_refused_resume_leaves_the_file_as_it_was(tmp_path):
+    """The settings (and that the file is ours) are checked before a cut last line is removed."""
+    out = tmp_path / "api.jsonl"
+    kw = dict(out=out, model_name="served", task_ids=HE3, api_key_env=None, progress=False)
+    with LocalOpenAIServer(_completion_answer) as server:
+        assert generate_samples("humaneval", base_url=server.base_url, max_new_tokens=64, **kw)["written"] == 3
+        cut = out.read_bytes()[:-10]  # a crash mid-line
+        out.write_bytes(cut)
+        with pytest.raises(GenerateError, match="max_new_tokens: file has 64, asked 65"):
+            generate_samples("humaneval", base_url=server.base_url, max_new_tokens=65, **kw)
+        assert out.read_bytes() == cut
+        # A file that is not ours (no settings sidecar) is not touched either.
+        meta_path_for(out).unlink()
+        with pytest.raises(GenerateError, match="meta.json is missing"):
+            generate_samples("humaneval", base_url=server.base_url, max_new_tokens=64, **kw)
+        assert out.read_bytes() == cut
+
+
+def test_endpoint_requests_go_in_one_client_run_and_short_results_stay_missing(tmp_path, monkeypatch):
+    """All tasks in one `client.run` (not one per --batch-size tasks); a result with fewer texts than n
+    (a misbehaving backend) writes what it has, and the rest stay missing for a rerun."""
+    from types import SimpleNamespace
+
+    import textbooks.llm
+
+    runs = []
+
+    class FakeClient:
+        def __init__(self, config):
+            self.closed = False
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            self.closed = True
+
+        def run(self, requests):
+            runs.append([r.id for r in requests])
+            return [SimpleNamespace(error=None, texts=["    return 1\n"] if r.id == HE3[0] else ["    return 1\n"] * r.n,
+                                    finish_reasons=["stop"]) for r in requests]
+
+    monkeypatch.setattr(textbooks.llm, "LLMClient", FakeClient)
+    out = tmp_path / "fake.jsonl"
+    s = generate_samples("humaneval", out=out, base_url="http://127.0.0.1:9/v1", model_name="m", task_ids=HE3, n=2,
+                         temperature=0.5, batch_size=1, api_key_env=None, progress=False)
+    assert runs == [HE3]  # one run for all three tasks despite batch_size=1
+    assert s["written"] == 5
+    keys = sorted((r["task_id"], r["completion_id"]) for r in _rows(out))
+    assert keys == sorted([(HE3[0], 0)] + [(t, c) for t in HE3[1:] for c in (0, 1)])

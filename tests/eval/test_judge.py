@@ -137,7 +137,10 @@ def test_judge_cli_errors(tmp_path, capsys):
     samples.write_text(json.dumps({"task_id": "HumanEval/0", "completion": "x"}) + "\n")
     rc = main(["eval", "judge", "--samples", str(samples), "--base-url", "http://127.0.0.1:9/v1", "--model", "j", "--no-progress"])
     assert rc == 2
-    assert "not in the problems file" in capsys.readouterr().err
+    assert "s.jsonl:1: task_id 'HumanEval/0' is not in the problems file" in capsys.readouterr().err
+    samples.write_text(json.dumps({"task_id": "HumanEval/0"}) + "\n")  # the checks of `eval execute`'s reader
+    assert main(["eval", "judge", "--samples", str(samples), "--base-url", "http://127.0.0.1:9/v1", "--model", "j"]) == 2
+    assert "s.jsonl:1: missing key 'completion'" in capsys.readouterr().err
     samples.write_text("{not json\n")
     assert main(["eval", "judge", "--samples", str(samples), "--base-url", "http://127.0.0.1:9/v1", "--model", "j"]) == 2
     assert "s.jsonl:1: not valid JSON" in capsys.readouterr().err

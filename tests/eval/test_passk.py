@@ -53,3 +53,18 @@ def test_mean_over_problems_and_strictness():
 def test_invalid_counts(n, c, k):
     with pytest.raises(PassAtKError):
         pass_at_k(n, c, k)
+
+
+def test_task_counts_check_ks_and_default_ks():
+    from textbooks.eval.passk import check_ks, default_ks, task_counts
+
+    rows = [{"task_id": "t/1", "passed": True}, {"task_id": "t/1", "passed": False}, {"task_id": "t/0", "passed": False},
+            {"task_id": "t/1", "passed": True}]
+    counts = task_counts(rows)
+    assert counts == {"t/1": (3, 2), "t/0": (1, 0)} and list(counts) == ["t/1", "t/0"]
+    assert default_ks(counts) == [1] and default_ks({"a": (100, 3)}) == [1, 10, 100]
+    check_ks(counts, [1])
+    with pytest.raises(PassAtKError, match=r"^pass@2 asked for, but task t/0 has only n=1 samples \(need n >= k"):
+        check_ks(counts, [1, 2])
+    with pytest.raises(PassAtKError, match="no problems to score"):
+        check_ks({}, [1])

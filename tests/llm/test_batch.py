@@ -58,7 +58,9 @@ def test_chat_lines_and_per_line_overrides(fault_server, tmp_path):
         rows = {r["id"]: r for r in read_out(out)}
         assert rows[1]["texts"] == ["echo: hi #0", "echo: hi #1"]
         assert rows[2]["text"] == "echo: plain prompt as one user message #0"
-        assert server.bodies[0]["temperature"] == 0.7
+        # Calls run concurrently, so find each line's calls by content (bodies[0] may be either line's).
+        temps = {(b["messages"][0]["content"], b["temperature"]) for b in server.bodies}
+        assert temps == {("hi", 0.7), ("plain prompt as one user message", 0.0)}
 
 
 def test_invalid_input_lines_name_file_and_line(tmp_path, capsys):
@@ -141,3 +143,44 @@ def test_complete_with_a_local_checkpoint_needs_no_server(tiny_checkpoint, tmp_p
     rows = read_out(out)
     assert [r["id"] for r in rows] == ["id0", "id1"]
     assert all(r["usage"]["completion_tokens"] >= 1 for r in rows)
+
+
+def test_cache_that_cannot_be_opened_is_a_clear_error(tmp_path, capsys, monkeypatch):
+    import textbooks.llm
+    from textbooks.llm import LLMError
+
+    class NoCache:
+        def __init__(self, config):
+            raise LLMError(f"cannot open the LLM cache {config.cache_path}: file is not a database")
+
+    monkeypatch.setattr(textbooks.llm, "LLMClient", NoCache)
+    inp = write_prompts(tmp_path / "prompts.jsonl", ["a"])
+    out = tmp_path / "o.jsonl"
+    assert main(cli("http://127.0.0.1:9/v1", inp, out)) == 2
+    assert f"textbooks llm complete: error: cannot open the LLM cache {out}.cache.sqlite" in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_client_is_closed_when_the_run_raises(tmp_path, monkeypatch):
+    import pytest
+
+    import textbooks.llm
+
+    closed = []
+
+    class Boom(Exception):
+        pass
+
+    class Exploding(textbooks.llm.LLMClient):
+        def run(self, requests):
+            raise Boom
+
+        def close(self):
+            closed.append(True)
+            super().close()
+
+    monkeypatch.setattr(textbooks.llm, "LLMClient", Exploding)
+    inp = write_prompts(tmp_path / "prompts.jsonl", ["a"])
+    with pytest.raises(Boom):
+        main(cli("http://127.0.0.1:9/v1", inp, tmp_path / "o.jsonl"))
+    assert closed == [True]

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import multiprocessing as mp
 
+import pytest
+
 from textbooks.llm import LLMClient, LLMConfig, Request
 from textbooks.llm.cache import ResultCache, Sample, sample_key
 
@@ -49,6 +51,15 @@ def test_rows_survive_reopening_and_the_first_writer_wins(tmp_path):
     assert again.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
 
+def test_a_file_that_is_not_a_cache_is_an_llm_error_naming_it(tmp_path):
+    from textbooks.llm import LLMError
+
+    path = tmp_path / "c.sqlite"
+    path.write_bytes(b"not a sqlite database, just some bytes " * 100)
+    with pytest.raises(LLMError, match=r"cannot open the LLM cache .*c\.sqlite: .*delete it or move it away"):
+        ResultCache(path)
+
+
 def _writer(path: str, worker: int, count: int) -> None:
     cache = ResultCache(path)
     for i in range(count):  # one transaction per row: maximum lock contention
@@ -70,3 +81,17 @@ def test_several_processes_write_one_cache(tmp_path):
     cache = ResultCache(path)
     assert len(cache) == 200
     assert cache.get_many(["1-99"])["1-99"].text == "text 1 99"
+
+
+def test_llm_package_imports_the_client_on_first_use():
+    """The `textbooks llm` CLI modules live in this package: importing it must not load asyncio/sqlite3/ssl."""
+    import subprocess
+    import sys
+
+    code = ("import sys, textbooks.llm, textbooks.llm.cli; "
+            "print(sorted(m for m in ('asyncio', 'sqlite3', 'ssl', 'textbooks.llm.client') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+    import textbooks.llm
+
+    assert textbooks.llm.LLMClient is LLMClient and textbooks.llm.Result.__module__ == "textbooks.llm.config"

@@ -394,3 +394,10 @@ def test_cli_errors(checkpoint, tmp_path, capsys):
     assert "missing" in capsys.readouterr().err
     assert main(["generate", str(checkpoint), "--prompt", "x", "--max-new-tokens", "1000"]) == 2
     assert "max_new_tokens" in capsys.readouterr().err
+
+
+def test_cut_at_stop_lives_in_the_torch_free_text_module():
+    from textbooks import text
+
+    assert cut_at_stop is text.cut_at_stop
+    assert text.cut_at_stop("x\n#y\ndef", ("\ndef", "\n#")) == ("x", True)

@@ -211,6 +211,34 @@ def test_unknown_config_key_and_bad_json(saved):
         Phi.from_pretrained(saved)
 
 
+def test_load_with_another_config_of_the_same_shapes(model, saved):
+    """`load_pretrained(config=...)`: the trainer's init_from with dropout overrides, built once."""
+    from textbooks.model.hf import load_pretrained
+
+    config = PhiConfig(**{**TINY, "attn_dropout": 0.1, "resid_dropout": 0.1})
+    loaded = load_pretrained(Phi, saved, config=config)
+    assert loaded.config == config and not loaded.training
+    assert loaded.model.layers[0].resid_dropout.p == 0.1
+    for key, value in model.state_dict().items():
+        torch.testing.assert_close(loaded.state_dict()[key], value, atol=0, rtol=0)
+    with pytest.raises(CheckpointError, match="has shape"):
+        load_pretrained(Phi, saved, config=PhiConfig(**{**TINY, "d_mlp": 128}))
+
+
+def test_save_model_dir_writes_generation_config_and_tokenizer(tmp_path, tiny_tokenizer_dir):
+    from textbooks.model.hf import save_model_dir
+    from textbooks.tokenizer import load_tokenizer
+
+    tok = load_tokenizer(tiny_tokenizer_dir)
+    out = save_model_dir(Phi(PhiConfig(**{**TINY, "vocab_size": tok.padded_vocab_size})), tok, tmp_path / "out")
+    ids = {"bos_token_id": tok.eos_id, "eos_token_id": tok.eos_id}
+    assert json.loads((out / "generation_config.json").read_text()) == ids
+    config = json.loads((out / "config.json").read_text())
+    assert {k: config[k] for k in ids} == ids
+    assert load_tokenizer(out).fingerprint == tok.fingerprint
+    assert not any(name.startswith(".") for name in (p.name for p in out.iterdir()))  # no temp files left
+
+
 # --- textbooks export hf ----------------------------------------------------------------------------
 @pytest.fixture()
 def checkpoint_with_tokenizer(tmp_path, tiny_tokenizer_dir):

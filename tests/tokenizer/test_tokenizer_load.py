@@ -117,6 +117,15 @@ def test_corrupt_config_names_the_file(code_tokenizer_dir, tmp_path):
         load_tokenizer(d)
 
 
+def test_corrupt_tokenizer_json_is_a_value_error_naming_the_file(code_tokenizer_dir, tmp_path):
+    d = tmp_path / "corrupt-tok"
+    shutil.copytree(code_tokenizer_dir, d)
+    (d / "tokenizer.json").write_text('{"model": ')
+    for path in (d, d / "tokenizer.json"):  # a directory or the file itself
+        with pytest.raises(ValueError, match=r"tokenizer.json: cannot read tokenizer.json \("):
+            load_tokenizer(path)
+
+
 def test_fingerprint_ignores_serialization_details(code_tokenizer_dir, code_tokenizer, tmp_path):
     """Older tokenizers wrote merges as "a b" strings and a truncation setting may be present: same ids,
     same fingerprint. A changed merge list changes it."""

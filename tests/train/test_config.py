@@ -70,3 +70,17 @@ def test_phi1_recipe_numbers():
         assert c.trainer.global_batch_size == 256
         assert (c.optimizer.lr, c.schedule.warmup_steps, c.stop_step, c.optimizer.weight_decay) == (1e-4, 50, 6000, 0.01)
         assert c.trainer.checkpoint_every == 1000 and c.trainer.keep_best_by_val
+
+
+def test_train_cli_module_imports_neither_yaml_nor_torch():
+    """`textbooks.train` loads its names on first use: the CLI module (inside the package) stays light."""
+    import subprocess
+    import sys
+
+    code = ("import sys, textbooks.train.cli, textbooks.train; "
+            "print(sorted(m for m in ('yaml', 'torch', 'textbooks.train.config') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+    from textbooks.train import ConfigError as Lazy
+
+    assert Lazy is ConfigError

@@ -44,7 +44,7 @@ def test_checkpoints_are_hf_dirs_with_state_pruned_and_best(make_config, tokeniz
     assert summary["checkpoint"] == str(root / "step_000012") and summary["best_checkpoint"] == str(best)
     d = root / "step_000012"
     for name in ("config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json",
-                 "special_tokens_map.json", "trainer_state.pt", "config.yaml"):
+                 "special_tokens_map.json", "generation_config.json", "trainer_state.pt", "config.yaml"):
         assert (d / name).is_file(), name
     assert not list(root.glob(".tmp-*"))
     val = [m for m in _metrics(Path(cfg.trainer.run_dir)) if "val_loss" in m]
@@ -66,6 +66,7 @@ def test_checkpoints_are_hf_dirs_with_state_pruned_and_best(make_config, tokeniz
     torch.testing.assert_close(hf(x).logits, ours(x), rtol=1e-4, atol=1e-4)
     assert load_tokenizer(d).fingerprint == load_tokenizer(tokenizer_dir).fingerprint
     assert json.loads((d / "config.json").read_text())["eos_token_id"] == load_tokenizer(d).eos_id
+    assert json.loads((d / "generation_config.json").read_text())["eos_token_id"] == load_tokenizer(d).eos_id
 
 
 def test_finetune_from_hf_phi_dir(make_config, tokenizer_dir, packed_dir, tmp_path):
@@ -205,6 +206,69 @@ def test_cli_usage_errors_exit_2(tmp_path, capsys):
     assert "unknown key 'trainer.run_dri'" in err and "did you mean 'trainer.run_dir'" in err
     assert main(["train", "--config", str(tmp_path / "missing.yaml")]) == 2
     assert "config file not found" in capsys.readouterr().err
+
+
+def test_cli_bad_init_from_exits_2_naming_the_path(make_config, tmp_path, capsys):
+    """A corrupt or incomplete model.init_from is a usage error (exit 2, the path named), not a traceback."""
+    from textbooks.cli import main
+
+    yaml = tmp_path / "ft.yaml"
+    make_config("model.preset=null", "model.overrides={}", f"trainer.run_dir={tmp_path / 'ft'}").save(yaml)
+    corrupt = tmp_path / "corrupt"
+    corrupt.mkdir()
+    (corrupt / "config.json").write_text('{"model_type": "phi",')
+    assert main(["train", "--config", str(yaml), "--set", f"model.init_from={corrupt}"]) == 2
+    err = capsys.readouterr().err
+    assert f"model.init_from={corrupt}" in err and "config.json: not valid JSON" in err and "Traceback" not in err
+
+    cfg = make_config("schedule.decay_steps=2", "schedule.stop_step=1")
+    Trainer(cfg).fit()
+    no_weights = tmp_path / "no-weights"
+    no_weights.mkdir()
+    (no_weights / "config.json").write_text((Path(cfg.trainer.run_dir) / "checkpoints" / "step_000001" / "config.json").read_text())
+    assert main(["train", "--config", str(yaml), "--set", f"model.init_from={no_weights}"]) == 2
+    err = capsys.readouterr().err
+    assert f"cannot load weights from model.init_from {no_weights}" in err and "no weights in" in err
+
+    assert main(["train", "--config", str(yaml), "--set", f"model.init_from={tmp_path / 'nope'}"]) == 2
+    assert "nope: no config.json there" in capsys.readouterr().err
+    assert not (tmp_path / "ft" / "metrics.jsonl").exists()
+
+
+def test_cli_diverged_loss_exits_1(make_config, tmp_path, capsys, monkeypatch):
+    from textbooks.cli import main
+
+    yaml = tmp_path / "c.yaml"
+    make_config().save(yaml)
+
+    def diverge(self):
+        raise FloatingPointError("loss is nan at step 3; lower optimizer.lr")
+
+    monkeypatch.setattr(Trainer, "fit", diverge)
+    assert main(["train", "--config", str(yaml)]) == 1
+    assert "training diverged: loss is nan at step 3" in capsys.readouterr().err
+
+
+def test_damaged_trainer_state_on_resume_is_a_config_error(make_config):
+    cfg = make_config("schedule.decay_steps=2")
+    Trainer(cfg).fit()
+    state = Path(cfg.trainer.run_dir) / "checkpoints" / "step_000002" / "trainer_state.pt"
+    state.write_bytes(state.read_bytes()[:100])
+    with pytest.raises(ConfigError, match=r"cannot read .*trainer_state.pt .*move .*step_000002 away"):
+        Trainer(cfg, resume=True).fit()
+
+
+def test_stop_right_after_resume_keeps_the_loaded_checkpoint(make_config):
+    """Nothing new to save: the checkpoint just loaded is not rewritten (rewriting it briefly unpublishes it)."""
+    Trainer(make_config("schedule.decay_steps=4", "schedule.stop_step=2")).fit()
+    ckpt = Path(make_config().trainer.run_dir) / "checkpoints" / "step_000002"
+    before = (ckpt / "trainer_state.pt").stat()
+    trainer = Trainer(make_config("schedule.decay_steps=4"), resume=True)
+    trainer._stop_requested = True  # as if Ctrl-C arrived before the first step
+    summary = trainer.fit()
+    after = (ckpt / "trainer_state.pt").stat()
+    assert summary["interrupted"] and summary["steps"] == 2 and summary["checkpoint"] == str(ckpt)
+    assert (after.st_ino, after.st_mtime_ns) == (before.st_ino, before.st_mtime_ns)
 
 
 def test_activation_checkpointing_same_losses_and_plain_checkpoint_keys(make_config, tmp_path):

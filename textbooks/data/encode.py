@@ -42,6 +42,14 @@ def bytes_to_unicode() -> dict[int, str]:
     return dict(zip(bs, map(chr, cs)))
 
 
+def pack_ids(ids, typecode: str) -> bytes:
+    """Token ids as packed bytes of array typecode `typecode`, little-endian (the on-disk format everywhere)."""
+    a = array.array(typecode, ids)
+    if sys.byteorder != "little":
+        a.byteswap()
+    return a.tobytes()
+
+
 class FastEncoder:
     """text -> packed token bytes (array typecode `typecode`, little-endian), ids identical to `tok.encode`."""
 
@@ -58,10 +66,7 @@ class FastEncoder:
         self._added = self._literal_splitter(added)
 
     def _pack(self, ids) -> bytes:
-        a = array.array(self.typecode, ids)
-        if sys.byteorder != "little":
-            a.byteswap()
-        return a.tobytes()
+        return pack_ids(ids, self.typecode)
 
     def _literal_splitter(self, tokens: dict[str, int]):
         """(compiled regex with one capturing group, token -> packed id) matching `tokens` leftmost-longest."""

@@ -59,6 +59,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from textbooks.data.encode import pack_ids
 from textbooks.jsonl import iter_jsonl
 
 logger = logging.getLogger(__name__)
@@ -123,14 +124,7 @@ def _setup_worker(tokenizer_dir: str, typecode: str, encoder: str, tokenizer=Non
 
         fast = FastEncoder.for_tokenizer(tokenizer, typecode)
     _WORKER.update(tokenizer=tokenizer, fast=fast, typecode=typecode,
-                   eos=_pack_ids([tokenizer.eos_id], typecode))
-
-
-def _pack_ids(ids, typecode: str) -> bytes:
-    a = array.array(typecode, ids)
-    if sys.byteorder != "little":  # the on-disk format is little-endian everywhere
-        a.byteswap()
-    return a.tobytes()
+                   eos=pack_ids([tokenizer.eos_id], typecode))
 
 
 def _text_hash(text: str) -> int:
@@ -142,12 +136,12 @@ def _encode_pieces(pieces: list[str], verify: list[bool]) -> list[bytes]:
     the tokenizer itself (a sample of ~1/VERIFY_EVERY of the documents)."""
     tok, fast, typecode = _WORKER["tokenizer"], _WORKER["fast"], _WORKER["typecode"]
     if fast is None:
-        return [_pack_ids(ids, typecode) for ids in tok.encode_batch(pieces)] if pieces else []
+        return [pack_ids(ids, typecode) for ids in tok.encode_batch(pieces)] if pieces else []
     out = [fast.encode(p) for p in pieces]
     checked = [i for i, v in enumerate(verify) if v]
     if checked:
         for i, ids in zip(checked, tok.encode_batch([pieces[i] for i in checked])):
-            if out[i] != _pack_ids(ids, typecode):
+            if out[i] != pack_ids(ids, typecode):
                 raise RuntimeError(
                     f"the fast encoder (textbooks/data/encode.py) disagrees with the tokenizer on a text starting "
                     f"{pieces[i][:80]!r}; re-run with --encoder tokenizer and please report this text"
@@ -200,20 +194,14 @@ def _encode_task(task: _Task) -> _Encoded:
 
 def _is_prompt_completion_jsonl(path: Path) -> bool:
     """True when the first record of a JSONL file has string `prompt` and `completion` fields."""
-    import gzip
-
-    opener = gzip.open if path.name.lower().endswith(".gz") else open
-    with opener(path, "rb") as f:
-        for raw in f:
-            if raw.strip():
-                try:
-                    record = json.loads(raw)
-                except (json.JSONDecodeError, UnicodeDecodeError):
-                    return False  # let the regular reader report the line
-                return isinstance(record, dict) and all(
-                    isinstance(record.get(k), str) for k in ("prompt", "completion")
-                )
-    return False
+    records = iter_jsonl(path, objects=True)
+    try:
+        first = next(records, None)
+    except ValueError:
+        return False  # not JSON / not an object: let the regular reader report the line
+    finally:
+        records.close()  # closes the file now, not when the generator is collected
+    return first is not None and all(isinstance(first[1].get(k), str) for k in ("prompt", "completion"))
 
 
 def _read_prompt_completion(path: Path, skipped: Counter) -> Iterator[tuple[str, str]]:
@@ -255,6 +243,7 @@ def _tasks(inputs: Sequence[Path], prompt_completion: list[bool]) -> Iterator[_T
             continue
         units, size = [], 0
         records, rsize = [], 0
+        data_units = []  # row groups / JSONL files: read below in one iter_units call (one open per file)
         for unit in list_units([path], skipped):
             if unit.kind == "py":
                 # list_units dedups within one input; a file named by two inputs is read once too.
@@ -269,13 +258,14 @@ def _tasks(inputs: Sequence[Path], prompt_completion: list[bool]) -> Iterator[_T
                     yield task(source, units=units)
                     units, size = [], 0
                 continue
-            # Data files: records are read here (streaming) and shipped as text.
-            for doc in iter_units([unit], skipped):
-                records.append((None, doc.text))
-                rsize += len(doc.text)
-                if rsize >= TASK_BYTES or len(records) >= TASK_DOCS:
-                    yield task(source, records=records)
-                    records, rsize = [], 0
+            data_units.append(unit)
+        # Data files: records are read here (streaming) and shipped as text.
+        for doc in iter_units(data_units, skipped):
+            records.append((None, doc.text))
+            rsize += len(doc.text)
+            if rsize >= TASK_BYTES or len(records) >= TASK_DOCS:
+                yield task(source, records=records)
+                records, rsize = [], 0
         if units:
             yield task(source, units=units)
         if records or skipped:
@@ -529,10 +519,12 @@ def _pack_into(tmp, paths, tokenizer, tokenizer_path, dtype, typecode, itemsize,
             if max_docs is not None and docs >= max_docs:
                 break
     finally:
-        results.close()  # stops the pool when we break out early (max_docs) or fail
-        bar.close()
-    for w in writers.values():
-        w.close()
+        try:
+            results.close()  # stops the pool when we break out early (max_docs) or fail
+            bar.close()
+        finally:
+            for w in writers.values():  # also on failure: no shard file handle left open
+                w.close()
     if docs == 0:
         reasons = ", ".join(f"{k}={v}" for k, v in sorted(skipped.items())) or "none"
         raise PackError(

@@ -171,6 +171,7 @@ def read_documents(
 def iter_units(
     units: Iterable[SourceUnit], skipped: MutableMapping[str, int] | None = None, *, strict: bool = True
 ) -> Iterator[Document]:
+    parquet = None  # (path, ParquetFile): consecutive row groups of one file share one open file and footer
     for unit in units:
         if unit.kind == "py":
             doc = read_py_file(unit.path, unit.root, skipped)
@@ -179,7 +180,9 @@ def iter_units(
         elif unit.kind == "jsonl":
             yield from _read_jsonl(unit.path, skipped, strict)
         else:
-            yield from _read_parquet_row_group(unit.path, unit.row_group or 0, skipped, strict)
+            if parquet is None or parquet[0] != unit.path:
+                parquet = (unit.path, _parquet_file(unit.path))
+            yield from _read_parquet_row_group(parquet[1], unit.path, unit.row_group or 0, skipped, strict)
 
 
 def read_py_file(path: Path, root: Path | None = None, skipped: MutableMapping[str, int] | None = None) -> Document | None:
@@ -245,8 +248,7 @@ def _parquet_file(path: Path):
         raise ValueError(f"{path}: cannot read as Parquet ({e})") from e
 
 
-def _read_parquet_row_group(path: Path, row_group: int, skipped, strict: bool) -> Iterator[Document]:
-    pf = _parquet_file(path)
+def _read_parquet_row_group(pf, path: Path, row_group: int, skipped, strict: bool) -> Iterator[Document]:
     names = pf.schema_arrow.names
     text_field = next((f for f in TEXT_FIELDS if f in names), None)
     if text_field is None:

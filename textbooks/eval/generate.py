@@ -22,10 +22,12 @@ sample's completion is the whole program (prompt + generated body), as `execute`
 Output, resumable: samples.jsonl has one line per (task_id, completion_id) with `completion` (and the
 sampler's `finish_reason`); samples.meta.json records model, backend, n, temperature, top_p, prompt
 format + version, seed, stop, max new tokens, split, and is written before the first sample. A rerun
-with the same settings skips the samples already in the file (lines are appended and flushed per batch,
-never duplicated); a larger --n adds only the missing completion ids; different settings are refused.
-Endpoints and HF models also keep a request cache (`<out stem>.cache.sqlite`), where sample i of a task
-is always drawn with seed + i.
+with the same settings skips the samples already in the file (lines are appended, never duplicated); a
+larger --n adds only the missing completion ids; different settings are refused. Checkpoints flush lines
+per batch. Endpoints and HF models send all requests in one run of the LLM client, whose request cache
+(`<out stem>.cache.sqlite`) commits each sample as it arrives (sample i of a task is always drawn with
+seed + i); the lines are written when the run ends, and a rerun after a crash is served from the cache.
+A .gz --out is refused (lines are appended to it).
 
 Determinism: greedy output is deterministic. Sampled output from our checkpoints is reproducible for the
 same file state and settings (each sampler call is seeded from --seed and the (task, completion) ids it
@@ -44,6 +46,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from textbooks.jsonl import iter_jsonl
+from textbooks.text import cut_at_stop
 
 log = logging.getLogger(__name__)
 
@@ -125,13 +128,6 @@ def _check_resume(meta_path: Path, settings: dict[str, Any], have_samples: bool)
     return old
 
 
-def _cut_at_stop(text: str, stop: list[str]) -> str:
-    """Text before the earliest stop string (as textbooks.model.generate.cut_at_stop; kept here so that
-    endpoint runs do not import torch)."""
-    cuts = [i for i in (text.find(s) for s in stop) if i >= 0]
-    return text[: min(cuts)] if cuts else text
-
-
 def _batch_seed(seed: int, keys: Iterable[tuple[str, int]]) -> int:
     digest = hashlib.sha256(json.dumps([seed, sorted(keys)]).encode()).digest()
     return int.from_bytes(digest[:8], "little") & ((1 << 63) - 1)
@@ -209,15 +205,19 @@ def generate_samples(
     prompts = [format_prompt(t, fmt) for t in tasks]  # ValueError if the format does not fit the benchmark
 
     out = Path(out)
+    if out.name.lower().endswith(".gz"):
+        raise GenerateError(f"--out {out}: samples are appended line by line while they are drawn, which a .gz file "
+                            "cannot take; write plain .jsonl (gzip it afterwards; `eval execute` reads .jsonl.gz)")
     meta_path = meta_path_for(out)
     settings = {
         "benchmark": benchmark, "split": split, "backend": backend, "model": model, "base_url": base_url,
         "temperature": float(temperature), "top_p": float(top_p), "max_new_tokens": int(max_new_tokens),
         "seed": int(seed), "stop": stop, "prompt_format": PROMPT_FORMATS[fmt].tag,
     }
-    _truncate_partial_line(out)
+    # Check that the file is ours and made with these settings before changing anything in it.
     done = _read_done(out)
-    old = _check_resume(meta_path, settings, bool(done))
+    old = _check_resume(meta_path, settings, out.exists() and out.stat().st_size > 0)
+    _truncate_partial_line(out)
     meta = {
         **settings, "prompt_format_name": fmt, "prompt_format_version": PROMPT_FORMATS[fmt].version,
         "n": max(n, (old or {}).get("n", 0)), "batch_size": batch_size, "device": device, "dtype": dtype,
@@ -241,7 +241,7 @@ def generate_samples(
         return summary
 
     bar = None
-    if progress:
+    if progress and backend == "phi":  # the LLM client shows its own bar
         from tqdm.auto import tqdm
 
         bar = tqdm(total=len(tasks) * n, initial=skipped, unit="sample", desc=f"generate {benchmark}", dynamic_ncols=True)
@@ -249,7 +249,7 @@ def generate_samples(
     try:
         with out.open("a", encoding="utf-8") as f:
             def emit(w: _Work, cid: int, text: str, finish_reason: str | None) -> None:
-                text = _cut_at_stop(text, stop)
+                text = cut_at_stop(text, stop)[0]
                 row = {"task_id": w.task.task_id, "completion_id": cid,
                        "completion": assemble_completion(w.task, fmt, text), "finish_reason": finish_reason}
                 f.write(json.dumps(row) + "\n")
@@ -261,7 +261,8 @@ def generate_samples(
                 batches = _client_batches(backend, model, base_url, work, emit, n=n, max_new_tokens=max_new_tokens,
                                           temperature=temperature, top_p=top_p, stop=stop, seed=seed,
                                           batch_size=batch_size, api_key_env=api_key_env, device=device, dtype=dtype,
-                                          cache_path=out.with_name(out.name.removesuffix(".jsonl") + ".cache.sqlite"))
+                                          cache_path=out.with_name(out.name.removesuffix(".jsonl") + ".cache.sqlite"),
+                                          progress=progress)
             for count in batches:
                 f.flush()  # a crash loses at most the batch in flight
                 written += count
@@ -314,31 +315,37 @@ def _phi_batches(model_dir, work: list[_Work], emit, *, max_new_tokens, temperat
 
 
 def _client_batches(backend, model, base_url, work: list[_Work], emit, *, n, max_new_tokens, temperature, top_p,
-                    stop, seed, batch_size, api_key_env, device, dtype, cache_path):
+                    stop, seed, batch_size, api_key_env, device, dtype, cache_path, progress=False):
     """Endpoints and other HF models: the shared LLM client. Each task is one request for all n samples
-    (sample i drawn with seed + i); the cache serves the ones drawn before, the file gets the missing ones."""
+    (sample i drawn with seed + i), all sent in one `client.run` (one event loop and connection pool, no
+    barrier every few tasks; --batch-size requests in flight). The client commits every finished sample to
+    its cache as it arrives, so an interrupted run loses nothing: a rerun is served from the cache. The
+    client reports results only at the end of the run, so the rows are written then. Yields the count."""
     from textbooks.llm import LLMClient, LLMConfig, Request
 
     config = LLMConfig(backend=backend, base_url=base_url, model=model, api_key_env=api_key_env,
-                       cache_path=str(cache_path), concurrency=batch_size, batch_size=batch_size, progress=False,
+                       cache_path=str(cache_path), concurrency=batch_size, batch_size=batch_size, progress=progress,
                        device=device, dtype=dtype)
+    requests = [Request(id=w.task.task_id, prompt=w.prompt, max_tokens=max_new_tokens, temperature=temperature,
+                        top_p=top_p, n=n, stop=stop or None, seed=seed) for w in work]
     with LLMClient(config) as client:
-        for i in range(0, len(work), batch_size):
-            chunk = work[i : i + batch_size]
-            requests = [Request(id=w.task.task_id, prompt=w.prompt, max_tokens=max_new_tokens, temperature=temperature,
-                                top_p=top_p, n=n, stop=stop or None, seed=seed) for w in chunk]
-            results = client.run(requests)
-            count = 0
-            for w, res in zip(chunk, results):
-                if res.error:
-                    # Keep going: the failed samples stay missing and a rerun asks for them again.
-                    log.warning("%s: %s", w.task.task_id, res.error)
-                    continue
-                reasons = res.finish_reasons or [None] * len(res.texts)
-                for cid in w.missing:
-                    emit(w, cid, res.texts[cid], reasons[cid] if cid < len(reasons) else None)
-                    count += 1
-            yield count
+        results = client.run(requests)
+    count = 0
+    for w, res in zip(work, results):
+        if res.error:
+            # Keep going: the failed samples stay missing and a rerun asks for them again.
+            log.warning("%s: %s", w.task.task_id, res.error)
+            continue
+        reasons = res.finish_reasons or []
+        short = [cid for cid in w.missing if cid >= len(res.texts)]
+        if short:
+            log.warning("%s: the backend returned %d of %d samples; completion ids %s stay missing (a rerun asks "
+                        "again)", w.task.task_id, len(res.texts), n, short)
+        for cid in w.missing:
+            if cid < len(res.texts):
+                emit(w, cid, res.texts[cid], reasons[cid] if cid < len(reasons) else None)
+                count += 1
+    yield count
 
 
 # ------------------------------------------------------------------------------------------------------

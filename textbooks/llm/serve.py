@@ -35,11 +35,10 @@ from concurrent.futures import Future
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from textbooks.llm.backends.phi import FINISH
 from textbooks.llm.chat import chat_stop, render_chat
 
 log = logging.getLogger(__name__)
-
-FINISH = {"eos": "stop", "stop": "stop", "length": "length"}
 
 
 class ApiError(Exception):

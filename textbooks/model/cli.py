@@ -15,7 +15,6 @@ skips that. Heavy imports happen inside the handler so `textbooks --help` stays 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -53,7 +52,7 @@ def export_hf(args: argparse.Namespace) -> int:
     import torch
 
     from textbooks.model import Phi
-    from textbooks.model.hf import CheckpointError, CheckpointNotFoundError, save_pretrained
+    from textbooks.model.hf import CheckpointError, CheckpointNotFoundError, save_model_dir
     from textbooks.tokenizer import load_tokenizer
 
     def fail(message: str, code: int = 2) -> int:
@@ -86,11 +85,8 @@ def export_hf(args: argparse.Namespace) -> int:
             f"{model.config.vocab_size}; this tokenizer does not belong to this checkpoint"
         )
     # codegen/phi-1 use <|endoftext|> as bos and eos; transformers' generate and vLLM stop on it
-    ids = {"bos_token_id": tokenizer.eos_id, "eos_token_id": tokenizer.eos_id}
-    save_pretrained(model, out_dir, hf_overrides=ids)
+    save_model_dir(model, tokenizer, out_dir)
     del model
-    (out_dir / "generation_config.json").write_text(json.dumps(ids, indent=2) + "\n", encoding="utf-8")
-    tokenizer.save(out_dir)
     print(f"wrote {out_dir} (dtype {args.dtype}, {tokenizer.vocab_size} tokens, eos id {tokenizer.eos_id})")
 
     if not args.no_verify:

@@ -42,6 +42,7 @@ from typing import Protocol, Sequence
 import torch
 
 from textbooks.model.phi import KVCache, Phi
+from textbooks.text import cut_at_stop  # re-exported: `from textbooks.model.generate import cut_at_stop`
 
 
 class TokenizerLike(Protocol):
@@ -142,12 +143,6 @@ class _StopWatcher:
             return False
         tail = self.decoder.text[max(0, before - self.longest + 1) :]
         return any(s in tail for s in self.stop)
-
-
-def cut_at_stop(text: str, stop: list[str]) -> tuple[str, bool]:
-    """Text before the earliest stop string, and whether one was found."""
-    cut = min((i for i in (text.find(s) for s in stop) if i >= 0), default=-1)
-    return (text[:cut], True) if cut >= 0 else (text, False)
 
 
 @dataclass

@@ -14,11 +14,10 @@ Heavy imports (torch, tokenizers) happen inside the handler so `textbooks --help
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
-from textbooks.jsonl import iter_jsonl
+from textbooks.jsonl import iter_jsonl, write_jsonl
 
 DTYPES = ("float32", "bfloat16", "float16")
 
@@ -117,14 +116,9 @@ def run(args: argparse.Namespace) -> int:
                 print(f"=== prompt {i} sample {j} ({c.finish_reason}, {len(c.token_ids)} tokens) ===")
                 print(record["prompt"] + c.text)
         return 0
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    with open(args.out, "w", encoding="utf-8") as f:
-        for i, (record, completions) in enumerate(zip(records, outs)):
-            for j, c in enumerate(completions):
-                row = {**record, "index": i, "sample": j, "prompt": record["prompt"], "completion": c.text,
-                       "finish_reason": c.finish_reason, "prompt_tokens": c.prompt_tokens,
-                       "completion_tokens": len(c.token_ids)}
-                f.write(json.dumps(row, ensure_ascii=False) + "\n")
-    total = sum(len(cs) for cs in outs)
+    total = write_jsonl(args.out, (
+        {**record, "index": i, "sample": j, "prompt": record["prompt"], "completion": c.text,
+         "finish_reason": c.finish_reason, "prompt_tokens": c.prompt_tokens, "completion_tokens": len(c.token_ids)}
+        for i, (record, completions) in enumerate(zip(records, outs)) for j, c in enumerate(completions)))
     print(f"wrote {total} completions for {len(records)} prompts to {args.out}", file=sys.stderr)
     return 0

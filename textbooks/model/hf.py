@@ -53,11 +53,15 @@ class CheckpointError(ValueError):
 
 
 # --- loading ----------------------------------------------------------------------------------------
-def load_pretrained(cls: type["Phi"], path: str | Path, device=None, dtype: torch.dtype | None = None) -> "Phi":
+def load_pretrained(
+    cls: type["Phi"], path: str | Path, device=None, dtype: torch.dtype | None = None, config: PhiConfig | None = None
+) -> "Phi":
     """Build `cls` from a checkpoint directory; see the module docstring for the accepted layouts.
 
     dtype: cast floating tensors to it while loading; default: the dtype stored for the token embedding
     (like transformers >= 5's dtype="auto"). The model is returned in eval mode, like transformers'.
+    config: build the model with this config instead of the checkpoint's (e.g. the same architecture with
+    other dropout rates for finetuning); every tensor shape must still match, or CheckpointError.
     """
     directory = Path(path)
     if not directory.exists():
@@ -69,9 +73,10 @@ def load_pretrained(cls: type["Phi"], path: str | Path, device=None, dtype: torc
         raise CheckpointNotFoundError(
             f"{directory} is a file; pass the checkpoint *directory* that holds config.json and the weights"
         )
-    config = read_config(directory)
+    stored = read_config(directory)
     tensors = _read_weights(directory)  # key -> (tensor on CPU, file it came from)
-    tensors = _to_our_layout(tensors, config)
+    tensors = _to_our_layout(tensors, stored)
+    config = stored if config is None else config
 
     with torch.device("meta"):
         model = cls(config)
@@ -283,6 +288,24 @@ def _materialize_buffers(model: "Phi", config: PhiConfig, device) -> None:
 
 
 # --- saving -----------------------------------------------------------------------------------------
+GENERATION_CONFIG_NAME = "generation_config.json"
+
+
+def save_model_dir(model: "Phi", tokenizer, path: str | Path) -> Path:
+    """A complete HF model directory: `save_pretrained` + `generation_config.json` + the tokenizer files.
+
+    What `textbooks export hf` and every trainer checkpoint write, so transformers' `generate` and vLLM
+    load the directory and stop on the tokenizer's end-of-text token.
+    """
+    # <|endoftext|> is phi-1's only special token: bos = eos (50256 in microsoft/phi-1's config.json).
+    ids = {"bos_token_id": tokenizer.eos_id, "eos_token_id": tokenizer.eos_id}
+    directory = save_pretrained(model, path, hf_overrides=ids)
+    text = json.dumps(ids, indent=2) + "\n"
+    _atomic_write(directory / GENERATION_CONFIG_NAME, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+    tokenizer.save(directory)
+    return directory
+
+
 def save_pretrained(model: "Phi", path: str | Path, *, hf_overrides: dict[str, Any] | None = None) -> Path:
     """Write `config.json` + `model.safetensors` into `path` (created if needed); returns the directory.
 

@@ -153,11 +153,9 @@ class CodeTokenizer:
 
 def load_tokenizer(path: str | os.PathLike) -> CodeTokenizer:
     """Load our tokenizer dir, any local HF tokenizer dir, or a tokenizer.json file."""
-    from tokenizers import Tokenizer
-
     p = Path(path)
     if p.is_file() and p.name.endswith(".json"):
-        return CodeTokenizer(Tokenizer.from_file(str(p)), _eos_token(p.parent), source=str(p))
+        return CodeTokenizer(_read_tokenizer_json(p), _eos_token(p.parent), source=str(p))
     if not p.is_dir():
         raise FileNotFoundError(
             f"tokenizer directory not found: {p} (train one with `textbooks tokenizer train --input default "
@@ -168,7 +166,7 @@ def load_tokenizer(path: str | os.PathLike) -> CodeTokenizer:
     max_len = int(max_len) if isinstance(max_len, (int, float)) and max_len < 1e9 else MODEL_MAX_LENGTH
     eos = _eos_token(p)
     if (p / "tokenizer.json").is_file():
-        return CodeTokenizer(Tokenizer.from_file(str(p / "tokenizer.json")), eos, max_len, source=str(p))
+        return CodeTokenizer(_read_tokenizer_json(p / "tokenizer.json"), eos, max_len, source=str(p))
     if (p / "vocab.json").is_file() and (p / "merges.txt").is_file():
         return CodeTokenizer(_from_vocab_merges(p, eos, config), eos, max_len, source=str(p))
     found = sorted(x.name for x in p.iterdir())[:20]
@@ -176,6 +174,16 @@ def load_tokenizer(path: str | os.PathLike) -> CodeTokenizer:
         f"no tokenizer in {p}: looked for tokenizer.json, or vocab.json + merges.txt (+ added_tokens.json); "
         f"found {found or 'an empty directory'}"
     )
+
+
+def _read_tokenizer_json(p: Path):
+    """`tokenizers.Tokenizer.from_file`, with a corrupt file reported as ValueError (it raises a bare Exception)."""
+    from tokenizers import Tokenizer
+
+    try:
+        return Tokenizer.from_file(str(p))
+    except Exception as e:  # the Rust side raises plain Exception for bad JSON or an unknown model
+        raise ValueError(f"{p}: cannot read tokenizer.json ({e})") from None
 
 
 def _read_json(path: Path):

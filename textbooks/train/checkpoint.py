@@ -4,6 +4,7 @@ Layout (one directory per saved step; every one is an HF model dir that transfor
 
     run_dir/checkpoints/step_000123/
         config.json, model.safetensors            Phi.save_pretrained (PhiForCausalLM-compatible)
+        generation_config.json                     bos/eos ids (textbooks.model.hf.save_model_dir)
         tokenizer.json, tokenizer_config.json, special_tokens_map.json
         trainer_state.pt                           optimizer, schedule, scaler, RNG (per rank), data position, step
         config.yaml                                the resolved training config

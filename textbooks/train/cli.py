@@ -46,6 +46,9 @@ def run(args: argparse.Namespace) -> int:
     except ConfigError as e:
         print(f"textbooks train: error: {e}", file=sys.stderr)
         return 2
+    except FloatingPointError as e:  # a NaN/inf loss: the run diverged (checkpoints before it are intact)
+        print(f"textbooks train: error: training diverged: {e}", file=sys.stderr)
+        return 1
     if summary["interrupted"]:
         return 130
     if summary.get("checkpoint"):

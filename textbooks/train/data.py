@@ -320,11 +320,6 @@ class TokenWindowLoader:
         return self._samples * self.seq_len
 
     @property
-    def tokens_per_epoch(self) -> int:
-        """Input tokens in one pass over every dataset's windows (for one dataset: one epoch)."""
-        return sum(self.windows_per_epoch) * self.seq_len
-
-    @property
     def epochs(self) -> list[float]:
         """Fractional epochs completed, per dataset."""
         return [e + p / n for (e, p), n in zip(self._cursors, self.windows_per_epoch)]

@@ -33,6 +33,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import pickle
 import random
 import signal
 import sys
@@ -182,15 +183,10 @@ class Trainer:
                     "trainer.val_every > 0 but no validation split with at least data.seq_len + 1 tokens was found in "
                     "data.val or the training dirs; pack with a validation fraction, set data.val, or set trainer.val_every=0"
                 )
-        every = [ds for ds, _ in self.train_sets] + self.val_sets
-        fps = {ds.tokenizer_fingerprint for ds in every}
-        if len(fps) > 1:
-            names = ", ".join(f"{ds.path} ({ds.tokenizer_fingerprint[:12]})" for ds in every)
-            raise ConfigError(f"the packed datasets were made with different tokenizers: {names}; re-pack them with one tokenizer")
-        self.data_fingerprint = fps.pop()
 
     def _load_tokenizer(self):
-        from textbooks.tokenizer import load_tokenizer
+        """The tokenizer copied into checkpoints; every packed split (and init_from's tokenizer) must match it."""
+        from textbooks.train.data import PackedDataError, check_tokenizer
 
         d = self.cfg.data
         candidates = []
@@ -207,7 +203,7 @@ class Trainer:
         tok = None
         for source, path in candidates:
             if Path(path).is_dir():
-                tok = load_tokenizer(path)
+                tok = _load_tokenizer_dir(path, source)
                 break
             if source == "data.tokenizer":
                 raise ConfigError(f"data.tokenizer={path}: directory not found")
@@ -216,20 +212,23 @@ class Trainer:
                 "cannot find the tokenizer to copy into checkpoints: set data.tokenizer to the directory passed to "
                 "`textbooks data pack --tokenizer`"
             )
-        if tok.fingerprint != self.data_fingerprint:
-            raise ConfigError(
-                f"tokenizer mismatch: {source} ({path}) has fingerprint {tok.fingerprint[:12]}, but the packed data was "
-                f"made with {self.data_fingerprint[:12]}; re-pack the data with this tokenizer or point data.tokenizer "
-                f"at the one used for packing"
-            )
-        init = self.cfg.model.init_from
-        if init and (Path(init) / "tokenizer.json").is_file():
-            init_tok = load_tokenizer(init)
-            if init_tok.fingerprint != self.data_fingerprint:
+        for ds in [ds for ds, _ in self.train_sets] + self.val_sets:
+            try:
+                check_tokenizer(ds, tok)
+            except PackedDataError as e:
                 raise ConfigError(
-                    f"model.init_from={init} was trained with another tokenizer ({init_tok.fingerprint[:12]}) than the "
-                    f"packed data ({self.data_fingerprint[:12]}); re-pack the data with {init}'s tokenizer"
-                )
+                    f"tokenizer mismatch: {source} ({path}) is not the one the data was packed with: {e}; or, instead "
+                    f"of re-packing, point data.tokenizer at the tokenizer used for packing"
+                ) from None
+        init = self.cfg.model.init_from
+        if init and source != "model.init_from" and (Path(init) / "tokenizer.json").is_file():
+            init_tok = _load_tokenizer_dir(init, "model.init_from")
+            try:
+                check_tokenizer(self.train_sets[0][0], init_tok)
+            except PackedDataError as e:
+                raise ConfigError(
+                    f"model.init_from={init} was trained with another tokenizer than the packed data: {e}"
+                ) from None
         return tok
 
     def _model_config(self) -> PhiConfig:
@@ -237,7 +236,7 @@ class Trainer:
         if m.init_from and m.preset:
             raise ConfigError("set either model.preset (train from scratch) or model.init_from (finetune), not both")
         if m.init_from:
-            from textbooks.model.hf import read_config
+            from textbooks.model.hf import CheckpointError, CheckpointNotFoundError, read_config
 
             if not (Path(m.init_from) / "config.json").is_file():
                 raise ConfigError(
@@ -250,7 +249,10 @@ class Trainer:
                     f"model.overrides.{bad[0]} would change the architecture of model.init_from; with init_from only "
                     f"{', '.join(sorted(_FINETUNE_OVERRIDABLE))} may be overridden"
                 )
-            base = read_config(Path(m.init_from)).to_dict()
+            try:
+                base = read_config(Path(m.init_from)).to_dict()
+            except (CheckpointError, CheckpointNotFoundError) as e:
+                raise ConfigError(f"model.init_from={m.init_from}: {e}") from None
             try:
                 config = PhiConfig.from_dict({**base, **m.overrides})
             except ValueError as e:
@@ -277,16 +279,18 @@ class Trainer:
         return config
 
     def _build_model(self) -> Phi:
-        model = Phi(self.model_config)
         source = self.resume_from or self.cfg.model.init_from
-        if source is not None:
-            pretrained = Phi.from_pretrained(source, dtype=torch.float32)
-            try:
-                model.load_state_dict(pretrained.state_dict())
-            except RuntimeError as e:
-                raise ConfigError(f"cannot load weights from {source}: {e}") from None
-            del pretrained
-        return model
+        if source is None:
+            return Phi(self.model_config)
+        from textbooks.model.hf import CheckpointError, CheckpointNotFoundError, load_pretrained
+
+        # Built once, on the meta device, with the run's config (init_from's + dropout/max_seq_len overrides);
+        # the checkpoint's tensors become the parameters.
+        try:
+            return load_pretrained(Phi, source, dtype=torch.float32, config=self.model_config)
+        except (CheckpointError, CheckpointNotFoundError) as e:
+            what = "--resume checkpoint" if self.resume_from else "model.init_from"
+            raise ConfigError(f"cannot load weights from {what} {source}: {e}") from None
 
     def _make_loader(self, sets, seed: int):
         from textbooks.train.data import TokenWindowLoader
@@ -346,7 +350,13 @@ class Trainer:
     def _load_trainer_state(self, path: Path) -> None:
         # Our own file (optimizer tensors + numpy RNG tuples), hence weights_only=False. mmap: the ranks of a
         # node share the file's pages instead of each holding a copy of the full optimizer state.
-        state = torch.load(path / ckpt.STATE_FILE, map_location="cpu", weights_only=False, mmap=True)
+        try:
+            state = torch.load(path / ckpt.STATE_FILE, map_location="cpu", weights_only=False, mmap=True)
+        except (RuntimeError, EOFError, OSError, ValueError, pickle.UnpicklingError) as e:
+            raise ConfigError(
+                f"cannot read {path / ckpt.STATE_FILE} ({type(e).__name__}: {e}); the checkpoint is damaged: move "
+                f"{path} away to resume from the one before it"
+            ) from None
         same_world = state["world_size"] == self.info.world_size
         parallel.load_optimizer_state(self.model, self.engine.optimizer, state["optimizer"], self.cfg.trainer, self.info)
         if self.engine.scaler is not None and state.get("scaler"):
@@ -364,6 +374,8 @@ class Trainer:
         self.tokens_seen = state["tokens_seen"]
         self.best_val = state.get("best_val_loss", math.inf)
         self.best_step = state.get("best_step")
+        # This step is on disk already: stopping right away must not rewrite (and briefly unpublish) it.
+        self._saved_step = self.step
 
     # ------------------------------------------------------------------------------------------------
     # the loop
@@ -406,39 +418,37 @@ class Trainer:
             self._setup()
             return self._fit()
         finally:
-            if getattr(self, "tb", None) is not None:
-                self.tb.close()
             parallel.shutdown_distributed()
 
     def _fit(self) -> dict:
         cfg, t, info = self.cfg, self.cfg.trainer, self.info
         stop = cfg.stop_step
         log = _Log(self, stop) if info.is_main else None
-        self.tb = log.tb if log else None
-        if info.is_main:
-            self.run_dir.mkdir(parents=True, exist_ok=True)
-            cfg.save(self.run_dir / "config.yaml")
-            log.message(
-                f"{'resuming from ' + str(self.resume_from) if self.resume_from else 'starting'}: "
-                f"{self.model.num_params():,} parameters, step {self.step} -> {stop}, global batch {self.global_batch} "
-                f"= {t.micro_batch_size} x {self.grad_accum} accum x {info.world_size} ranks, seq_len {cfg.data.seq_len}, "
-                f"{t.precision} on {info.device}"
-            )
-        # Ctrl-C / SIGTERM (schedulers' preemption notice) -> checkpoint at the end of this step. Python only lets
-        # the main thread install handlers; elsewhere (a trainer run from a thread) the defaults stay.
-        main_thread = threading.current_thread() is threading.main_thread()
-        previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)} if main_thread else {}
-        for sig in previous:
-            signal.signal(sig, self._request_stop)
-        interrupted = False
-        out_of_time = False
-        deadline = time.monotonic() + 60 * t.max_minutes if t.max_minutes else None
-        last_path = None
-        last_val = None
-        window_loss, window_steps, window_start, paused = [], 0, time.perf_counter(), 0.0
-        tokens_per_s = None
-        last_loss = None
-        try:
+        previous: dict = {}  # signal handlers to restore
+        try:  # from here on, the finally below closes the log (metrics file, TensorBoard writer)
+            if info.is_main:
+                self.run_dir.mkdir(parents=True, exist_ok=True)
+                cfg.save(self.run_dir / "config.yaml")
+                log.message(
+                    f"{'resuming from ' + str(self.resume_from) if self.resume_from else 'starting'}: "
+                    f"{self.model.num_params():,} parameters, step {self.step} -> {stop}, global batch {self.global_batch} "
+                    f"= {t.micro_batch_size} x {self.grad_accum} accum x {info.world_size} ranks, seq_len {cfg.data.seq_len}, "
+                    f"{t.precision} on {info.device}"
+                )
+            # Ctrl-C / SIGTERM (schedulers' preemption notice) -> checkpoint at the end of this step. Python only lets
+            # the main thread install handlers; elsewhere (a trainer run from a thread) the defaults stay.
+            if threading.current_thread() is threading.main_thread():
+                previous.update({sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)})
+            for sig in previous:
+                signal.signal(sig, self._request_stop)
+            interrupted = False
+            out_of_time = False
+            deadline = time.monotonic() + 60 * t.max_minutes if t.max_minutes else None
+            last_path = None
+            last_val = None
+            window_loss, window_steps, window_start, paused = [], 0, time.perf_counter(), 0.0
+            tokens_per_s = None
+            last_loss = None
             while self.step < stop:
                 past_deadline = deadline is not None and time.monotonic() > deadline
                 interrupted, out_of_time = parallel.any_rank((self._stop_requested, past_deadline), info)
@@ -708,7 +718,7 @@ class _Log:
             self.bar.close()
         self.file.close()
         if self.tb is not None:
-            self.tb.flush()
+            self.tb.close()  # flushes; the writer is ours alone
 
 
 def _truncate_metrics(path: Path, step: int) -> None:
@@ -735,15 +745,13 @@ def _seed_all(seed: int) -> None:
 
 
 def _save_model_dir(state: dict[str, torch.Tensor], config: PhiConfig, tokenizer, directory: Path) -> None:
-    """HF model dir (config.json + model.safetensors) + tokenizer files from a full CPU state dict."""
-    from textbooks.model.hf import save_pretrained
+    """`save_model_dir` (HF model dir + generation_config.json + tokenizer) from a full CPU state dict."""
+    from textbooks.model.hf import save_model_dir
 
     with torch.device("meta"):
         model = Phi(config)
     model.load_state_dict(state, assign=True)
-    # <|endoftext|> is phi-1's only special token (bos = eos = 50256 in microsoft/phi-1's config.json).
-    save_pretrained(model, directory, hf_overrides={"eos_token_id": tokenizer.eos_id, "bos_token_id": tokenizer.eos_id})
-    tokenizer.save(directory)
+    save_model_dir(model, tokenizer, directory)
 
 
 def _open_packed(cls, path: str, split: str, key: str):
@@ -753,6 +761,15 @@ def _open_packed(cls, path: str, split: str, key: str):
         return cls(path, split=split)
     except (FileNotFoundError, ValueError) as e:
         raise ConfigError(f"{key}={path}: {e}") from None
+
+
+def _load_tokenizer_dir(path, source: str):
+    from textbooks.tokenizer import load_tokenizer
+
+    try:
+        return load_tokenizer(path)
+    except (FileNotFoundError, ValueError) as e:
+        raise ConfigError(f"{source}={path}: {e}") from None
 
 
 def _meta_tokenizer_path(meta: dict) -> str | None:

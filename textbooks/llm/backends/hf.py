@@ -10,6 +10,7 @@ from __future__ import annotations
 from textbooks.llm.backends._local import run_local
 from textbooks.llm.chat import chat_stop
 from textbooks.llm.config import LLMConfig, LLMFatalError
+from textbooks.text import cut_at_stop
 
 
 class HFBackend:
@@ -45,8 +46,6 @@ class HFBackend:
         return default
 
     def _call(self, prompts: list[str], requests: list, key: tuple) -> list[list[tuple]]:
-        from textbooks.model.generate import cut_at_stop
-
         torch = self.torch
         max_tokens, temperature, top_p, stop, seed, n = key
         prompts = [self._prompt(r, p) for r, p in zip(requests, prompts)]
