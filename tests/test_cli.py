@@ -1,5 +1,6 @@
 """The `textbooks` command: every (sub)command has --help, usage errors exit 2 with a clear message."""
 
+import argparse
 import subprocess
 import sys
 
@@ -36,6 +37,12 @@ def test_every_command_is_built_and_has_help(capsys):
                      ("llm", "complete"), ("serve",), ("eval", "generate"), ("eval", "execute"), ("eval", "judge"),
                      ("eval", "report"), ("demo",)]:
         assert expected in paths, f"missing command {' '.join(expected)}"
+    leaves = [p for p in paths if not any(q[:len(p)] == p and q != p for q in paths)]
+    for path in leaves:  # main() calls args.func: every command path must end in a handler
+        parser = build_parser()
+        for name in path:
+            parser = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices[name]
+        assert callable(parser.get_default("func")), f"`textbooks {' '.join(path)}` sets no handler"
     for path in paths:
         with pytest.raises(SystemExit) as e:
             main([*path, "--help"])

@@ -44,30 +44,32 @@ def build_parser() -> argparse.ArgumentParser:
         "exercises, decontaminate, train, evaluate.",
     )
     parser.add_argument("--version", action="version", version=f"textbooks {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    sub.required = True
-    for name, (module, help_text) in COMMANDS.items():
-        importlib.import_module(module).configure(sub.add_parser(name, help=help_text, description=help_text))
+    _add_modules(subparsers(parser, dest="command", metavar="COMMAND"), COMMANDS)
     return parser
+
+
+def subparsers(parser: argparse.ArgumentParser, dest: str, metavar: str = "SUBCOMMAND"):
+    """A required sub-command slot whose parsers give the same clear usage errors (exit 2) as the top level."""
+    sub = parser.add_subparsers(dest=dest, metavar=metavar, parser_class=_Parser)
+    sub.required = True
+    return sub
 
 
 def add_subcommands(parser: argparse.ArgumentParser, commands: dict[str, tuple[str, str]], dest: str) -> None:
     """Nested sub-commands (`textbooks eval execute ...`), each configured by `configure()` of its module."""
-    sub = parser.add_subparsers(dest=dest, metavar="SUBCOMMAND", parser_class=_Parser)
-    sub.required = True
+    _add_modules(subparsers(parser, dest=dest), commands)
+
+
+def _add_modules(sub, commands: dict[str, tuple[str, str]]) -> None:
     for name, (module, help_text) in commands.items():
         importlib.import_module(module).configure(sub.add_parser(name, help=help_text, description=help_text))
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
-    func = getattr(args, "func", None)
-    if func is None:  # a command group called without its sub-command
-        parser.parse_args([*(argv if argv is not None else sys.argv[1:]), "--help"])
-        return 2
+    args = parser.parse_args(argv)  # every command path ends in a parser that sets `func` (tests/test_cli.py)
     try:
-        rc = func(args)
+        rc = args.func(args)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

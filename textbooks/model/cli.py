@@ -27,8 +27,9 @@ _SAMPLE = 'def fibonacci(n: int) -> int:\n    """Return the n-th Fibonacci numbe
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    sub = parser.add_subparsers(dest="export_format", metavar="FORMAT", parser_class=type(parser))
-    sub.required = True
+    from textbooks.cli import subparsers
+
+    sub = subparsers(parser, dest="export_format", metavar="FORMAT")
     hf = sub.add_parser(
         "hf",
         help="Hugging Face directory: transformers AutoModelForCausalLM/AutoTokenizer and vLLM load it",

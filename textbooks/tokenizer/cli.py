@@ -19,10 +19,9 @@ DEFAULT_INPUT = "default"
 
 def configure(parser: argparse.ArgumentParser) -> None:
     # Both sub-commands live in this module (textbooks.cli.add_subcommands wants one module each).
-    from textbooks.cli import _Parser
+    from textbooks.cli import subparsers
 
-    sub = parser.add_subparsers(dest="tokenizer_command", metavar="SUBCOMMAND", parser_class=_Parser)
-    sub.required = True
+    sub = subparsers(parser, dest="tokenizer_command")
 
     help_train = "train a byte-level BPE like codegen-350M-mono's (GPT-2 BPE + <|endoftext|> + 38 whitespace tokens)"
     p = sub.add_parser("train", help=help_train, description=help_train,
