@@ -1,27 +1,42 @@
 """The sandbox worker ("zygote"): one per pool slot, started by `sandbox.py` inside bubblewrap (or the fallback).
 
-It is passed to `python -s -c` as source text (it never imports `textbooks`, so the package may live in a
-hidden directory). It imports common stdlib modules once, then for each program compiles it (no program code
-runs; a syntax error, or a program that does not end with the harness's statement, needs no child) and forks
-a child that runs the compiled code (sources over `_COMPILE_MAX` are compiled in the child, under its limits).
-The worker stays outside the child's address space, so the verdict it reports is decided here, from what it
-observes: the child's exit status and a verdict line the child writes to a pipe, prefixed with a
-per-run random nonce (see sandbox.py for what this does and does not protect).
+It is run by path (`python -I .../_sandbox_worker.py`), so tracebacks name this file, and it imports only the
+standard library (never `textbooks`: the package may live in a directory the sandbox hides; the harness binds
+this one file's directory back read-only). It imports common stdlib modules once, then for each program
+compiles it (no program code runs; a syntax error, or a program that does not end with the harness's
+statement, needs no child) and starts a child that runs the compiled code (sources over `_COMPILE_MAX` are
+compiled in the child, under its limits). The worker stays outside the child's address space, so the verdict
+it reports is decided here, from what it observes: the child's exit status and a verdict line the child
+writes to a pipe, prefixed with a per-program random nonce (sandbox.py says what this does and does not
+protect).
 
-Protocol with the harness over stdin/stdout (the harness is the only peer): every message is a 4-byte
-big-endian length then UTF-8 JSON.
-  first message out : {"hello": true, "layers": [...], "missing": [...], "pid": ...}
-  config (first in) : {"scratch", "private_scratch", "env", "unshare_net", "drop_uid"}
-  request           : {"source", "final", "timeout", "memory_bytes", "output_cap", "limits"}
-  reply             : {"status", "detail", "output", "output_bytes", "seconds", "exit"}
-Every file descriptor of the protocol is closed in the child before the program runs.
+Each child is PID 1 of a new PID namespace and has a new IPC namespace (a raw clone(2) with CLONE_NEWPID |
+CLONE_NEWIPC, when the worker may create namespaces): it cannot name its worker or any other process in a
+signal, its SysV/POSIX IPC objects vanish with it, and killing it kills every process it started. The worker
+itself is not dumpable, so the child (same uid when the harness is not root) cannot open /proc/<worker>/fd/*,
+read its memory or ptrace it. A seccomp filter (built by the harness, installed here once; every child
+inherits it) refuses the syscalls listed in sandbox.py.
+
+Protocol with the harness over stdin/stdout (the harness is the only peer). Frames are a 4-byte big-endian
+length, then the payload.
+  config (first in) : JSON {"scratch", "private_scratch", "env", "unshare_net", "drop_uid", "keep",
+                             "clean_dirs", "seccomp" (hex BPF program or null), "namespaces"}
+  hello (first out) : 16 zero bytes + JSON {"hello": true, "layers": [...], "missing": [...], "pid", ...}
+  request           : 16-byte job id + JSON {"source", "final", "timeout", "memory_bytes", "output_cap", "limits"}
+  reply             : the same 16-byte job id + JSON {"status", "detail", "output", "output_bytes", "seconds",
+                      "exit", "cpu_child", "cpu_worker", "sandbox_error"}
+The job id is read straight into one bytearray and zeroed in every child before the program runs, so no
+program ever holds the id of the job it runs; the harness drops any reply whose id is not the one it waits
+for. Every file descriptor of the protocol is closed in the child before the program runs.
 """
 
 import ast
+import ctypes
 import gc
 import io
 import json
 import os
+import platform
 import resource
 import select
 import signal
@@ -42,51 +57,68 @@ for _name in (
     except ImportError:
         pass
 sys.path[:] = [p for p in sys.path if p]  # no cwd on sys.path: a program's files never shadow stdlib
-gc.collect()
-gc.freeze()  # the preloaded objects move out of the collector's reach: children copy fewer pages after fork
 
 PROTO_IN, PROTO_OUT = 0, 1
 CHILD_UID = 65534  # "nobody"
 VERDICT_CAP = 16384
-_PR_SET_PDEATHSIG, _PR_SET_CHILD_SUBREAPER, _PR_SET_NO_NEW_PRIVS = 1, 36, 38
-_CLONE_NEWNET, _CLONE_NEWUSER = 0x40000000, 0x10000000
+ID_BYTES = 16
+_PR_SET_PDEATHSIG, _PR_SET_DUMPABLE, _PR_SET_CHILD_SUBREAPER, _PR_SET_NO_NEW_PRIVS = 1, 4, 36, 38
+_PR_SET_SECCOMP, _SECCOMP_MODE_FILTER = 22, 2
+_CLONE_NEWNET, _CLONE_NEWUSER, _CLONE_NEWPID, _CLONE_NEWIPC = 0x40000000, 0x10000000, 0x20000000, 0x08000000
+_SYS_CLONE = {"x86_64": 56, "aarch64": 220}.get(platform.machine())
+
+_LIBC = ctypes.CDLL(None, use_errno=True)
+# The raw clone must keep the GIL (a CDLL call releases it): PyDLL does not release it.
+_PYLIBC = ctypes.PyDLL(None, use_errno=True)
+_JOB_ID = bytearray(ID_BYTES)  # the running job's id: only here, zeroed in every child
 
 
-_LIBC = None
+class _CapHeader(ctypes.Structure):
+    _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
 
 
-def _libc():
-    global _LIBC
-    if _LIBC is None:  # loaded once in the worker; children inherit it (importing ctypes per child is slow)
-        import ctypes
+class _CapData(ctypes.Structure):
+    _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32), ("inheritable", ctypes.c_uint32)]
 
-        _LIBC = ctypes.CDLL(None, use_errno=True)
-    return _LIBC
+
+# Made once here: a child that builds ctypes objects copies dozens of pages.
+_CAP_HEADER = _CapHeader(0x20080522, 0)  # _LINUX_CAPABILITY_VERSION_3
+_CAP_NONE = (_CapData * 2)()
+
+
+def _readinto(buf):
+    view, got = memoryview(buf), 0
+    while got < len(buf):
+        n = os.readv(PROTO_IN, [view[got:]])
+        if n == 0:
+            return False
+        got += n
+    return True
 
 
 def _read_exact(n):
-    buf = b""
-    while len(buf) < n:
-        chunk = os.read(PROTO_IN, n - len(buf))
-        if not chunk:
-            return None
-        buf += chunk
-    return buf
+    buf = bytearray(n)
+    return bytes(buf) if _readinto(buf) else None
 
 
-def _recv():
+def _recv(with_id=True):
     head = _read_exact(4)
     if head is None:
         return None
-    body = _read_exact(struct.unpack(">I", head)[0])
+    n = struct.unpack(">I", head)[0]
+    if with_id:
+        if n < ID_BYTES or not _readinto(_JOB_ID):
+            return None
+        n -= ID_BYTES
+    body = _read_exact(n)
     return None if body is None else json.loads(body)
 
 
-def _send(obj):
+def _send(obj, job_id=bytes(ID_BYTES)):
     data = json.dumps(obj).encode()
-    data = struct.pack(">I", len(data)) + data
+    data = struct.pack(">I", len(data) + ID_BYTES) + bytes(job_id) + data
     while data:
-        data = data[os.write(PROTO_OUT, data) :]
+        data = data[os.write(PROTO_OUT, data):]
 
 
 class _NoInput(io.StringIO):
@@ -126,10 +158,11 @@ def _describe(exc, source_lines):
 
 
 def _child(job, code, nonce, verdict_fd, out_fd, workdir):
-    """Runs in the forked child and never returns: set limits, run the program, write the verdict, _exit.
+    """Runs in the new child and never returns: set limits, run the program, write the verdict, _exit.
 
     `code` was compiled by the worker (see `_compile`): compiling here would copy most of the compiler's
     memory pages into the child (hundreds of copy-on-write faults, the largest cost per program)."""
+    _JOB_ID[:] = bytes(ID_BYTES)  # the program never holds the id of the job it runs
     write, getpid, _exit = os.write, os.getpid, os._exit  # bound now: the program may replace os.* later
     me = getpid()
     flushes = []
@@ -145,7 +178,10 @@ def _child(job, code, nonce, verdict_fd, out_fd, workdir):
         _exit(0)
 
     try:
-        os.setsid()  # own process group: the worker kills the whole group on timeout
+        # Its own session and process group, always: kill(0, ...) and killpg(0, ...) then reach only the
+        # program's own processes (a process group spans PID namespaces: sharing the worker's would let the
+        # program stop it). Without a PID namespace the worker kills this group on timeout.
+        os.setsid()
         null = os.open(os.devnull, os.O_RDONLY)
         os.dup2(null, 0)
         os.dup2(out_fd, 1)
@@ -155,12 +191,22 @@ def _child(job, code, nonce, verdict_fd, out_fd, workdir):
             verdict_fd = 3
         os.closerange(4, 65536)  # the protocol pipes and everything else the worker holds
         os.chdir(workdir)
+        if OOM_FIRST:  # under a memory cgroup the OOM killer picks the program, not its worker
+            try:  # (as root only: a non-dumpable process of another uid cannot write its own /proc files)
+                fd = os.open("/proc/self/oom_score_adj", os.O_WRONLY)
+                os.write(fd, b"1000")
+                os.close(fd)
+            except OSError:
+                pass
         if DROP_UID:  # harness running as root: the program runs as nobody, without capabilities
             os.setgroups([])
             os.setgid(CHILD_UID)
             os.setuid(CHILD_UID)
-        # no_new_privs (setuid programs such as sudo or su cannot raise privileges) and the default handlers
-        # of SIGTERM/SIGALRM/SIGCHLD were set once in the worker (main); a fork inherits both.
+        elif DROP_CAPS:  # the worker holds capabilities inside its user namespace (to create namespaces)
+            if _LIBC.capset(ctypes.byref(_CAP_HEADER), _CAP_NONE) != 0:
+                raise OSError(ctypes.get_errno(), "capset")
+        # no_new_privs, the seccomp filter, non-dumpable, and the default handlers of SIGTERM/SIGALRM/SIGCHLD
+        # were set once in the worker (main); every child inherits them.
         setrlimit = resource.setrlimit
         for res, soft_hard in job["_rlimits"]:
             try:
@@ -199,6 +245,25 @@ def _child(job, code, nonce, verdict_fd, out_fd, workdir):
     report("passed")
 
 
+def _spawn():
+    """fork(), or a raw clone into a new PID and IPC namespace (the child is PID 1 there). Python's own
+    before/after-fork hooks run around it, as os.fork() runs them; the worker has a single thread."""
+    if not NEW_PID_NS:
+        return os.fork()
+    api = ctypes.pythonapi
+    api.PyOS_BeforeFork()
+    pid = _PYLIBC.syscall(_SYS_CLONE, ctypes.c_ulong(_CLONE_NEWPID | _CLONE_NEWIPC | signal.SIGCHLD),
+                          None, None, None, None)
+    if pid == 0:
+        api.PyOS_AfterFork_Child()
+        return 0
+    err = ctypes.get_errno()
+    api.PyOS_AfterFork_Parent()
+    if pid < 0:
+        raise OSError(err, "clone(CLONE_NEWPID | CLONE_NEWIPC): " + os.strerror(err))
+    return pid
+
+
 def _read_proc(path):
     """A small /proc file's bytes, unbuffered (a text-mode open() costs buffers and page faults per call)."""
     fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
@@ -220,16 +285,17 @@ def _children_of(pid):
         return []
 
 
-def _kill_leftovers(pgid):
-    """Kill the program's process group and every descendant that escaped it (setsid, double fork).
+def _kill_leftovers(pid):
+    """Kill the program and everything it started.
 
-    The worker is a child subreaper, so orphans re-parent to it and show up in its children list.
-    """
+    In its own PID namespace that is one SIGKILL: the kernel kills every process of a namespace whose PID 1
+    dies. Otherwise (fork fallback) kill its process group and every descendant that escaped it (setsid,
+    double fork): the worker is a child subreaper, so orphans re-parent to it and show up in its children."""
     me = os.getpid()
     pause, deadline = 0.0002, time.monotonic() + 10.0
     while True:
         try:
-            os.killpg(pgid, signal.SIGKILL)
+            os.kill(pid, signal.SIGKILL) if NEW_PID_NS else os.killpg(pid, signal.SIGKILL)
         except OSError:
             pass
         kids = _children_of(me)
@@ -240,15 +306,15 @@ def _kill_leftovers(pgid):
                 pass
         while True:
             try:
-                pid, _ = os.waitpid(-1, os.WNOHANG)
+                done, _ = os.waitpid(-1, os.WNOHANG)
             except ChildProcessError:
-                pid = 0
-            if pid == 0:
+                done = 0
+            if done == 0:
                 break
         if not kids and not _children_of(me):
             return
-        if time.monotonic() > deadline:  # unkillable (stuck in the kernel): give up rather than hang the pool
-            return
+        if time.monotonic() > deadline:  # unkillable (stuck in the kernel): the harness replaces this worker
+            raise RuntimeError(f"processes {kids} did not die within 10 s of SIGKILL")
         # A SIGKILLed process can take a while to die (e.g. in the middle of exec on a loaded machine).
         time.sleep(pause)
         pause = min(pause * 2, 0.01)
@@ -306,6 +372,58 @@ def _compile(job):
     return code, None, captured.getvalue()
 
 
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+
+
+def _open_dir(name, dir_fd):
+    try:
+        return os.open(name, _DIR_FLAGS, dir_fd=dir_fd)
+    except PermissionError:  # the program made it unreadable (mode 000, 0300, ...): we own it
+        os.chmod(name, 0o700, dir_fd=dir_fd, follow_symlinks=False)
+        return os.open(name, _DIR_FLAGS, dir_fd=dir_fd)
+
+
+def _empty_dir(path, keep=()):
+    """Remove everything in `path` but the top-level names in `keep`, however deep or however the program
+    set the modes. Iterative, holding one directory fd at a time (a recursive walk fails on 1,500 nested
+    directories, an fd per level on the open-files limit); raises OSError if something cannot go."""
+    cur, stack = os.open(path, _DIR_FLAGS), []
+    try:
+        while True:
+            subdir = None
+            try:  # entries of a directory the program made 0500 cannot be unlinked: give the owner rwx back
+                mode = os.fstat(cur).st_mode & 0o7777
+                if mode & 0o700 != 0o700:
+                    os.fchmod(cur, mode | 0o700)
+            except OSError:
+                pass
+            with os.scandir(cur) as entries:
+                for e in entries:
+                    if not stack and e.name in keep:
+                        continue
+                    if e.is_dir(follow_symlinks=False):
+                        subdir = e.name
+                        break
+                    try:
+                        os.unlink(e.name, dir_fd=cur)
+                    except FileNotFoundError:
+                        pass
+            if subdir is not None:
+                fd = _open_dir(subdir, cur)
+                os.close(cur)
+                cur = fd
+                stack.append(subdir)
+                continue
+            if not stack:
+                return
+            parent = os.open("..", _DIR_FLAGS, dir_fd=cur)
+            os.close(cur)
+            cur = parent
+            os.rmdir(stack.pop(), dir_fd=cur)
+    finally:
+        os.close(cur)
+
+
 def _fresh_workdir(scratch, drop_uid):
     """scratch/run: an empty directory owned by the program's uid, mode 0700 (recreated if the program
     replaced it or changed its mode)."""
@@ -319,7 +437,8 @@ def _fresh_workdir(scratch, drop_uid):
     if not ok:
         if os.path.lexists(workdir):
             if os.path.isdir(workdir) and not os.path.islink(workdir):
-                _rmtree(workdir)
+                _empty_dir(workdir)
+                os.rmdir(workdir)
             else:
                 os.unlink(workdir)
         os.mkdir(workdir, 0o700)
@@ -328,50 +447,21 @@ def _fresh_workdir(scratch, drop_uid):
     return workdir
 
 
-def _rmtree(path):
-    # shutil is imported on first use only: with it come zlib, bz2 and lzma, whose mappings every fork copies.
-    import shutil
-
-    shutil.rmtree(path, ignore_errors=True)
-
-
-def _interpreter_roots(scratch):
-    """Top-level names in `scratch` that hold the interpreter (a venv under /tmp is bind-mounted there
-    read-only by the harness); cleaning must leave them alone."""
-    roots = set()
-    for d in {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix,
-              os.path.dirname(os.path.realpath(sys.executable))}:
-        rel = os.path.relpath(d, scratch)
-        if rel != "." and not rel.startswith(".."):
-            roots.add(rel.split(os.sep)[0])
-    return roots
-
-
-_ROOTS = {}  # scratch dir -> names to leave alone at its top level
-
-
-def _clean_dir(path, keep=None, top=True):
-    """Empty `path`; `keep` (a name) is emptied but kept. At the top level, directories holding the
-    interpreter are left alone; below it (the program's run dir) everything goes."""
-    skip = ()
-    if top:
-        skip = _ROOTS.get(path)
-        if skip is None:
-            skip = _ROOTS[path] = _interpreter_roots(path)
-    for name in os.listdir(path):
-        if name == keep:
-            _clean_dir(os.path.join(path, name), top=False)
-            continue
-        if name in skip:
-            continue
-        p = os.path.join(path, name)
-        try:
-            if os.path.isdir(p) and not os.path.islink(p):
-                _rmtree(p)
-            else:
-                os.unlink(p)
-        except OSError:
-            pass
+def _cleanup(scratch, private_scratch, workdir):
+    """Empty what the program could write: its run dir (kept between programs: creating and removing a
+    directory per program costs milliseconds on some filesystems), with bubblewrap the whole private /tmp but
+    the interpreter binds, and the private /dev/shm. A run dir the program replaced by something else is
+    dealt with by `_fresh_workdir` before the next program."""
+    if private_scratch:
+        _empty_dir(scratch, keep={"run", *KEEP})
+    try:
+        is_dir = (os.lstat(workdir).st_mode & 0o170000) == 0o040000
+    except FileNotFoundError:
+        is_dir = False
+    if is_dir:
+        _empty_dir(workdir)
+    for d in CLEAN_DIRS:
+        _empty_dir(d)
 
 
 def _rlimits(limits, address_space):
@@ -404,7 +494,7 @@ def run_job(job, scratch, private_scratch, cpu0):
     job = dict(job, _rlimits=_rlimits(job["limits"], _vm_size() + int(job["memory_bytes"])), _warnings=warned)
     out_r, out_w = os.pipe()
     ver_r, ver_w = os.pipe()
-    pid = os.fork()
+    pid = _spawn()
     if pid == 0:
         try:
             os.close(out_r)
@@ -463,7 +553,11 @@ def run_job(job, scratch, private_scratch, cpu0):
                 status = st
                 break
     seconds = time.monotonic() - t0
-    _kill_leftovers(pid)
+    sandbox_error = None
+    try:
+        _kill_leftovers(pid)
+    except RuntimeError as e:
+        sandbox_error = f"cleanup failed: {e}"
     if status is None:
         try:
             _, status, usage = os.wait4(pid, 0)
@@ -473,9 +567,10 @@ def run_job(job, scratch, private_scratch, cpu0):
         drain(fd)
     for fd in (out_r, ver_r) + ((pidfd,) if pidfd is not None else ()):
         os.close(fd)
-    # Empty the run dir (kept between programs: creating and removing a directory per program costs
-    # milliseconds on some filesystems); with bubblewrap the whole /tmp is ours, so nothing survives there.
-    _clean_dir(scratch if private_scratch else workdir, keep="run")
+    try:
+        _cleanup(scratch, private_scratch, workdir)
+    except OSError as e:  # what the program left cannot be removed: the harness replaces this worker
+        sandbox_error = sandbox_error or f"cleanup failed: {type(e).__name__}: {e}"[:300]
 
     exit_desc = None
     if status is not None and status >= 0:
@@ -490,10 +585,14 @@ def run_job(job, scratch, private_scratch, cpu0):
         result, _, detail = rest.partition("\n")
     elif exit_desc == "signal SIGXCPU":
         result, detail = "timed out", "CPU time limit"
+    elif exit_desc == "signal SIGKILL" and _oom_killed():
+        result, detail = "out of memory", "memory cgroup limit"
     elif exit_desc == "signal SIGKILL":
         result, detail = "failed", "killed (SIGKILL: out of memory or process limit)"
     else:
         result, detail = "failed", f"the program ended before the tests finished ({exit_desc})"
+    if result == "error":  # the child's own setup failed before any program code ran
+        sandbox_error, result = detail, "failed"
     return {
         "status": result,
         "detail": detail,
@@ -505,10 +604,37 @@ def run_job(job, scratch, private_scratch, cpu0):
         "cpu_child": round(usage.ru_utime + usage.ru_stime, 5) if usage is not None else None,
         "cpu_worker": round(time.process_time() - cpu0, 5),
         "page_faults": usage.ru_minflt if usage is not None else None,
+        "sandbox_error": sandbox_error,
     }
 
 
 DROP_UID = False  # set in main(): programs run as CHILD_UID (the harness runs as root)
+DROP_CAPS = False  # set in main(): the worker has capabilities (in its user namespace) that children drop
+NEW_PID_NS = False  # set in main(): each program is PID 1 of its own PID (and IPC) namespace
+OOM_FIRST = False  # set in main(): under a memory cgroup, programs are the OOM killer's first choice
+KEEP = frozenset()  # top-level names in the scratch dir that hold the interpreter (bound there read-only)
+CLEAN_DIRS = ()  # other directories emptied after every program (the private /dev/shm)
+OOM_EVENTS = None  # the worker cgroup's memory.events / memory.oom_control, and its last `oom_kill` count
+_OOM_SEEN = [0]
+
+
+def _oom_kills():
+    try:
+        for line in _read_proc(OOM_EVENTS).decode().splitlines():
+            if line.startswith("oom_kill "):
+                return int(line.split()[1])
+    except (OSError, ValueError, TypeError):
+        pass
+    return 0
+
+
+def _oom_killed():
+    """Whether the kernel's OOM killer acted in this worker's cgroup since the last program."""
+    if OOM_EVENTS is None:
+        return False
+    n = _oom_kills()
+    seen, _OOM_SEEN[0] = _OOM_SEEN[0], n
+    return n > seen
 
 
 def _can_run_as(uid):
@@ -529,26 +655,61 @@ def _can_run_as(uid):
     return os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
 
 
-def main():
-    global DROP_UID
-    layers, missing = [], []
-    libc = None
+def _can_clone_namespaces():
+    """Whether a child can be PID 1 of a new PID + IPC namespace here (needs CAP_SYS_ADMIN in our user
+    namespace: bubblewrap grants it to the worker, never to programs)."""
+    global NEW_PID_NS
+    if _SYS_CLONE is None:
+        return False
+    NEW_PID_NS = True
     try:
-        libc = _libc()
-        if libc.prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0:
-            layers.append("subreaper")
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)  # die with the harness
-        # Inherited by every child and never cleared: setuid programs (sudo, su) cannot raise privileges.
-        # Set here once rather than per child (a ctypes call in a fresh fork copies dozens of pages).
-        libc.prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
+        pid = _spawn()
     except OSError:
-        missing.append("prctl")
+        NEW_PID_NS = False
+        return False
+    if pid == 0:
+        os._exit(0 if os.getpid() == 1 else 1)
+    _, status = os.waitpid(pid, 0)
+    NEW_PID_NS = os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
+    return NEW_PID_NS
+
+
+def _effective_caps():
+    for line in _read_proc("/proc/self/status").decode().splitlines():
+        if line.startswith("CapEff:"):
+            return int(line.split()[1], 16)
+    return 0
+
+
+class _SockFprog(ctypes.Structure):
+    _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_char_p)]
+
+
+def _install_seccomp(program):
+    """Load a BPF program (struct sock_filter[], as libseccomp exports it) for this process and its children."""
+    buf = ctypes.create_string_buffer(program, len(program))
+    fprog = _SockFprog(len(program) // 8, ctypes.cast(buf, ctypes.c_char_p))
+    if _LIBC.prctl(_PR_SET_SECCOMP, _SECCOMP_MODE_FILTER, ctypes.byref(fprog), 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_SECCOMP)")
+
+
+def main():
+    global DROP_UID, DROP_CAPS, OOM_FIRST, OOM_EVENTS, KEEP, CLEAN_DIRS
+    layers, missing = [], []
+    libc = _LIBC
+    if libc.prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0:
+        layers.append("subreaper")
+    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)  # die with the harness
+    # Inherited by every child and never cleared: setuid programs (sudo, su) cannot raise privileges, and a
+    # seccomp filter may be loaded without privileges. Set here once rather than per child (a ctypes call in
+    # a fresh fork copies dozens of pages).
+    libc.prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
     for sig in (signal.SIGTERM, signal.SIGALRM, signal.SIGCHLD):  # children inherit the default handlers
         signal.signal(sig, signal.SIG_DFL)
-    config = _recv()
+    config = _recv(with_id=False)
     if config is None:
         return
-    if config.get("unshare_net") and libc is not None:
+    if config.get("unshare_net"):
         # Fallback without bubblewrap: a private network namespace (no interfaces but a down loopback)
         # needs root, or an unprivileged user namespace.
         ok = libc.unshare(_CLONE_NEWNET) == 0 or (
@@ -556,13 +717,40 @@ def main():
         )
         (layers if ok else missing).append("network namespace")
     scratch = config["scratch"]
+    KEEP = frozenset(config.get("keep") or ())
+    CLEAN_DIRS = tuple(config.get("clean_dirs") or ())
+    OOM_FIRST = bool(config.get("oom_events"))
+    if OOM_FIRST:
+        OOM_EVENTS = config["oom_events"]
+        _OOM_SEEN[0] = _oom_kills()
     if config.get("drop_uid"):
         DROP_UID = _can_run_as(CHILD_UID)
         if not DROP_UID:
             missing.append(f"running programs as uid {CHILD_UID} (this interpreter's files are not readable by it)")
+    if config.get("namespaces"):
+        if _can_clone_namespaces():
+            layers.append("PID and IPC namespace per program")
+        else:
+            missing.append("a PID and IPC namespace per program (the worker cannot create namespaces)")
+    DROP_CAPS = not DROP_UID and _effective_caps() != 0
+    # Not dumpable: a program of the same uid cannot open /proc/<worker>/fd/*, read /proc/<worker>/mem or
+    # ptrace the worker. Children inherit it (a program may undo it for itself only).
+    if libc.prctl(_PR_SET_DUMPABLE, 0, 0, 0, 0) == 0:
+        layers.append("worker not dumpable")
+    else:
+        missing.append("non-dumpable worker")
+    if config.get("seccomp"):
+        try:
+            _install_seccomp(bytes.fromhex(config["seccomp"]))
+            layers.append("seccomp filter")
+        except OSError as e:
+            missing.append(f"seccomp filter ({e})")
     os.environ.clear()  # what every program sees (children inherit it)
     os.environ.update(config.get("env") or {})
-    _send({"hello": True, "layers": layers, "missing": missing, "pid": os.getpid(), "drop_uid": DROP_UID})
+    gc.collect()
+    gc.freeze()  # the preloaded objects move out of the collector's reach: children copy fewer pages after fork
+    _send({"hello": True, "layers": layers, "missing": missing, "pid": os.getpid(), "drop_uid": DROP_UID,
+           "namespaces": NEW_PID_NS})
     cpu0 = time.process_time()  # the worker's CPU for a program: from the previous reply to this one
     while True:
         job = _recv()
@@ -572,7 +760,7 @@ def main():
             reply = run_job(job, scratch, config.get("private_scratch", False), cpu0)
         except Exception as e:  # a bug here must not look like a verdict about the program
             reply = {"status": "error", "detail": f"sandbox worker error: {type(e).__name__}: {e}"}
-        _send(reply)
+        _send(reply, _JOB_ID)
         cpu0 = time.process_time()
 
 

