@@ -1,11 +1,79 @@
-"""Small text helpers shared by the sampler, the LLM backends and eval (no torch, stdlib only)."""
+"""Small text helpers shared by the sampler, the LLM backends, serve and eval (no torch, stdlib only).
+
+- `cut_at_stop(text, stop)`: the one rule for stop strings: text before the earliest one (as OpenAI's API).
+- `unescape(text)` / `stop_arg`: the one escape convention of every CLI flag that takes a stop string
+  (`textbooks generate --stop`, `eval generate --stop`, `eval run --stop`, `llm complete --stop`).
+- `derive_seed(seed, prompt, sample)`: the one rule for seeds: the random stream of sample j of a prompt
+  depends only on (seed, prompt, j), never on batch size, batch neighbours, workers or concurrency.
+"""
 
 from __future__ import annotations
 
-from typing import Iterable
+import argparse
+import hashlib
+import re
+from typing import Iterable, Sequence
 
 
 def cut_at_stop(text: str, stop: Iterable[str]) -> tuple[str, bool]:
     """Text before the earliest stop string, and whether one was found."""
     cut = min((i for i in (text.find(s) for s in stop) if i >= 0), default=-1)
     return (text[:cut], True) if cut >= 0 else (text, False)
+
+
+# Backslash escapes understood on the command line. Everything else (real newlines from bash's $'...',
+# non-ASCII characters) is taken as is: the text is never round-tripped through bytes, so "«" or "日本"
+# survive (Python's `unicode_escape` codec reads UTF-8 bytes as Latin-1 and garbles them).
+_SIMPLE = {"n": "\n", "t": "\t", "r": "\r", "0": "\0", "\\": "\\", "'": "'", '"': '"'}
+_ESCAPE = re.compile(r"\\(x[0-9a-fA-F]{2}|u[0-9a-fA-F]{4}|U[0-9a-fA-F]{8}|.|$)", re.DOTALL)
+
+
+def unescape(text: str) -> str:
+    r"""Decode \n \t \r \0 \\ \' \" \xHH \uXXXX \UXXXXXXXX; any other backslash escape is an error.
+
+    `unescape(r"\ndef ")` == "\ndef "; `unescape("«\\n")` == "«\n"; a real newline stays a newline.
+    """
+
+    def one(m: re.Match) -> str:
+        code = m.group(1)
+        if code in _SIMPLE:
+            return _SIMPLE[code]
+        if len(code) > 1:  # \xHH, \uXXXX, \UXXXXXXXX
+            try:
+                return chr(int(code[1:], 16))
+            except (ValueError, OverflowError):
+                pass
+        shown = "\\" + code if code else "a trailing \\"
+        raise ValueError(f"unknown escape {shown!r} in {text!r}; escapes are \\n \\t \\r \\0 \\\\ \\xHH \\uXXXX "
+                         "(write \\\\ for a literal backslash)")
+
+    return _ESCAPE.sub(one, text)
+
+
+def stop_arg(text: str) -> str:
+    """argparse `type=` for stop strings: `unescape`, and never empty (an empty stop would cut everything)."""
+    try:
+        value = unescape(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+    if not value:
+        raise argparse.ArgumentTypeError("a stop string must not be empty")
+    return value
+
+
+STOP_HELP = ("backslash escapes \\n \\t \\r \\\\ \\xHH \\uXXXX are decoded (the same in every command), "
+             "other text, non-ASCII included, is taken as is")
+
+
+def derive_seed(seed: int, prompt: str | Sequence[int], sample: int, bits: int = 63) -> int:
+    """The seed of sample `sample` of `prompt` (its text, or its token ids) under the user's `seed`.
+
+    A hash, not seed + sample: (seed, j) never collides with (seed + 1, j - 1), and two prompts under one
+    seed get unrelated streams. `bits=31` gives a seed any server accepts (llama.cpp takes 32-bit seeds).
+    """
+    h = hashlib.sha256(f"textbooks-seed:{int(seed)}:{int(sample)}:".encode())
+    if isinstance(prompt, str):
+        h.update(b"text:" + prompt.encode("utf-8", "surrogatepass"))
+    else:
+        h.update(b"ids:" + ",".join(str(int(t)) for t in prompt).encode())
+    return int.from_bytes(h.digest()[:8], "little") & ((1 << bits) - 1)

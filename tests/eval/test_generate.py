@@ -115,6 +115,23 @@ def test_raising_n_adds_only_missing_ids_and_a_cut_line_is_redone(checkpoint, tm
     assert len(keys) == len(set(keys)) == 6
 
 
+def test_sampled_outputs_are_the_same_for_batch_sizes_1_7_16_and_after_a_resume(checkpoint, tmp_path):
+    """The seed rule: completion c of a task depends only on (seed, prompt, c), not on --batch-size, nor on
+    whether the run was interrupted and resumed with a growing --n."""
+    kw = dict(task_ids=HE3, max_new_tokens=8, temperature=1.0, top_p=0.95, seed=5, progress=False)
+    runs = {}
+    for bs in (1, 7, 16):
+        out = tmp_path / f"bs{bs}.jsonl"
+        assert generate_samples("humaneval", checkpoint, out, n=3, batch_size=bs, **kw)["written"] == 9
+        runs[bs] = {(r["task_id"], r["completion_id"]): r["completion"] for r in _rows(out)}
+    assert runs[1] == runs[7] == runs[16]
+    assert len(set(runs[1].values())) > 3  # real sampling: the samples differ
+    resumed = tmp_path / "resumed.jsonl"
+    generate_samples("humaneval", checkpoint, resumed, n=1, batch_size=2, **kw)
+    generate_samples("humaneval", checkpoint, resumed, n=3, batch_size=5, **kw)
+    assert {(r["task_id"], r["completion_id"]): r["completion"] for r in _rows(resumed)} == runs[1]
+
+
 def test_mbpp_docstring_completion_is_the_whole_program(checkpoint, tmp_path):
     out = tmp_path / "mbpp.jsonl"
     generate_samples("mbpp", checkpoint, out, task_ids=["11"], max_new_tokens=6, progress=False)
@@ -131,8 +148,9 @@ def test_short_context_model_keeps_the_end_of_long_prompts(request, tmp_path_fac
     out = tmp_path / "short.jsonl"
     s = generate_samples("humaneval", short, out, task_ids=HE3[:2], max_new_tokens=4, progress=False)
     assert s["written"] == 2  # HumanEval prompts are far longer than 44 tokens: truncated, not a crash
-    assert "2 prompts are longer than 44 tokens" in caplog.text
-    assert json.loads(meta_path_for(out).read_text())["long_prompts"] == "keep the last tokens"
+    assert "2 prompts are longer than 44 tokens" in caplog.text and s["prompts_truncated"] == 2
+    assert json.loads(meta_path_for(out).read_text())["long_prompts"].startswith("keep the last max_seq_len - max_new_tokens")
+    assert all(r["prompt_tokens_dropped"] > 0 for r in _rows(out))  # recorded per sample
     with pytest.raises(GenerateError, match="--max-new-tokens 48 leaves no room for a prompt"):
         generate_samples("humaneval", short, tmp_path / "x.jsonl", task_ids=HE3[:1], max_new_tokens=48, progress=False)
 
@@ -145,18 +163,24 @@ def _completion_answer(path, body):
 
 
 def test_endpoint_backend_against_local_server(tmp_path):
+    """Through an endpoint each (task, completion id) is one request with its own seed, derived from
+    (--seed, prompt, completion id): no two tasks share a seed, and resuming asks for the same seeds."""
+    from textbooks.text import derive_seed
+
     out = tmp_path / "api.jsonl"
+    prompts = {t.task_id: t.prompt for t in load_tasks("humaneval") if t.task_id in HE3}
     with LocalOpenAIServer(_completion_answer) as server:
         s = generate_samples("humaneval", out=out, base_url=server.base_url, model_name="served", task_ids=HE3, n=2,
                              temperature=0.5, seed=10, max_new_tokens=64, api_key_env=None, progress=False)
         assert s["written"] == 6
         path, body = server.requests[0]
         assert body["model"] == "served" and body["stop"] == list(HUMANEVAL_STOP)
-        assert body["max_tokens"] == 64 and body["temperature"] == 0.5 and body["n"] == 2
-        assert body["prompt"] in {t.prompt for t in load_tasks("humaneval") if t.task_id in HE3}
+        assert body["max_tokens"] == 64 and body["temperature"] == 0.5 and "n" not in body
+        assert body["prompt"] in prompts.values()
         rows = {(r["task_id"], r["completion_id"]): r["completion"] for r in _rows(out)}
-        # Sample i is drawn with seed + i; the text after the "\ndef" stop string is cut.
-        assert rows[(HE3[0], 0)] == "    return 10\n" and rows[(HE3[0], 1)] == "    return 11\n"
+        # The text after the "\ndef" stop string is cut; each sample's seed is its own.
+        expected = {(t, c): f"    return {derive_seed(10, prompts[t], c, bits=31)}\n" for t in HE3 for c in range(2)}
+        assert rows == expected and len(set(rows.values())) == 6
 
         sent = len(server.requests)
         assert generate_samples("humaneval", out=out, base_url=server.base_url, model_name="served", task_ids=HE3, n=2,
@@ -166,10 +190,12 @@ def test_endpoint_backend_against_local_server(tmp_path):
                              temperature=0.5, seed=10, max_new_tokens=64, api_key_env=None, progress=False)
         assert s["written"] == 3
         rows = {(r["task_id"], r["completion_id"]): r["completion"] for r in _rows(out)}
-        assert rows[(HE3[2], 2)] == "    return 12\n" and len(rows) == 9
+        assert rows[(HE3[2], 2)] == f"    return {derive_seed(10, prompts[HE3[2]], 2, bits=31)}\n" and len(rows) == 9
 
 
 def test_cli(tmp_path, capsys):
+    from textbooks.text import derive_seed
+
     out = tmp_path / "cli.jsonl"
     with LocalOpenAIServer(_completion_answer) as server:
         rc = main(["eval", "generate", "--benchmark", "humaneval", "--base-url", server.base_url, "--model-name", "m",
@@ -177,7 +203,9 @@ def test_cli(tmp_path, capsys):
         assert rc == 0
         assert server.requests[0][1]["stop"] == ["\n\n"]
     assert "2 new samples (0 already there) for 2 tasks" in capsys.readouterr().out
-    assert [r["completion"] for r in _rows(out)] == ["    return 0", "    return 0"]  # cut before "\n\n"
+    prompts = [t.prompt for t in load_tasks("humaneval")[:2]]
+    # cut before "\n\n"; greedy requests carry the derived seed too (harmless, and the same rule)
+    assert [r["completion"] for r in _rows(out)] == [f"    return {derive_seed(0, p, 0, bits=31)}" for p in prompts]
 
 
 @pytest.mark.parametrize("args, message", [

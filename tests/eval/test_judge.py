@@ -11,32 +11,43 @@ from textbooks.eval.judge import DEFAULT_PROBLEMS, JudgePrompt, judge_samples, l
 from tests.eval.openai_server_fixture import LocalOpenAIServer
 
 
+# The documented format ("Grade: N/10", the prompt's last line) and the documented variants of parse_grade.
 @pytest.mark.parametrize(
     "answer, grade",
     [
         ("The solution is correct.\nGrade: 7/10", 7.0),
         ("Handles all cases.\n**Grade**: 8", 8.0),
         ("**Grade:** 9/10", 9.0),
-        ("Mostly right but misses the dedup step. 6 out of 10", 6.0),
         ("Final grade - 5", 5.0),
-        ("I'd say the grade is 6.5.", 6.5),
-        ("It checks 3 of the 4 conditions; overall I give it 4", 4.0),  # last-number rule
-        ("It passes 2 examples.\n\nGrade: 4/5", 8.0),  # another denominator is scaled to 10
-        ("First impression 3/10, but on reflection it is fine.\nGrade: 9/10", 9.0),  # the last grade wins
-        ("Grade: 12/10", 10.0),  # clamped
-        ("Grade: -3", 0.0),  # clamped
+        ("Misses the dedup step.\nOverall grade: 6 out of 10", 6.0),
+        ("Grade: 6.5/10", 6.5),
+        ("First impression 3/10, but on reflection it is fine.\nGrade: 9/10", 9.0),  # only the labelled line counts
+        ("Grade: 4/10\n\nOn second thought:\nGrade: 6/10", 6.0),  # the last grade line wins
         ("Grade: [7]", 7.0),
         ("GRADE:10", 10.0),
-        ("Correct and idiomatic. 10/10", 10.0),
-        ("The student should upgrade 2 loops. Grade: 5/10", 5.0),  # "upgrade" is not "grade"
+        ("  Grade = 9 / 10", 9.0),
+        ("Grade: 7/10 (misses the empty case)", 7.0),
+        ("The student should upgrade 2 loops.\nGrade: 5/10", 5.0),  # "upgrade" is not "grade"
     ],
 )
-def test_parse_grade_formats(answer, grade):
+def test_parse_grade_accepts_the_documented_format_and_variants(answer, grade):
     assert parse_grade(answer) == grade
 
 
-@pytest.mark.parametrize("answer", ["", None, "I cannot evaluate this solution.", "Grade: N/A"])
-def test_parse_grade_none_when_no_number(answer):
+# No explicit grade line: before, the last number or any fraction in the text was taken as the grade
+# ("... returns 42 for the sample input." scored 10/10 after clamping).
+@pytest.mark.parametrize("answer", [
+    "", None, "I cannot evaluate this solution.", "Grade: N/A",
+    "The function is correct: it returns 42 for the sample input.",
+    "Mostly right but misses the dedup step. 6 out of 10",
+    "It checks 3 of the 4 conditions; overall I give it 4",
+    "Correct and idiomatic. 10/10",
+    "I'd say the grade is 6.5.",  # not on a line of its own with a separator
+    "It passes 2 examples.\n\nGrade: 4/5",  # another denominator: not the format, not rescaled
+    "Grade: 12/10", "Grade: -3", "Grade: 100",  # outside 0..10: not clamped into a grade
+    "The student should upgrade 2 loops. Grade: 5/10",  # the label must start its line
+])
+def test_parse_grade_none_without_an_explicit_grade(answer):
     assert parse_grade(answer) is None
 
 
@@ -71,12 +82,14 @@ def _judge_answer(path, body):
     assert path == "/v1/chat/completions"
     text = body["messages"][0]["content"]
     if "MARK_GOOD" in text:
-        return ["The solution follows the docstring exactly. Grade: 9/10"]
+        return ["The solution follows the docstring exactly.\nGrade: 9/10"]
     if "MARK_BAD" in text:
         return ["It ignores the threshold.\n**Grade**: 3"]
-    if "MARK_VAGUE" in text:  # no grade on the first try, one on the retry (another seed)
-        return ["Hard to say."] if body.get("seed", 0) == 0 else ["On reflection: 7 out of 10"]
-    return ["I refuse to grade."]  # never a grade: recorded as an error after one retry
+    if "MARK_VAGUE" in text:  # no grade line on the first try (only "7 out of 10"), one on the retry
+        # (the first try is greedy, retries sample at temperature >= 0.5 with another seed)
+        return ["Hard to say; 7 out of 10."] if body.get("temperature", 0) == 0 else ["On reflection:\nGrade: 7/10"]
+    # never a grade line, only numbers: "no grade" after every attempt
+    return ["The function is correct: it returns 42 for the sample input."]
 
 
 def test_judge_end_to_end_against_local_server(tmp_path):
@@ -105,14 +118,16 @@ def test_judge_end_to_end_against_local_server(tmp_path):
         assert len(server.requests) == sent
         assert again["score"] == summary["score"]
 
-    assert sent == 4 + 2  # one call per sample, plus one retry for each of the two ungraded answers
+    assert sent == 4 + 1 + 2  # one call per sample; MARK_VAGUE retried once, MARK_NOTHING twice (3 attempts)
     by_key = {(r["task_id"], r["completion_id"]): r for r in judged}
     assert by_key[(tids[0], 0)]["grade"] == 9.0 and by_key[(tids[0], 0)]["attempts"] == 1
     assert by_key[(tids[0], 1)]["grade"] == 3.0
     assert by_key[(tids[1], 0)]["grade"] == 7.0 and by_key[(tids[1], 0)]["attempts"] == 2
     nothing = by_key[(tids[2], 0)]
-    assert nothing["grade"] is None and nothing["attempts"] == 2 and "no grade" in nothing["error"]
+    assert nothing["grade"] is None and nothing["attempts"] == 3 and nothing["no_grade"] is True
+    assert nothing["error"].startswith("no grade: none of 3 answers")
     assert summary["graded"] == 3 and summary["errors"] == 1
+    assert summary["no_grade"] == 1 and summary["call_errors"] == 0
     assert summary["score"] == pytest.approx((9 + 3 + 7) / 3 / 10)
     assert summary["prompt_version"] == "v1" and summary["judge_model"] == "judge"
     on_disk = json.loads((tmp_path / "judged.summary.json").read_text())
@@ -128,7 +143,8 @@ def test_judge_cli(tmp_path, capsys):
         rc = main(["eval", "judge", "--samples", str(samples), "--base-url", server.base_url, "--model", "judge",
                    "--api-key-env", "", "--no-progress"])
     assert rc == 0
-    assert "score 90.0%" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "score 90.0%" in printed and "(1 graded, 0 no grade, 0 failed calls)" in printed
     assert json.loads((tmp_path / "s.judged.jsonl").read_text())["completion_id"] == 0
 
 
@@ -147,3 +163,18 @@ def test_judge_cli_errors(tmp_path, capsys):
     with pytest.raises(SystemExit) as e:
         main(["eval", "judge", "--samples", str(samples)])  # --base-url and --model are required
     assert e.value.code == 2
+
+
+def test_grade_attempts_bound_the_retries(tmp_path):
+    """--grade-attempts 1: an answer without a grade line is recorded as "no grade" at once, no retry."""
+    problems = load_problems(DEFAULT_PROBLEMS)
+    tid = next(iter(problems))
+    samples = tmp_path / "s.jsonl"
+    samples.write_text(json.dumps({"task_id": tid, "completion": "    # MARK_NOTHING\n"}) + "\n")
+    with LocalOpenAIServer(_judge_answer) as server:
+        summary = judge_samples(samples, base_url=server.base_url, model="judge", api_key_env=None, progress=False,
+                                grade_attempts=1)
+        assert len(server.requests) == 1
+    assert summary["no_grade"] == 1 and summary["graded"] == 0 and summary["score"] is None
+    with pytest.raises(ValueError, match="--grade-attempts must be >= 1"):
+        judge_samples(samples, base_url="http://127.0.0.1:9/v1", model="j", api_key_env=None, grade_attempts=0)

@@ -68,3 +68,14 @@ def test_task_counts_check_ks_and_default_ks():
         check_ks(counts, [1, 2])
     with pytest.raises(PassAtKError, match="no problems to score"):
         check_ks({}, [1])
+
+
+def test_task_counts_refuses_a_repeated_sample():
+    from textbooks.eval.passk import PassAtKError, task_counts
+
+    rows = [{"task_id": "a", "completion_id": 0, "passed": True}, {"task_id": "a", "completion_id": 1, "passed": False},
+            {"task_id": "a", "completion_id": 0, "passed": True}]
+    with pytest.raises(PassAtKError, match="row 3 repeats task a completion_id 0 \\(first at row 1\\)"):
+        task_counts(rows)
+    assert task_counts(rows[:2]) == {"a": (2, 1)}
+    assert task_counts([{"task_id": "a", "passed": True}] * 2) == {"a": (2, 2)}  # rows without ids: not checked

@@ -101,14 +101,14 @@ def test_report_cli_end_to_end(tmp_path, capsys):
     similar = tmp_path / "similar.json"
     similar.write_text(json.dumps(["HumanEval/1"]))
     judged = tmp_path / "u.judged.summary.json"
-    judged.write_text(json.dumps({"judge_model": "gpt-4o", "prompt_version": "v1", "samples": 4, "graded": 4,
-                                  "errors": 0, "score": 0.45}))
+    judged.write_text(json.dumps({"judge_model": "gpt-4o", "prompt_version": "v1", "samples": 4, "graded": 3,
+                                  "errors": 1, "no_grade": 1, "call_errors": 0, "score": 0.45}))
     out = tmp_path / "report"
     rc = main(["eval", "report", "--results", str(results), "--similar-ids", str(similar), "--judged", str(judged),
                "--k", "1,2", "--out", str(out)])
     assert rc == 0
     printed = capsys.readouterr().out
-    assert "| runs/tiny | 41.7% |" in printed
+    assert "| runs/tiny | 41.7% (over 3 of 164 tasks) |" in printed  # 3 HumanEval tasks: a partial run
     report = json.loads((out / "report.json").read_text())
     bench = report["benchmarks"][0]
     assert bench["benchmark"] == "humaneval"
@@ -120,10 +120,13 @@ def test_report_cli_end_to_end(tmp_path, capsys):
     assert bench["contamination_split"]["non_similar"]["pass@1"] == pytest.approx(0.625)
     assert report["judged"][0]["score"] == 0.45
     md = (out / "report.md").read_text()
-    assert "| humaneval | runs/tiny | 3 | 4 | 41.7% | 50.0% |" in md
+    assert "| humaneval | runs/tiny | 3 of 164 tasks | 4 | 41.7% | 50.0% |" in md
+    assert "**humaneval: a partial run.** pass@k over 3 of 164 tasks only" in md
+    assert "- pass@1 over 3 of 164 tasks: 41.7%" in md
+    assert bench["coverage"] == {"tasks": 3, "of": 164, "scope": "partial", "label": "3 of 164 tasks"}
     assert "| similar | 1 | 0.0% |" in md and "| non-similar | 2 | 62.5% |" in md
     assert '- execute.harness: `"execute@1"`' in md
-    assert "| gpt-4o | v1 | 4 | 4 | 0 | 45.0% |" in md
+    assert "| gpt-4o | v1 | 4 | 3 | 1 | 0 | 45.0% |" in md  # samples, graded, no grade, failed calls, score
 
 
 def test_report_cli_errors(tmp_path, capsys):
@@ -148,7 +151,32 @@ def test_pass_at_1_table_models_by_benchmarks(tmp_path):
     assert table == (
         "| model | humaneval | mbpp |\n"
         "|---|---|---|\n"
-        "| phi-tiny | 41.7% | 50.0% |\n"
+        "| phi-tiny | 41.7% (over 3 of 164 tasks) | 50.0% (over 2 of 974 tasks) |\n"
         "| other | 50.0% | - |"
     )
     assert "## mbpp" in render_markdown(report)
+
+
+def test_duplicate_result_rows_are_an_error_naming_the_line(tmp_path, capsys):
+    rows = RESULTS[:3] + [dict(RESULTS[1], passed=True, result="passed")] + RESULTS[3:]  # HumanEval/0 #1 twice
+    results = _write_run(tmp_path, rows=rows)
+    assert main(["eval", "report", "--results", str(results), "--out", str(tmp_path / "r")]) == 2
+    err = capsys.readouterr().err
+    assert f"{results}:4: duplicate result: task HumanEval/0 completion_id 1 is already at line 2" in err
+
+
+def test_coverage_comes_from_the_execute_summary_and_a_whole_benchmark_is_not_partial(tmp_path):
+    rows = [{"task_id": f"HumanEval/{i}", "completion_id": 0, "passed": i % 2 == 0, "result": "passed"}
+            for i in range(164)]
+    report = build_report([_write_run(tmp_path, rows=rows)])
+    (bench,) = report["benchmarks"]
+    assert bench["coverage"]["scope"] == "all" and bench["coverage"]["label"] == "164 tasks"
+    md = render_markdown(report)
+    assert "partial run" not in md and "| humaneval | runs/tiny | 164 tasks | 1 |" in md
+    # execute's summary, when it says how much it covered, is what the report shows
+    results = _write_run(tmp_path, "x", rows=rows[:2])
+    summary_path = tmp_path / "x.samples.jsonl_summary.json"
+    summary = json.loads(summary_path.read_text())
+    summary["coverage"] = {"tasks": 2, "of": 164, "scope": "partial", "label": "2 of 164 tasks"}
+    summary_path.write_text(json.dumps(summary))
+    assert build_report([results])["benchmarks"][0]["coverage"]["label"] == "2 of 164 tasks"

@@ -54,10 +54,26 @@ def test_phi_backend_n_samples_more_than_one_call_and_raising_n_samples_only_new
     assert len(set(more[0].texts)) > 1  # different seeds per call: not five copies
 
 
-def test_phi_backend_a_too_long_request_fails_alone(phi_client):
-    results = phi_client.run([Request(id="long", prompt="x = 1\n" * 200, max_tokens=4), Request(id="ok", prompt="x = ", max_tokens=4)])
-    assert results[0].error and "max_seq_len" in results[0].error
-    assert results[1].ok
+def test_phi_backend_keeps_the_end_of_a_too_long_prompt_and_warns(phi_client, tiny_checkpoint, caplog):
+    long_prompt = "x = 1\n" * 200
+    results = phi_client.run([Request(id="long", prompt=long_prompt, max_tokens=4), Request(id="ok", prompt="x = ", max_tokens=4)])
+    assert results[0].ok and results[1].ok
+    assert "1 prompts were longer than the context (128 tokens)" in caplog.text
+    tok = _generator(tiny_checkpoint).tokenizer
+    tail = tok.decode(tok.encode(long_prompt)[-(128 - 4):])  # the rule: the last max_seq_len - max_tokens tokens
+    assert results[0].texts[0] == sampler_text(tiny_checkpoint, tail, 4)
+    assert results[0].usage["prompt_tokens"] == 124
+
+
+def test_phi_backend_sample_i_is_the_samplers_sample_i_whatever_the_batch(phi_client, tiny_checkpoint):
+    """One sampling path: the phi backend's sample i of a request equals the sampler's sample i of that
+    prompt under the request's seed, however the client groups and batches requests."""
+    from textbooks.model.generate import SamplingParams
+
+    requests = [Request(id=f"r{i}", prompt=p, n=3, temperature=1.0, max_tokens=6, seed=4) for i, p in enumerate(PROMPTS)]
+    got = phi_client.run(requests)
+    direct = _generator(tiny_checkpoint).generate(PROMPTS, SamplingParams(max_new_tokens=6, temperature=1.0, seed=4, n=3))
+    assert [r.texts for r in got] == [[c.text for c in cs] for cs in direct]
 
 
 def test_hf_backend_greedy_equals_our_backend(tiny_checkpoint, phi_client):

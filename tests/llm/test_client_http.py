@@ -108,13 +108,28 @@ def test_unreachable_server_names_the_url(tmp_path, dead_url):
 def test_n_samples_are_cached_per_index_so_raising_n_sends_only_new_ones(fault_server, tmp_path):
     with fault_server() as server:
         client = LLMClient(make_config(server.url, tmp_path, max_n_per_call=8))
-        first = client.run([Request(id="a", prompt="q", n=2, temperature=0.8, seed=1)])
+        first = client.run([Request(id="a", prompt="q", n=2, temperature=0.8)])
         assert first[0].texts == ["echo: q #0", "echo: q #1"]
-        more = client.run([Request(id="a", prompt="q", n=5, temperature=0.8, seed=1)])
+        more = client.run([Request(id="a", prompt="q", n=5, temperature=0.8)])
         assert server.choices_served["q"] == 5  # 2 then the 3 missing
         assert more[0].texts[:2] == first[0].texts and len(more[0].texts) == 5
         assert more[0].cached == 2
-        assert server.bodies[-1]["n"] == 3 and server.bodies[-1]["seed"] == 1 + 2  # seed + first missing index
+        assert server.bodies[-1]["n"] == 3 and "seed" not in server.bodies[-1]  # no seed: n samples in one call
+
+
+def test_seeded_samples_are_one_call_each_with_a_seed_derived_from_seed_prompt_and_index(fault_server, tmp_path):
+    """The seed rule through an endpoint: every (prompt, sample) has its own seed, whatever else is asked."""
+    from textbooks.text import derive_seed
+
+    with fault_server() as server:
+        client = LLMClient(make_config(server.url, tmp_path, max_n_per_call=8))
+        client.run([Request(id="a", prompt="q", n=2, temperature=0.8, seed=1),
+                    Request(id="b", prompt="r", n=1, temperature=0.8, seed=1)])
+        client.run([Request(id="a", prompt="q", n=3, temperature=0.8, seed=1)])  # only sample 2 is new
+        seeds = sorted((b["prompt"], b["seed"]) for b in server.bodies)
+        assert all("n" not in b for b in server.bodies)
+        assert seeds == sorted([("q", derive_seed(1, "q", i, bits=31)) for i in range(3)] + [("r", derive_seed(1, "r", 0, bits=31))])
+        assert len({s for _, s in seeds}) == 4  # no two tasks or samples share a seed
 
 
 def test_servers_that_ignore_n_still_give_all_samples(fault_server, tmp_path):

@@ -1,4 +1,5 @@
-"""`textbooks serve` with a tiny random model: the official `openai` client, our client, greedy parity."""
+"""`textbooks serve` with a tiny random model: the official `openai` client, our client, greedy parity,
+seeds under concurrency, streaming, logprobs, refused fields, quiet disconnects."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import re
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -83,8 +85,8 @@ def test_clear_errors_for_unknown_model_and_too_long_prompts(server):
         client.completions.create(model="gpt-4", prompt="x", max_tokens=2)
     with pytest.raises(openai.BadRequestError, match="maximum context length is 128"):
         client.completions.create(model="tiny-phi", prompt="x", max_tokens=500)
-    with pytest.raises(openai.BadRequestError, match="stream"):
-        client.completions.create(model="tiny-phi", prompt="x", max_tokens=2, stream=True)
+    with pytest.raises(openai.BadRequestError, match="max_tokens=128 leaves no room"):
+        client.completions.create(model="tiny-phi", prompt="x", max_tokens=128)
 
 
 def test_our_client_against_serve_equals_the_sampler(server, reference, tiny_checkpoint, tmp_path):
@@ -141,3 +143,169 @@ def test_serve_command_rejects_a_directory_without_a_checkpoint(tmp_path, capsys
 
     assert main(["serve", str(tmp_path)]) == 2
     assert "no config.json" in capsys.readouterr().err
+
+
+# --- issue 9: one sampling path, no silently ignored fields ----------------------------------------------
+
+def _post(server, path: str, body: dict) -> tuple[int, dict]:
+    request = urllib.request.Request(f"{server.url}{path}", data=json.dumps(body).encode(),
+                                     headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=60) as r:
+            return r.status, json.loads(r.read())
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read())
+
+
+@pytest.fixture(scope="module")
+def patient_server(server):
+    """The same model, waiting long enough (300 ms) for concurrent requests to share a batch even on a busy machine."""
+    from textbooks.llm.serve import Server
+
+    srv = Server(server.generator, "tiny-phi", port=0, max_batch=32, max_wait_ms=300).start()
+    yield srv
+    srv.shutdown()
+
+
+def test_a_seeded_request_gives_the_same_output_alone_and_among_8_concurrent_ones(patient_server):
+    """N identical seeded requests sent at once (decoded as one batch) each equal the request sent alone."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    server = patient_server
+    client = openai.OpenAI(base_url=server.url, api_key="unused", max_retries=0)
+    kwargs = dict(model="tiny-phi", prompt=PROMPTS[1], max_tokens=12, temperature=1.0, seed=11, n=2)
+    alone = [c.text for c in client.completions.create(**kwargs).choices]
+    before = server.engine.batches_run
+    with ThreadPoolExecutor(8) as pool:
+        together = list(pool.map(lambda _: [c.text for c in client.completions.create(**kwargs).choices], range(8)))
+    assert server.engine.batches_run - before < 8, "the concurrent requests should have shared batches"
+    assert together == [alone] * 8
+    assert len(set(alone)) == 2  # the two samples differ: the seed is per sample, not per request
+    # Mixed with other requests, too: a chat request and another prompt in flight do not change it.
+    with ThreadPoolExecutor(3) as pool:
+        other = pool.submit(client.completions.create, model="tiny-phi", prompt=PROMPTS[0], max_tokens=12, temperature=1.0, seed=11, n=2)
+        again = pool.submit(client.completions.create, **kwargs)
+        assert [c.text for c in again.result().choices] == alone and other.result()
+
+
+@pytest.mark.parametrize("route, field, value", [
+    ("/completions", "logit_bias", {"5": 10}),
+    ("/completions", "frequency_penalty", 0.5),
+    ("/completions", "presence_penalty", -1.0),
+    ("/completions", "best_of", 3),
+    ("/completions", "echo", True),
+    ("/completions", "suffix", "x"),
+    ("/completions", "top_k", 5),
+    ("/chat/completions", "response_format", {"type": "json_object"}),
+    ("/chat/completions", "tools", [{"type": "function", "function": {"name": "f"}}]),
+    ("/chat/completions", "logit_bias", {"5": 10}),
+    ("/chat/completions", "presence_penalty", 0.3),
+    ("/chat/completions", "stream_options", {"include_usage": True}),  # without stream
+])
+def test_every_field_that_is_not_implemented_is_refused_with_a_400_naming_it(server, route, field, value):
+    body = {"model": "tiny-phi", "max_tokens": 2, field: value}
+    body.update({"messages": [{"role": "user", "content": "hi"}]} if route.startswith("/chat") else {"prompt": "x"})
+    status, answer = _post(server, route, body)
+    assert status == 400
+    assert answer["error"]["param"] == field and f"'{field}'" in answer["error"]["message"]
+
+
+def test_no_op_values_of_unimplemented_fields_are_accepted(server):
+    status, answer = _post(server, "/completions", {
+        "model": "tiny-phi", "prompt": "x", "max_tokens": 2, "temperature": 0, "frequency_penalty": 0,
+        "presence_penalty": 0.0, "logit_bias": {}, "best_of": 1, "echo": False, "user": "me", "suffix": None})
+    assert status == 200 and answer["choices"][0]["text"] is not None
+
+
+def test_logprobs_for_small_k_are_the_models(server, tiny_checkpoint):
+    from textbooks.model.generate import SamplingParams
+
+    gen = server.generator
+    expected = gen.generate([PROMPTS[0]], SamplingParams(max_new_tokens=4, logprobs=2))[0][0]
+    client = openai.OpenAI(base_url=server.url, api_key="unused", max_retries=0)
+    got = client.completions.create(model="tiny-phi", prompt=PROMPTS[0], max_tokens=4, temperature=0, logprobs=2).choices[0]
+    assert got.logprobs.token_logprobs == pytest.approx([lp.logprob for lp in expected.logprobs], abs=1e-5)
+    assert "".join(got.logprobs.tokens) == got.text == expected.text
+    assert all(len(top) in (2, 3) for top in got.logprobs.top_logprobs)  # k alternatives (+ the chosen token)
+    zero = client.completions.create(model="tiny-phi", prompt=PROMPTS[0], max_tokens=3, temperature=0, logprobs=0).choices[0]
+    assert len(zero.logprobs.token_logprobs) == 3  # logprobs=0: the chosen tokens' log-probabilities (was ignored)
+    chat = client.chat.completions.create(model="tiny-phi", messages=[{"role": "user", "content": "hi"}], max_tokens=3,
+                                          temperature=0, logprobs=True, top_logprobs=2).choices[0]
+    assert len(chat.logprobs.content) >= 1 and all(len(t.top_logprobs) == 2 for t in chat.logprobs.content)
+    assert "".join(t.token for t in chat.logprobs.content).startswith(chat.message.content)
+    with pytest.raises(openai.BadRequestError, match="logprobs"):
+        client.completions.create(model="tiny-phi", prompt="x", max_tokens=2, logprobs=6)
+
+
+def test_streaming_is_read_by_the_openai_client_and_equals_the_whole_answer(server):
+    client = openai.OpenAI(base_url=server.url, api_key="unused", max_retries=0)
+    for kwargs in (dict(temperature=0), dict(temperature=1.0, seed=3, n=2), dict(temperature=0, stop=["\n", "ab"])):
+        whole = client.completions.create(model="tiny-phi", prompt=PROMPTS, max_tokens=16, **kwargs)
+        parts: dict = {}
+        finish: dict = {}
+        for chunk in client.completions.create(model="tiny-phi", prompt=PROMPTS, max_tokens=16, stream=True, **kwargs):
+            for c in chunk.choices:
+                parts[c.index] = parts.get(c.index, "") + c.text
+                if c.finish_reason:
+                    finish[c.index] = c.finish_reason
+        assert parts == {c.index: c.text for c in whole.choices}
+        assert finish == {c.index: c.finish_reason for c in whole.choices}
+    messages = [{"role": "user", "content": "add two numbers"}]
+    whole = client.chat.completions.create(model="tiny-phi", messages=messages, max_tokens=10, temperature=0)
+    stream = client.chat.completions.create(model="tiny-phi", messages=messages, max_tokens=10, temperature=0,
+                                            stream=True, stream_options={"include_usage": True})
+    chunks = list(stream)
+    assert chunks[0].choices[0].delta.role == "assistant"
+    assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == whole.choices[0].message.content
+    assert chunks[-1].usage.completion_tokens == whole.usage.completion_tokens and chunks[-1].choices == []
+
+
+def test_stream_never_sends_the_start_of_a_stop_string(server):
+    from textbooks.llm.serve import _StreamChoice
+
+    tok = server.tokenizer
+    choice = _StreamChoice(tok, ["# stop"])
+    sent = "".join(choice.push(t) for t in tok.encode("x = 1  # stop here"))
+    assert sent == "x = 1  " and choice.stopped
+
+
+def test_models_by_id(server):
+    client = openai.OpenAI(base_url=server.url, api_key="unused", max_retries=0)
+    assert client.models.retrieve("tiny-phi").id == "tiny-phi"
+    with pytest.raises(openai.NotFoundError, match="tiny-phi"):
+        client.models.retrieve("gpt-4")
+
+
+def test_a_long_prompt_keeps_its_end_and_the_cut_is_reported(server, reference):
+    tok = server.tokenizer
+    long_prompt = "x = 1\n" * 200
+    status, answer = _post(server, "/completions", {"model": "tiny-phi", "prompt": long_prompt, "max_tokens": 8, "temperature": 0})
+    assert status == 200
+    n = len(tok.encode(long_prompt))
+    assert answer["usage"]["prompt_tokens"] == 120 and answer["usage"]["prompt_tokens_dropped"] == n - 120
+    assert answer["choices"][0]["text"] == reference(tok.decode(tok.encode(long_prompt)[-120:]), 8)
+
+
+def test_a_client_that_hangs_up_is_logged_quietly(server, caplog):
+    import logging
+    import socket
+    import struct
+
+    caplog.set_level(logging.DEBUG, logger="textbooks.llm.serve")
+    for stream in (False, True):
+        body = json.dumps({"model": "tiny-phi", "prompt": PROMPTS[0], "max_tokens": 100, "temperature": 0, "stream": stream}).encode()
+        host, port = server.httpd.server_address[:2]
+        sock = socket.create_connection((host, port))
+        sock.sendall(b"POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                     b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))  # close with a reset
+        sock.close()
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not any("disconnect" in r.getMessage() or r.levelno >= logging.ERROR
+                                                      for r in caplog.records):
+            time.sleep(0.05)
+        assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
+        assert any("disconnected" in r.getMessage() and r.levelno == logging.INFO for r in caplog.records)
+        caplog.clear()
+    # and the server goes on
+    assert _post(server, "/completions", {"model": "tiny-phi", "prompt": "x", "max_tokens": 2})[0] == 200

@@ -296,6 +296,44 @@ def test_seeded_samples_are_reproducible_and_batch_independent(model, tokenizer)
     assert [[x.token_ids for x in cs] for cs in other_seed] != [[x.token_ids for x in cs] for cs in a]
 
 
+def test_a_sample_depends_only_on_seed_prompt_and_its_index(model, tokenizer):
+    """The seed rule: sample j of a prompt is the same whatever the prompt's position in the call, the other
+    prompts, the batch size, and which sample ids are asked for (a resumed run draws what an uninterrupted
+    one would)."""
+    params = SamplingParams(max_new_tokens=16, temperature=1.0, seed=5, n=4)
+    ref = generate(model, tokenizer, PROMPTS[:3], params, batch_size=16)
+    moved = generate(model, tokenizer, [PROMPTS[4], PROMPTS[2], PROMPTS[0]], params, batch_size=3)
+    assert [c.token_ids for c in moved[1]] == [c.token_ids for c in ref[2]]
+    assert [c.token_ids for c in moved[2]] == [c.token_ids for c in ref[0]]
+    some = generate(model, tokenizer, PROMPTS[:3], params, batch_size=7, sample_ids=[[3, 1], [], [2]])
+    assert [(c.sample, c.token_ids) for c in some[0]] == [(3, ref[0][3].token_ids), (1, ref[0][1].token_ids)]
+    assert some[1] == [] and [c.token_ids for c in some[2]] == [ref[2][2].token_ids]
+    # greedy: sample ids share one decoded sequence
+    greedy = generate(model, tokenizer, PROMPTS[:1], SamplingParams(max_new_tokens=8), sample_ids=[[4, 9]])[0]
+    assert [c.sample for c in greedy] == [4, 9] and greedy[0].token_ids == greedy[1].token_ids
+
+
+def test_on_token_streams_every_generated_token_in_order(model, tokenizer):
+    seen: dict = {}
+    params = SamplingParams(max_new_tokens=10, temperature=1.0, seed=1, n=2)
+    outs = generate(model, tokenizer, PROMPTS[:2], params, batch_size=3,
+                    on_token=lambda i, j, t: seen.setdefault((i, j), []).append(t))
+    assert seen == {(i, j): c.token_ids for i, cs in enumerate(outs) for j, c in enumerate(cs)}
+
+
+def test_logprobs_are_the_models_log_softmax(model, tokenizer):
+    out = generate(model, tokenizer, [PROMPTS[0]], SamplingParams(max_new_tokens=5, logprobs=3))[0][0]
+    assert [lp.token_id for lp in out.logprobs] == out.token_ids
+    ids = tokenizer.encode(PROMPTS[0])
+    with torch.inference_mode():
+        for lp in out.logprobs:
+            full = torch.log_softmax(model(torch.tensor([ids]))[0, -1].float(), -1)
+            assert abs(full[lp.token_id].item() - lp.logprob) < 1e-4
+            assert [i for i, _ in lp.top] == full.topk(3).indices.tolist()  # greedy: the chosen token is the top one
+            ids.append(lp.token_id)
+    assert generate(model, tokenizer, [PROMPTS[0]], SamplingParams(max_new_tokens=2))[0][0].logprobs is None
+
+
 def test_tiny_top_p_equals_greedy(model, tokenizer):
     greedy = generate(model, tokenizer, PROMPTS, SamplingParams(max_new_tokens=24))
     nucleus = generate(model, tokenizer, PROMPTS, SamplingParams(max_new_tokens=24, temperature=1.0, top_p=1e-6, n=2))
@@ -315,14 +353,19 @@ def test_top_p_samples_only_inside_the_nucleus():
 
 # --- limits and errors ------------------------------------------------------------------------------
 
-def test_prompt_too_long_is_a_clear_error_or_truncated(model, tokenizer):
+def test_long_prompt_keeps_its_last_tokens_and_says_how_many_were_dropped(model, tokenizer):
+    """The one rule for long prompts: keep the last max_seq_len - max_new_tokens tokens, report the cut."""
     long_prompt = "def f(x):\n    return x\n" * 40
     n = len(tokenizer.encode(long_prompt))
     assert n > 160 - 20
-    with pytest.raises(ValueError, match=r"prompt 1 has \d+ tokens.*truncate_prompt"):
-        generate(model, tokenizer, ["x = ", long_prompt], SamplingParams(max_new_tokens=20))
-    out = generate(model, tokenizer, [long_prompt], SamplingParams(max_new_tokens=20, truncate_prompt=True))[0][0]
-    assert out.prompt_tokens == 140 and len(out.token_ids) == 20
+    short, long = generate(model, tokenizer, ["x = ", long_prompt], SamplingParams(max_new_tokens=20))
+    assert (short[0].prompt_tokens_dropped, long[0].prompt_tokens_dropped) == (0, n - 140)
+    assert long[0].prompt_tokens == 140 and len(long[0].token_ids) == 20
+    # what the model saw is exactly the prompt's last 140 tokens
+    tail = tokenizer.decode(tokenizer.encode(long_prompt)[-140:])
+    assert generate(model, tokenizer, [tail], SamplingParams(max_new_tokens=20))[0][0].token_ids == long[0].token_ids
+    with pytest.raises(ValueError, match="max_new_tokens=160 leaves no room"):
+        generate(model, tokenizer, ["x"], SamplingParams(max_new_tokens=160))
 
 
 def test_empty_prompt_starts_after_eos(model, tokenizer):
@@ -394,6 +437,21 @@ def test_cli_errors(checkpoint, tmp_path, capsys):
     assert "missing" in capsys.readouterr().err
     assert main(["generate", str(checkpoint), "--prompt", "x", "--max-new-tokens", "1000"]) == 2
     assert "max_new_tokens" in capsys.readouterr().err
+    with pytest.raises(SystemExit):  # an unknown escape names itself and the fix
+        main(["generate", str(checkpoint), "--prompt", "x", "--stop", "\\d"])
+    assert "unknown escape" in capsys.readouterr().err
+
+
+def test_cli_generate_reports_long_prompts(checkpoint, tmp_path, capsys):
+    from textbooks.cli import main
+
+    out = tmp_path / "out.jsonl"
+    long_prompt = "def f(x):\n    return x\n" * 40
+    assert main(["generate", str(checkpoint), "--prompt", "x = ", long_prompt, "--max-new-tokens", "20", "--out", str(out)]) == 0
+    assert "1 prompts were longer than max_seq_len 160" in capsys.readouterr().err
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert rows[0]["prompt_tokens_dropped"] == 0 and rows[1]["prompt_tokens_dropped"] > 0
+    assert rows[1]["prompt_tokens"] == 140
 
 
 def test_cut_at_stop_lives_in_the_torch_free_text_module():

@@ -10,8 +10,8 @@ it reports is decided here, from what it observes: the child's exit status and a
 writes to a pipe, prefixed with a per-program random nonce (sandbox.py says what this does and does not
 protect).
 
-Each child is PID 1 of a new PID namespace and has a new IPC namespace (a raw clone(2) with CLONE_NEWPID |
-CLONE_NEWIPC, when the worker may create namespaces): it cannot name its worker or any other process in a
+Each child is PID 1 of a new PID namespace and has a new IPC namespace (unshare(2) in the worker before each
+fork, when the worker may create namespaces): it cannot name its worker or any other process in a
 signal, its SysV/POSIX IPC objects vanish with it, and killing it kills every process it started. The worker
 itself is not dumpable, so the child (same uid when the harness is not root) cannot open /proc/<worker>/fd/*,
 read its memory or ptrace it. A seccomp filter (built by the harness, installed here once; every child
@@ -36,7 +36,6 @@ import gc
 import io
 import json
 import os
-import platform
 import resource
 import select
 import signal
@@ -65,11 +64,8 @@ ID_BYTES = 16
 _PR_SET_PDEATHSIG, _PR_SET_DUMPABLE, _PR_SET_CHILD_SUBREAPER, _PR_SET_NO_NEW_PRIVS = 1, 4, 36, 38
 _PR_SET_SECCOMP, _SECCOMP_MODE_FILTER = 22, 2
 _CLONE_NEWNET, _CLONE_NEWUSER, _CLONE_NEWPID, _CLONE_NEWIPC = 0x40000000, 0x10000000, 0x20000000, 0x08000000
-_SYS_CLONE = {"x86_64": 56, "aarch64": 220}.get(platform.machine())
 
 _LIBC = ctypes.CDLL(None, use_errno=True)
-# The raw clone must keep the GIL (a CDLL call releases it): PyDLL does not release it.
-_PYLIBC = ctypes.PyDLL(None, use_errno=True)
 _JOB_ID = bytearray(ID_BYTES)  # the running job's id: only here, zeroed in every child
 
 
@@ -246,9 +242,22 @@ def _child(job, code, nonce, verdict_fd, out_fd, workdir):
 
 
 def _spawn():
-    """fork(), or a raw clone into a new PID and IPC namespace (the child is PID 1 there). Python's own
-    before/after-fork hooks run around it, as os.fork() runs them; the worker has a single thread."""
+    """fork() a child that is PID 1 of a new PID namespace and has a new IPC namespace (when NEW_PID_NS).
+
+    The cheap way (SPAWN == "unshare"): unshare(CLONE_NEWPID) sets the namespace of the *next* child, and
+    only once, so setns() back to our own PID namespace first resets it; unshare(CLONE_NEWIPC) moves the
+    worker itself into a fresh IPC namespace, which the child inherits (the previous program's one is freed
+    with it). Both run in the worker before the fork, so the child pays for no ctypes call (each would copy
+    dozens of pages). Where setns() back is refused (bubblewrap run by an ordinary user puts the worker in a
+    nested user namespace that does not own its PID namespace), SPAWN == "clone": a raw clone(2) with both
+    flags, Python's own before/after-fork hooks run around it as os.fork() runs them (the worker has one
+    thread; PyDLL keeps the GIL across the call)."""
     if not NEW_PID_NS:
+        return os.fork()
+    if SPAWN == "unshare":
+        if _LIBC.setns(_OWN_PID_NS[0], _CLONE_NEWPID) != 0 or _LIBC.unshare(_CLONE_NEWPID | _CLONE_NEWIPC) != 0:
+            err = ctypes.get_errno()
+            raise OSError(err, "unshare(CLONE_NEWPID | CLONE_NEWIPC): " + os.strerror(err))
         return os.fork()
     api = ctypes.pythonapi
     api.PyOS_BeforeFork()
@@ -262,6 +271,12 @@ def _spawn():
     if pid < 0:
         raise OSError(err, "clone(CLONE_NEWPID | CLONE_NEWIPC): " + os.strerror(err))
     return pid
+
+
+_OWN_PID_NS = [None]  # an fd of the worker's own PID namespace
+_SYS_CLONE = {"x86_64": 56, "aarch64": 220}.get(os.uname().machine)
+_PYLIBC = ctypes.PyDLL(None, use_errno=True)
+SPAWN = "unshare"  # or "clone", chosen in main()
 
 
 def _read_proc(path):
@@ -657,21 +672,31 @@ def _can_run_as(uid):
 
 def _can_clone_namespaces():
     """Whether a child can be PID 1 of a new PID + IPC namespace here (needs CAP_SYS_ADMIN in our user
-    namespace: bubblewrap grants it to the worker, never to programs)."""
-    global NEW_PID_NS
-    if _SYS_CLONE is None:
-        return False
-    NEW_PID_NS = True
+    namespace: bubblewrap grants it to the worker, never to programs), and which way (`_spawn`)."""
+    global NEW_PID_NS, SPAWN
     try:
-        pid = _spawn()
+        _OWN_PID_NS[0] = os.open("/proc/self/ns/pid", os.O_RDONLY | os.O_CLOEXEC)
     except OSError:
-        NEW_PID_NS = False
         return False
-    if pid == 0:
-        os._exit(0 if os.getpid() == 1 else 1)
-    _, status = os.waitpid(pid, 0)
-    NEW_PID_NS = os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
-    return NEW_PID_NS
+    for SPAWN in ("unshare", "clone"):
+        if SPAWN == "clone" and _SYS_CLONE is None:
+            break
+        NEW_PID_NS = True
+        ok = True
+        for _ in range(2):  # twice: the unshare way fails only on its second use when setns() is refused
+            try:
+                pid = _spawn()
+            except OSError:
+                ok = False
+                break
+            if pid == 0:
+                os._exit(0 if os.getpid() == 1 else 1)
+            _, status = os.waitpid(pid, 0)
+            ok = ok and os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
+        if ok:
+            return True
+    NEW_PID_NS = False
+    return False
 
 
 def _effective_caps():
@@ -750,7 +775,7 @@ def main():
     gc.collect()
     gc.freeze()  # the preloaded objects move out of the collector's reach: children copy fewer pages after fork
     _send({"hello": True, "layers": layers, "missing": missing, "pid": os.getpid(), "drop_uid": DROP_UID,
-           "namespaces": NEW_PID_NS})
+           "namespaces": NEW_PID_NS, "spawn": SPAWN if NEW_PID_NS else "fork"})
     cpu0 = time.process_time()  # the worker's CPU for a program: from the previous reply to this one
     while True:
         job = _recv()

@@ -7,6 +7,7 @@ SUBCOMMANDS = {
     "execute": ("textbooks.eval.execute", "run samples in the sandbox and score pass@k (results.jsonl + summary)"),
     "judge": ("textbooks.eval.judge", "LLM-grade solutions to unconventional problems (paper §4)"),
     "report": ("textbooks.eval.report", "Markdown + JSON report: pass@k, settings, failures, similar/non-similar split"),
+    "run": ("textbooks.eval.run", "generate -> execute -> report in one command (same flags and files), resumable"),
 }
 
 

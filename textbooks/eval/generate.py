@@ -25,28 +25,34 @@ format + version, seed, stop, max new tokens, split, and is written before the f
 with the same settings skips the samples already in the file (lines are appended, never duplicated); a
 larger --n adds only the missing completion ids; different settings are refused. Checkpoints flush lines
 per batch. Endpoints and HF models send all requests in one run of the LLM client, whose request cache
-(`<out stem>.cache.sqlite`) commits each sample as it arrives (sample i of a task is always drawn with
-seed + i); the lines are written when the run ends, and a rerun after a crash is served from the cache.
-A .gz --out is refused (lines are appended to it).
+(`<out stem>.cache.sqlite`) commits each sample as it arrives; the lines are written when the run ends,
+and a rerun after a crash is served from the cache. A .gz --out is refused (lines are appended to it).
 
-Determinism: greedy output is deterministic. Sampled output from our checkpoints is reproducible for the
-same file state and settings (each sampler call is seeded from --seed and the (task, completion) ids it
-draws); a resumed run draws the missing samples with other seeds than an uninterrupted one would.
+Seeds (the one rule, `textbooks.text.derive_seed`): completion c of a task is drawn from a stream that
+depends only on (--seed, the task's prompt, c). From our checkpoints the samples are therefore the same
+for any --batch-size and whether the run was interrupted and resumed or not (up to float noise of
+different batch shapes, see `textbooks.model.generate`). Through an endpoint each (task, c) is its own
+request with its own seed derived the same way (`textbooks.llm.backends.openai_http`), so tasks never
+share a seed. Greedy output is deterministic everywhere.
+
+Long prompts (our checkpoints): a prompt longer than max_seq_len - max_new_tokens keeps its last tokens,
+as everywhere the sampler is used; the count is warned about, returned (`prompts_truncated`) and each
+such sample records `prompt_tokens_dropped`. Endpoints do what the server does (`textbooks serve` does
+the same; vLLM refuses the request, and the sample stays missing with a warning).
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from textbooks.jsonl import iter_jsonl
-from textbooks.text import cut_at_stop
+from textbooks.text import STOP_HELP, cut_at_stop, stop_arg
 
 log = logging.getLogger(__name__)
 
@@ -128,11 +134,6 @@ def _check_resume(meta_path: Path, settings: dict[str, Any], have_samples: bool)
     return old
 
 
-def _batch_seed(seed: int, keys: Iterable[tuple[str, int]]) -> int:
-    digest = hashlib.sha256(json.dumps([seed, sorted(keys)]).encode()).digest()
-    return int.from_bytes(digest[:8], "little") & ((1 << 63) - 1)
-
-
 def generate_samples(
     benchmark: str,
     model_dir: str | Path | None = None,
@@ -160,7 +161,8 @@ def generate_samples(
     `tasks`, `written` (new samples) and `skipped` (already there).
 
     Give either `model_dir` (our checkpoint or any HF directory) or `base_url` + `model_name` (an
-    OpenAI-compatible endpoint). `stop=None` takes the prompt format's stop strings.
+    OpenAI-compatible endpoint). `stop=None` takes the prompt format's stop strings. The summary also has
+    `prompts_truncated`: tasks whose prompt kept only its last tokens (our checkpoints; see the module doc).
     """
     from textbooks import __version__
     from textbooks.eval.tasks import (PROMPT_FORMATS, assemble_completion, canonical_task_id,
@@ -222,8 +224,9 @@ def generate_samples(
         **settings, "prompt_format_name": fmt, "prompt_format_version": PROMPT_FORMATS[fmt].version,
         "n": max(n, (old or {}).get("n", 0)), "batch_size": batch_size, "device": device, "dtype": dtype,
         "tasks": len(tasks), "textbooks_version": __version__, "samples": out.name,
-        # Our sampler keeps the last max_seq_len - max_new_tokens tokens of a longer prompt (see _phi_batches).
-        "long_prompts": "keep the last tokens" if backend == "phi" else "as the backend does",
+        # The sampler's one rule: a longer prompt keeps its last max_seq_len - max_new_tokens tokens.
+        "long_prompts": ("keep the last max_seq_len - max_new_tokens tokens (prompt_tokens_dropped in the sample)"
+                         if backend == "phi" else "as the backend does"),
         "created": (old or {}).get("created") or time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -236,7 +239,8 @@ def generate_samples(
             work.append(_Work(task, prompt, missing))
     todo = sum(len(w.missing) for w in work)
     skipped = len(tasks) * n - todo
-    summary = {"out": str(out), "meta": str(meta_path), "tasks": len(tasks), "written": 0, "skipped": skipped}
+    summary = {"out": str(out), "meta": str(meta_path), "tasks": len(tasks), "written": 0, "skipped": skipped,
+               "prompts_truncated": 0}
     if not work:
         return summary
 
@@ -248,15 +252,18 @@ def generate_samples(
     written = 0
     try:
         with out.open("a", encoding="utf-8") as f:
-            def emit(w: _Work, cid: int, text: str, finish_reason: str | None) -> None:
+            def emit(w: _Work, cid: int, text: str, finish_reason: str | None, dropped: int | None = None) -> None:
                 text = cut_at_stop(text, stop)[0]
                 row = {"task_id": w.task.task_id, "completion_id": cid,
                        "completion": assemble_completion(w.task, fmt, text), "finish_reason": finish_reason}
+                if dropped is not None:
+                    row["prompt_tokens_dropped"] = dropped
                 f.write(json.dumps(row) + "\n")
 
             if backend == "phi":
                 batches = _phi_batches(model_dir, work, emit, max_new_tokens=max_new_tokens, temperature=temperature,
-                                       top_p=top_p, stop=stop, seed=seed, batch_size=batch_size, device=device, dtype=dtype)
+                                       top_p=top_p, stop=stop, seed=seed, batch_size=batch_size, device=device, dtype=dtype,
+                                       summary=summary)
             else:
                 batches = _client_batches(backend, model, base_url, work, emit, n=n, max_new_tokens=max_new_tokens,
                                           temperature=temperature, top_p=top_p, stop=stop, seed=seed,
@@ -276,48 +283,40 @@ def generate_samples(
 
 
 def _phi_batches(model_dir, work: list[_Work], emit, *, max_new_tokens, temperature, top_p, stop, seed, batch_size,
-                 device, dtype):
-    """Our checkpoints: the batched KV-cache sampler. Yields the number of samples written per call."""
+                 device, dtype, summary):
+    """Our checkpoints: one call of the sampler for every missing sample, completion ids as its sample ids
+    (so completion c of a task is seeded by (seed, prompt, c) whatever the batching). Yields the number of
+    samples written per decoded batch."""
     import torch
 
-    from textbooks.model.generate import Generator, SamplingParams
+    from textbooks.model.generate import Generator, SamplingParams, prompt_budget
 
     gen = Generator.from_pretrained(model_dir, device=device, dtype=getattr(torch, dtype) if dtype else None)
-    max_len = gen.model.config.max_seq_len
-    if max_new_tokens >= max_len:
+    max_len = gen.max_seq_len
+    try:
+        budget = prompt_budget(max_len, max_new_tokens)
+    except ValueError:
         raise GenerateError(f"--max-new-tokens {max_new_tokens} leaves no room for a prompt in {model_dir} "
-                            f"(max_seq_len {max_len}); lower --max-new-tokens")
-    # A prompt longer than the context keeps its last tokens (the docstring and signature the model must
-    # continue are at the end) rather than stopping the run; the count is reported.
-    budget = max_len - max_new_tokens
-    too_long = [w.task.task_id for w in work if len(gen.tokenizer.encode(w.prompt)) > budget]
+                            f"(max_seq_len {max_len}); lower --max-new-tokens") from None
+    lengths = [len(ids) for ids in gen.encode([w.prompt for w in work])]
+    too_long = [w.task.task_id for w, n in zip(work, lengths) if n > budget]
+    summary["prompts_truncated"] = len(too_long)
     if too_long:
         log.warning("%d prompts are longer than %d tokens (max_seq_len %d - max_new_tokens %d) and keep only their "
-                    "last %d tokens: %s", len(too_long), budget, max_len, max_new_tokens, budget,
-                    ", ".join(too_long[:10]) + (" ..." if len(too_long) > 10 else ""))
-    # Longest prompts first (less padding, and an out-of-memory error shows on the first call); tasks with
-    # the same number of missing samples share a call, n of them per prompt (one prefill per prompt).
-    by_missing: dict[int, list[_Work]] = {}
-    for w in sorted(work, key=lambda w: -len(w.prompt)):
-        by_missing.setdefault(len(w.missing), []).append(w)
-    for m, group in by_missing.items():
-        per_call = max(1, batch_size // m)
-        for i in range(0, len(group), per_call):
-            chunk = group[i : i + per_call]
-            keys = [(w.task.task_id, c) for w in chunk for c in w.missing]
-            params = SamplingParams(max_new_tokens=max_new_tokens, temperature=temperature, top_p=top_p, stop=stop,
-                                    seed=_batch_seed(seed, keys), n=m, truncate_prompt=True)
-            outs = gen.generate([w.prompt for w in chunk], params, batch_size=batch_size)
-            for w, completions in zip(chunk, outs):
-                for cid, c in zip(w.missing, completions):
-                    emit(w, cid, c.text, c.finish_reason)
-            yield len(keys)
+                    "last %d tokens (recorded as prompt_tokens_dropped): %s", len(too_long), budget, max_len,
+                    max_new_tokens, budget, ", ".join(too_long[:10]) + (" ..." if len(too_long) > 10 else ""))
+    params = SamplingParams(max_new_tokens=max_new_tokens, temperature=temperature, top_p=top_p, stop=stop, seed=seed)
+    for batch in gen.generate_iter([w.prompt for w in work], params, batch_size=batch_size,
+                                   sample_ids=[w.missing for w in work]):
+        for i, c in batch:
+            emit(work[i], c.sample, c.text, c.finish_reason, c.prompt_tokens_dropped)
+        yield len(batch)
 
 
 def _client_batches(backend, model, base_url, work: list[_Work], emit, *, n, max_new_tokens, temperature, top_p,
                     stop, seed, batch_size, api_key_env, device, dtype, cache_path, progress=False):
     """Endpoints and other HF models: the shared LLM client. Each task is one request for all n samples
-    (sample i drawn with seed + i), all sent in one `client.run` (one event loop and connection pool, no
+    (the client draws sample i with a seed derived from (seed, prompt, i)), all sent in one `client.run` (one event loop and connection pool, no
     barrier every few tasks; --batch-size requests in flight). The client commits every finished sample to
     its cache as it arrives, so an interrupted run loses nothing: a rerun is served from the cache. The
     client reports results only at the end of the run, so the rows are written then. Yields the count."""
@@ -373,7 +372,8 @@ def configure(parser) -> None:
     parser.add_argument("--temperature", type=float, default=0.0, help="0 = greedy (default %(default)s)")
     parser.add_argument("--top-p", type=float, default=1.0, help="nucleus sampling mass (default %(default)s)")
     parser.add_argument("--max-new-tokens", type=int, default=DEFAULT_MAX_NEW_TOKENS, help="default %(default)s")
-    parser.add_argument("--seed", type=int, default=0, help="sampling seed (default %(default)s)")
+    parser.add_argument("--seed", type=int, default=0, help="sampling seed: completion c of a task is drawn from a "
+                        "stream seeded by (seed, prompt, c), whatever --batch-size (default %(default)s)")
     parser.add_argument("--batch-size", type=int, default=8,
                         help="sequences decoded together (checkpoints) / requests in flight (endpoints); default %(default)s")
     parser.add_argument("--prompt-format", choices=list(PROMPT_FORMATS),
@@ -383,8 +383,8 @@ def configure(parser) -> None:
                         "prompt, all; other benchmarks: test")
     parser.add_argument("--limit", type=int, help="only the first N tasks (smoke runs)")
     parser.add_argument("--task-ids", nargs="+", metavar="ID", help="only these tasks (e.g. HumanEval/0 Mbpp/11)")
-    parser.add_argument("--stop", nargs="+", metavar="S", help="stop strings (default: the prompt format's; "
-                        "escapes like \\n are understood)")
+    parser.add_argument("--stop", nargs="+", metavar="S", type=stop_arg,
+                        help="stop strings (default: the prompt format's); " + STOP_HELP)
     parser.add_argument("--device", help="cpu, cuda, cuda:1 ... (local models; default: cuda if available)")
     parser.add_argument("--dtype", choices=("float32", "bfloat16", "float16"), help="local models (default: as stored)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -397,7 +397,7 @@ def _handler(args) -> int:
     if args.model and (args.base_url or args.model_name):
         print("textbooks eval generate: error: give --model DIR or --base-url with --model-name, not both", file=sys.stderr)
         return 2
-    stop = [s.encode("utf-8").decode("unicode_escape") for s in args.stop] if args.stop else None
+    stop = args.stop or None  # already unescaped by `stop_arg`, the convention of every CLI
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     try:
         summary = generate_samples(
@@ -415,6 +415,9 @@ def _handler(args) -> int:
         return 1
     print(f"{summary['written']} new samples ({summary['skipped']} already there) for {summary['tasks']} tasks\n"
           f"samples: {summary['out']}\nsettings: {summary['meta']}")
+    if summary.get("prompts_truncated"):
+        print(f"{summary['prompts_truncated']} prompts were too long for the context and kept their last tokens "
+              "(see prompt_tokens_dropped in the samples)", file=sys.stderr)
     missing = summary["tasks"] * args.n - summary["written"] - summary["skipped"]
     if missing:
         print(f"{missing} samples failed (see the warnings); rerun the same command to retry them", file=sys.stderr)

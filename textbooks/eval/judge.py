@@ -8,9 +8,10 @@ short verbal evaluation followed by grades from 0 to 10"; no unit tests are show
 - the problem (signature + docstring) and the student's whole function (prompt + completion) are put into
   the versioned prompt `textbooks/eval/prompts/judge_<version>.md` (the text above its `---8<---` line is
   a comment and is never sent);
-- the grade is parsed from the answer by `parse_grade` (see its docstring for the accepted forms);
-  an answer with no grade is asked for once more (another seed, temperature >= 0.5), then recorded as
-  an error; grades outside 0..10 are clamped;
+- the grade is parsed from the answer by `parse_grade`: only an explicit "Grade: N/10" line (and the few
+  variants listed there) counts, never a number elsewhere in the text. An answer without one is asked
+  for again (another seed, temperature >= 0.5), up to `grade_attempts` (default 3) answers in all, then
+  recorded with grade None and error "no grade ..."; the summary counts these as `no_grade`;
 - score = mean grade / 10 over the graded samples (the paper's "Score" column is presumably this; its
   normalization is not stated). `score_errors_as_zero` counts ungraded samples as 0.
 
@@ -83,46 +84,40 @@ class JudgePrompt:
 # Parsing the grade
 # ------------------------------------------------------------------------------------------------------
 
-_NUMBER = r"[-+]?\d+(?:\.\d+)?"
-# "Grade: 7/10", "**Grade**: 7", "Final grade - 8 out of 10", "grade is 6", "Grade = 9 / 10", "Grade: [7]"
-_GRADE = re.compile(
-    rf"\bgrade[\s*_:=\-–—]*?(?:is|of|would be|:)?[\s*_:=\[(]*(?P<num>{_NUMBER})\s*[\])]?\s*"
-    rf"(?:(?:/|out\s+of)\s*(?P<den>\d+(?:\.\d+)?))?",
-    re.IGNORECASE,
+# The documented format is the prompt's last line, "Grade: N/10". Accepted variants, each on a line of its own
+# (the answer's last such line wins): markdown emphasis around the label ("**Grade:** 9/10", "**Grade**: 8"),
+# a "Final"/"Overall" prefix, "=" or a dash instead of ":" ("Final grade - 8"), brackets ("Grade: [7]"),
+# "out of 10" for "/10", no "/10" at all ("GRADE:10"), a decimal ("Grade: 6.5/10"), and trailing words after
+# the grade ("Grade: 7/10 (misses the empty case)"). Nothing else: no bare numbers or fractions, no other
+# denominators, no grade outside 0..10.
+_GRADE_LINE = re.compile(
+    r"^[ \t>*_#-]*(?:(?:final|overall)[ \t]+)?grade[ \t*_]*[:=\-–—][ \t*_]*[\[(]?[ \t]*"
+    r"(?P<num>\d{1,2}(?:\.\d+)?)[ \t]*[\])]?[ \t]*(?:(?:/|out[ \t]+of)[ \t]*(?P<den>\d+(?:\.\d+)?))?"
+    r"(?P<rest>[^\n]*)$",
+    re.IGNORECASE | re.MULTILINE,
 )
-# "7/10", "7 / 10", "7 out of 10" anywhere
-_FRACTION = re.compile(rf"(?P<num>{_NUMBER})\s*(?:/|out\s+of)\s*(?P<den>\d+(?:\.\d+)?)", re.IGNORECASE)
-_ANY_NUMBER = re.compile(_NUMBER)
 
 
 def parse_grade(text: str | None) -> float | None:
-    """The grade (0..10) in a judge's answer, or None if there is none.
+    """The grade (0..10) in a judge's answer, or None when the answer holds no explicit grade.
 
-    Accepted, in order of precedence (the *last* match of the first rule that matches wins, since the
-    answer ends with the grade and the evaluation before it may quote numbers):
-    1. a number after the word "grade": "Grade: 7/10", "**Grade**: 7", "grade is 6.5", "Final grade - 8";
-    2. a fraction anywhere: "7/10", "7 out of 10", "4/5" (scaled to 10: 8.0);
-    3. the last number in the text.
-    A denominator other than 10 scales the grade to 0..10 ("4/5" -> 8). The result is clamped to [0, 10].
+    Only a line in the documented format "Grade: N/10" (or one of the variants listed above `_GRADE_LINE`)
+    counts; the last such line wins. A number anywhere else ("... returns 42 for the sample input.",
+    "7 out of 10", "Correct. 10/10") is not a grade: the judge is asked again, and an answer that never
+    gives one is recorded as "no grade" (`judge_samples`).
     """
     if not text:
         return None
-    for pattern in (_GRADE, _FRACTION):
-        matches = list(pattern.finditer(text))
-        if matches:
-            m = matches[-1]
-            return _scaled(m.group("num"), m.group("den"))
-    numbers = _ANY_NUMBER.findall(text)
-    if numbers:
-        return _scaled(numbers[-1], None)
+    for m in reversed(list(_GRADE_LINE.finditer(text))):
+        rest = m.group("rest")
+        if m.group("den") is not None and float(m.group("den")) != 10:
+            continue  # "Grade: 4/5" is not the format; do not guess a scale
+        if rest[:1].isdigit() or rest.lstrip()[:1] in ("/",):
+            continue
+        value = float(m.group("num"))
+        if 0.0 <= value <= 10.0:
+            return value
     return None
-
-
-def _scaled(num: str, den: str | None) -> float:
-    value = float(num)
-    if den is not None and float(den) > 0 and float(den) != 10:
-        value = value * 10.0 / float(den)
-    return min(10.0, max(0.0, value))
 
 
 # ------------------------------------------------------------------------------------------------------
@@ -192,11 +187,15 @@ def judge_samples(
     max_retries: int = 6,
     timeout_s: float = 120.0,
     progress: bool = True,
+    grade_attempts: int = 3,
 ) -> dict[str, Any]:
     """Grade every sample of `samples` with the judge at `base_url`; writes `out` (JSONL, one row per sample)
-    and `<out stem>.summary.json`, returns the summary. `cache_path` defaults to `<out stem>.cache.sqlite`."""
+    and `<out stem>.summary.json`, returns the summary. `cache_path` defaults to `<out stem>.cache.sqlite`.
+    grade_attempts: answers asked for per sample until one holds a grade (1 = no retry)."""
     from textbooks.llm import LLMClient, LLMConfig, Request
 
+    if grade_attempts < 1:
+        raise ValueError(f"--grade-attempts must be >= 1, got {grade_attempts}")
     prompt = JudgePrompt.load(prompt_version)
     problem_map = load_problems(problems)
     rows = _sample_rows(samples, problem_map)
@@ -222,31 +221,42 @@ def judge_samples(
         )
 
     with LLMClient(config) as client:
-        answers = client.run([request(r, 0) for r in rows])
-        graded = []
-        retry = []
-        for row, res in zip(rows, answers):
-            grade = parse_grade(res.text) if res.ok else None
-            graded.append({**row, "attempts": 1, "grade": grade, "evaluation": res.text, "error": res.error})
-            if grade is None:
-                retry.append(len(graded) - 1)
-        if retry:
-            second = client.run([request(rows[i], 1) for i in retry])
-            for i, res in zip(retry, second):
-                grade = parse_grade(res.text) if res.ok else None
-                first_error = graded[i]["error"] or "no grade found in the judge's answer"
-                graded[i].update(attempts=2, grade=grade, evaluation=res.text if res.ok else graded[i]["evaluation"])
-                graded[i]["error"] = None if grade is not None else (
-                    res.error or f"no grade found in the judge's answer (twice; first: {first_error})")
+        graded = [{**row, "attempts": 0, "grade": None, "evaluation": None, "error": None, "no_grade": False}
+                  for row in rows]
+        pending = list(range(len(rows)))
+        for attempt in range(grade_attempts):
+            if not pending:
+                break
+            answers = client.run([request(rows[i], attempt) for i in pending])
+            still = []
+            for i, res in zip(pending, answers):
+                g = graded[i]
+                g["attempts"] = attempt + 1
+                if not res.ok:  # the call failed after the client's own retries: not the judge's fault
+                    g["error"] = res.error
+                    still.append(i)
+                    continue
+                g["evaluation"] = res.text
+                g["grade"] = parse_grade(res.text)
+                g["error"] = None if g["grade"] is not None else "no grade"
+                if g["grade"] is None:
+                    still.append(i)
+            pending = still
+        for i in pending:
+            g = graded[i]
+            if g["evaluation"] is not None and g["grade"] is None:
+                g["no_grade"] = True
+                g["error"] = (f"no grade: none of {g['attempts']} answers has a line 'Grade: N/10'"
+                              + (f" (last call failed: {g['error']})" if g["error"] not in (None, "no grade") else ""))
         usage = client.usage.to_dict()
 
-    write_jsonl(out, ({k: g[k] for k in ("task_id", "completion_id", "grade", "error", "attempts", "evaluation")}
-                      for g in graded))
+    write_jsonl(out, ({k: g[k] for k in ("task_id", "completion_id", "grade", "no_grade", "error", "attempts",
+                                         "evaluation")} for g in graded))
     summary = summarize_grades(graded)
     summary.update(
         judge_model=model, base_url=base_url, prompt_version=prompt.version, prompt_sha256=prompt.sha256,
         prompt_file=str(prompt.path.name), temperature=temperature, max_tokens=max_tokens,
-        problems=str(problems), samples=str(samples), judged=str(out), usage=usage,
+        problems=str(problems), samples=str(samples), judged=str(out), usage=usage, grade_attempts=grade_attempts,
     )
     summary_path.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     summary["summary_path"] = str(summary_path)
@@ -254,7 +264,8 @@ def judge_samples(
 
 
 def summarize_grades(rows: Iterable[dict[str, Any]]) -> dict[str, Any]:
-    """score = mean grade / 10 over graded samples; per-task means; errors counted separately."""
+    """score = mean grade / 10 over graded samples; per-task means. Ungraded samples are `errors`, of which
+    `no_grade` answered without an explicit grade (every attempt) and `call_errors` never got an answer."""
     rows = list(rows)
     grades = [r["grade"] for r in rows if r.get("grade") is not None]
     per_task: dict[str, list[float]] = {}
@@ -266,6 +277,8 @@ def summarize_grades(rows: Iterable[dict[str, Any]]) -> dict[str, Any]:
         "samples": len(rows),
         "graded": len(grades),
         "errors": len(rows) - len(grades),
+        "no_grade": sum(1 for r in rows if r.get("grade") is None and r.get("no_grade")),
+        "call_errors": sum(1 for r in rows if r.get("grade") is None and not r.get("no_grade")),
         "mean_grade": sum(grades) / len(grades) if grades else None,
         "score": sum(grades) / len(grades) / 10.0 if grades else None,
         "score_errors_as_zero": sum(grades) / len(rows) / 10.0 if rows else None,
@@ -300,6 +313,8 @@ def configure(parser) -> None:
     parser.add_argument("--concurrency", type=int, default=8, help="requests in flight (default %(default)s)")
     parser.add_argument("--max-retries", type=int, default=6, help="retries per call on 429/5xx/timeouts (default %(default)s)")
     parser.add_argument("--timeout", type=float, default=120.0, help="seconds per HTTP call (default %(default)s)")
+    parser.add_argument("--grade-attempts", type=int, default=3, help="answers asked for per sample until one holds "
+                        "an explicit 'Grade: N/10' line; then it is recorded as 'no grade' (default %(default)s)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.set_defaults(func=_handler)
 
@@ -313,6 +328,7 @@ def _handler(args) -> int:
             prompt_version=args.prompt_version, temperature=args.temperature, max_tokens=args.max_tokens,
             api_key_env=args.api_key_env or None, cache_path=args.cache, concurrency=args.concurrency,
             max_retries=args.max_retries, timeout_s=args.timeout, progress=not args.no_progress,
+            grade_attempts=args.grade_attempts,
         )
     except (FileNotFoundError, ValueError) as e:
         print(f"textbooks eval judge: error: {e}", file=sys.stderr)
@@ -324,7 +340,7 @@ def _handler(args) -> int:
     print(
         f"judged {summary['samples']} samples with {summary['judge_model']} (prompt {summary['prompt_version']}): "
         f"score {'n/a' if score is None else f'{100 * score:.1f}%'} "
-        f"({summary['graded']} graded, {summary['errors']} errors)\n"
+        f"({summary['graded']} graded, {summary['no_grade']} no grade, {summary['call_errors']} failed calls)\n"
         f"rows: {summary['judged']}\nsummary: {summary['summary_path']}"
     )
     return 1 if summary["graded"] == 0 and summary["samples"] else 0

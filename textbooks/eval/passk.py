@@ -37,9 +37,17 @@ def pass_at_k(n: int, c: int, k: int) -> float:
 
 def task_counts(rows: Iterable[Mapping[str, Any]]) -> dict[str, tuple[int, int]]:
     """(n, c) per task from per-sample rows with `task_id` and `passed` (what `eval execute` writes), in
-    order of first appearance."""
+    order of first appearance. Rows that carry a `completion_id` must not repeat a (task_id, completion_id):
+    a repeated sample would count twice in n (PassAtKError naming the rows)."""
     counts: dict[str, list[int]] = {}
-    for r in rows:
+    seen: dict[tuple[str, Any], int] = {}
+    for i, r in enumerate(rows, 1):
+        if r.get("completion_id") is not None:
+            key = (str(r["task_id"]), r["completion_id"])
+            if key in seen:
+                raise PassAtKError(f"row {i} repeats task {key[0]} completion_id {key[1]!r} (first at row "
+                                   f"{seen[key]}); each sample must be counted once")
+            seen[key] = i
         nc = counts.setdefault(str(r["task_id"]), [0, 0])
         nc[0] += 1
         nc[1] += bool(r["passed"])

@@ -14,7 +14,13 @@ Contamination split (paper §5.2, Table 3): with `--similar-ids` (a JSON list of
 with one of the keys "similar_ids"/"similar"/"task_ids", or a text file with one id per line) pass@1 is
 reported on the similar subset, the non-similar subset and overall, with the number of problems in each.
 
-`pass_at_1_table(rows)` renders the model x benchmark table of pass@1 the demo prints.
+A run over part of a benchmark says so everywhere: the pass@k table's tasks column reads "20 of 164 tasks",
+each pass@k line reads "pass@1 over 20 of 164 tasks", and a bold note follows the table (coverage from
+execute's summary, else by counting the benchmark's tasks). A results file with two rows for one
+(task_id, completion_id) is an error naming the line.
+
+`pass_at_1_table(rows)` renders the model x benchmark table of pass@1 the demo prints (a partial run's cell
+adds "(over 20 of 164 tasks)").
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ from textbooks.eval.execute import failure_category  # the one failure taxonomy 
 from textbooks.eval.generate import meta_path_for
 from textbooks.eval.judge import read_jsonl
 from textbooks.eval.passk import default_ks, mean_pass_at_k, task_counts
+from textbooks.jsonl import iter_jsonl
 
 # ------------------------------------------------------------------------------------------------------
 # Reading
@@ -48,14 +55,28 @@ def benchmark_of(task_id: Any) -> str:
 
 
 def read_results(path: str | Path) -> list[dict[str, Any]]:
-    rows = read_jsonl(path, "results")
-    for i, r in enumerate(rows, 1):
+    """The rows of an `eval execute` results file. A row without task_id/passed, or a second row for the same
+    (task_id, completion_id), is an error naming the file and line (a repeated sample would inflate n)."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"results file {path} does not exist")
+    rows = []
+    first: dict[tuple[str, Any], int] = {}
+    for lineno, r in iter_jsonl(path, objects=True, hint="; fix or delete the line"):
         missing = [k for k in ("task_id", "passed") if k not in r]
         if missing:
             raise ValueError(
-                f"{path}: row #{i} lacks {', '.join(missing)}; expected the per-sample output of "
+                f"{path}:{lineno}: lacks {', '.join(missing)}; expected the per-sample output of "
                 "`textbooks eval execute` (task_id, completion_id, passed, result)"
             )
+        if r.get("completion_id") is not None:
+            key = (str(r["task_id"]), r["completion_id"])
+            if key in first:
+                raise ValueError(f"{path}:{lineno}: duplicate result: task {key[0]} completion_id {key[1]!r} is "
+                                 f"already at line {first[key]}; each sample must appear once (re-run "
+                                 "`textbooks eval execute` on a samples file without duplicates)")
+            first[key] = lineno
+        rows.append(r)
     return rows
 
 
@@ -180,7 +201,7 @@ def similar_split(per_task: dict[str, dict[str, Any]], similar: set[str]) -> dic
 
 _SETTING_KEYS = ("model", "backend", "n", "temperature", "top_p", "prompt_format", "prompt_format_version", "seed",
                  "max_new_tokens", "stop", "batch_size", "split")
-_EXEC_KEYS = ("harness", "sandbox", "timeout", "memory_mb")
+_EXEC_KEYS = ("harness", "sandbox", "timeout", "time_limits", "memory_mb")
 
 
 def build_report(
@@ -212,6 +233,15 @@ def build_report(
         name = (meta or {}).get("benchmark") or (summary or {}).get("benchmark") or "+".join(names)
         entry: dict[str, Any] = {"benchmark": name, "results": str(path)}
         entry.update(benchmark_numbers(rows, ks, similar))
+        # How much of the benchmark these results cover: execute's summary knows; else count the benchmark.
+        if summary and "coverage" in summary:
+            entry["coverage"] = summary["coverage"]
+        else:
+            from textbooks.eval.tasks import BENCHMARKS, coverage
+
+            entry["coverage"] = (coverage(name, entry["per_task"]) if name in BENCHMARKS else
+                                 {"tasks": entry["tasks"], "of": None, "scope": "unknown",
+                                  "label": f"{entry['tasks']} tasks"})
         entry["settings"] = {k: meta[k] for k in _SETTING_KEYS if meta and k in meta}
         entry["execution"] = {k: summary[k] for k in _EXEC_KEYS if summary and k in summary}
         if similar is not None:
@@ -232,9 +262,14 @@ def _judged_entry(path: Path) -> dict[str, Any]:
             raise FileNotFoundError(f"--judged file {path} does not exist")
     else:
         summary = _read_json(path.with_name(path.stem + ".summary.json")) or summarize_grades(read_jsonl(path, "judged"))
-    keep = ("judge_model", "prompt_version", "prompt_sha256", "samples", "graded", "errors", "mean_grade", "score",
-            "score_errors_as_zero", "samples")
+    keep = ("judge_model", "prompt_version", "prompt_sha256", "samples", "graded", "errors", "no_grade", "call_errors",
+            "mean_grade", "score", "score_errors_as_zero", "samples")
     return {"file": str(path), **{k: summary[k] for k in keep if k in summary}}
+
+
+def _coverage_label(b: dict[str, Any]) -> str:
+    """"164 tasks", "500 tasks (test split)" or "20 of 164 tasks" (a partial run says so)."""
+    return (b.get("coverage") or {}).get("label") or f"{b['tasks']} tasks"
 
 
 def _pct(x: float | None) -> str:
@@ -247,14 +282,21 @@ def render_markdown(report: dict[str, Any]) -> str:
         ks = sorted({k for b in report["benchmarks"] for k in b["pass_at_k"]}, key=lambda s: int(s.split("@")[1]))
         lines += ["## pass@k", "", "| benchmark | model | tasks | samples/task | " + " | ".join(ks) + " |",
                   "|---|---|---|---|" + "---|" * len(ks)]
+        partial = []
         for b in report["benchmarks"]:
             n = b["n_per_task"]
             per = str(n["min"]) if n["min"] == n["max"] else f"{n['min']}-{n['max']}"
             vals = " | ".join(_pct(b["pass_at_k"].get(k)) if k in b["pass_at_k"] else "-" for k in ks)
-            lines.append(f"| {b['benchmark']} | {_short_model(b['settings'])} | {b['tasks']} | {per} | {vals} |")
+            lines.append(f"| {b['benchmark']} | {_short_model(b['settings'])} | {_coverage_label(b)} | {per} | {vals} |")
+            if b.get("coverage", {}).get("scope") == "partial":
+                partial.append(b)
         lines.append("")
+        for b in partial:
+            lines += [f"**{b['benchmark']}: a partial run.** pass@k over {_coverage_label(b)} only, not comparable "
+                      "with a score over the whole benchmark.", ""]
     for b in report["benchmarks"]:
         lines += [f"## {b['benchmark']}", "", f"Results: `{b['results']}`; {b['tasks_solved']} of {b['tasks']} tasks solved at least once.", ""]
+        lines += [f"- {k} over {_coverage_label(b)}: {_pct(v)}" for k, v in b["pass_at_k"].items()] + [""]
         lines += ["Settings:", ""]
         settings = {**b["settings"], **{f"execute.{k}": v for k, v in b["execution"].items()}}
         if settings:
@@ -280,11 +322,12 @@ def render_markdown(report: dict[str, Any]) -> str:
             lines.append(f"| {tid} | {t['n']} | {t['passed']} | {outcomes} |")
         lines += ["", "</details>", ""]
     if report["judged"]:
-        lines += ["## LLM-graded problems (paper §4)", "", "| file | judge | prompt | samples | graded | errors | score |",
-                  "|---|---|---|---|---|---|---|"]
+        lines += ["## LLM-graded problems (paper §4)", "",
+                  "| file | judge | prompt | samples | graded | no grade | failed calls | score |",
+                  "|---|---|---|---|---|---|---|---|"]
         for j in report["judged"]:
             lines.append(f"| `{j['file']}` | {j.get('judge_model', '?')} | {j.get('prompt_version', '?')} | {j.get('samples')} | "
-                         f"{j.get('graded')} | {j.get('errors')} | {_pct(j.get('score'))} |")
+                         f"{j.get('graded')} | {j.get('no_grade', '?')} | {j.get('call_errors', '?')} | {_pct(j.get('score'))} |")
         lines.append("")
     return "\n".join(lines)
 
@@ -318,12 +361,17 @@ def pass_at_1_table(rows: Iterable[dict[str, Any]]) -> str:
         model = r.get("model") or _short_model(r.get("settings", {}))
         bench = r["benchmark"]
         value = r["pass@1"] if "pass@1" in r else r.get("pass_at_k", {}).get("pass@1")
-        table.setdefault(str(model), {})[bench] = value
+        cover = r.get("coverage") or {}
+        table.setdefault(str(model), {})[bench] = (value, cover.get("label") if cover.get("scope") == "partial" else None)
         if bench not in columns:
             columns.append(bench)
     lines = ["| model | " + " | ".join(columns) + " |", "|---|" + "---|" * len(columns)]
     for model, values in table.items():
-        lines.append(f"| {model} | " + " | ".join(_pct(values[c]) if c in values else "-" for c in columns) + " |")
+        cells = []
+        for c in columns:
+            value, partial = values.get(c, (None, None))
+            cells.append("-" if c not in values else _pct(value) + (f" (over {partial})" if partial else ""))
+        lines.append(f"| {model} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 

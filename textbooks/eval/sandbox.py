@@ -50,7 +50,8 @@ What is protected (bubblewrap, harness as root or as any other user):
   CAP_SETUID/SETGID/CHOWN/DAC_OVERRIDE/FOWNER/KILL/SYS_ADMIN (the last to create the namespaces per program),
   and each program setuid()s to the real uid 65534 and so loses them all. Harness run as any other user: a
   user namespace maps that user to 65534, the worker holds CAP_SYS_ADMIN inside it only, each child drops
-  every capability with capset(), and `--disable-userns` stops programs from nesting user namespaces.
+  every capability with capset(), and the seccomp filter (or, without it, `--disable-userns`) stops
+  programs from nesting user namespaces.
 - A seccomp filter (`textbooks/eval/seccomp.py`, built with libseccomp, loaded by the worker for itself and
   all its children) refuses what a test program never needs: new user/mount/net/UTS/cgroup namespaces
   (clone flags, unshare, setns; clone3 gets ENOSYS), mount and the new mount API, pivot_root, chroot, ptrace,
@@ -258,8 +259,9 @@ def _top_names_under(root: str) -> list[str]:
                    if _under(d, root) and d != root})
 
 
-def bwrap_command(extra_hidden: Sequence[str] = ()) -> list[str]:
-    """The bubblewrap command line that wraps a worker (see the module docstring for what each flag gives)."""
+def bwrap_command(extra_hidden: Sequence[str] = (), seccomp_filter: bool = False) -> list[str]:
+    """The bubblewrap command line that wraps a worker (see the module docstring for what each flag gives).
+    `seccomp_filter`: the worker will load the sandbox's seccomp filter (which refuses new user namespaces)."""
     bwrap = shutil.which("bwrap")
     if bwrap is None:
         raise FileNotFoundError("bwrap")
@@ -277,9 +279,12 @@ def bwrap_command(extra_hidden: Sequence[str] = ()) -> list[str]:
             cmd += ["--cap-add", cap]
     else:
         # CAP_SYS_ADMIN inside the new user namespace only (to create a PID/IPC namespace per program); each
-        # child drops every capability with capset() before the program runs.
-        cmd += ["--unshare-user", "--uid", "65534", "--gid", "65534", "--disable-userns",
-                "--cap-add", "CAP_SYS_ADMIN"]
+        # child drops every capability with capset() before the program runs. Nested user namespaces are
+        # refused by the seccomp filter; without it, by --disable-userns, which puts the worker in a nested
+        # user namespace that cannot re-enter its PID namespace (so no PID namespace per program then).
+        cmd += ["--unshare-user", "--uid", "65534", "--gid", "65534", "--cap-add", "CAP_SYS_ADMIN"]
+        if not seccomp_filter:
+            cmd += ["--disable-userns"]
     cmd += ["--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc",
             "--perms", "1777", "--size", str(64 * 1024 * 1024), "--tmpfs", "/dev/shm"]
     hidden = [d for d in (*_HIDDEN_DIRS, *extra_hidden) if d and os.path.isdir(d)]
@@ -324,7 +329,7 @@ class _Worker:
         self.cgroup = cgroup
         python = [sys.executable, "-I", WORKER_FILE]  # -I: no PYTHON* variables, no user site, no script dir
         if mode == "bwrap":
-            cmd = [*bwrap_command([os.path.expanduser("~")]), "--", *python]
+            cmd = [*bwrap_command([os.path.expanduser("~")], seccomp_filter=bool(seccomp)), "--", *python]
             config = {"scratch": "/tmp", "private_scratch": True, "drop_uid": os.geteuid() == 0,
                       "keep": _top_names_under("/tmp"), "clean_dirs": ["/dev/shm"], "namespaces": True}
             cwd = None

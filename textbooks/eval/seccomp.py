@@ -6,11 +6,11 @@ every program it starts (`_sandbox_worker._install_seccomp`). libseccomp adds th
 syscall made through another ABI (the 32-bit `int 0x80` entry on x86_64, x32) kills the process.
 
 Refused (`BLOCKED`, by group):
-- namespaces and mounts: unshare, setns, mount, umount2, pivot_root, chroot, the new mount API (open_tree,
+- namespaces and mounts: unshare and setns (except the worker's own unshare(CLONE_NEWPID | CLONE_NEWIPC) and
+  setns(CLONE_NEWPID), which a process without capabilities cannot use either), mount, umount2, pivot_root, chroot, the new mount API (open_tree,
   move_mount, fsopen, fsconfig, fsmount, fspick, mount_setattr); clone with CLONE_NEWUSER, CLONE_NEWNS,
   CLONE_NEWNET, CLONE_NEWUTS or CLONE_NEWCGROUP; clone3 (its flags live in memory a filter cannot read:
-  ENOSYS makes libc fall back to clone). The worker itself needs clone with CLONE_NEWPID | CLONE_NEWIPC, which
-  stays allowed; programs have no capabilities, so the kernel refuses it to them anyway.
+  ENOSYS makes libc fall back to clone).
 - other processes' memory: ptrace, process_vm_readv, process_vm_writev, pidfd_getfd, process_madvise, kcmp.
 - the kernel itself: kexec_load, kexec_file_load, init_module, finit_module, delete_module, bpf,
   perf_event_open, userfaultfd, io_uring_setup, io_uring_enter, io_uring_register, keyctl, add_key,
@@ -28,7 +28,7 @@ import os
 import tempfile
 
 BLOCKED = (
-    "unshare", "setns", "mount", "umount2", "pivot_root", "chroot", "open_tree", "move_mount", "fsopen",
+    "mount", "umount2", "pivot_root", "chroot", "open_tree", "move_mount", "fsopen",
     "fsconfig", "fsmount", "fspick", "mount_setattr",
     "ptrace", "process_vm_readv", "process_vm_writev", "pidfd_getfd", "process_madvise", "kcmp",
     "kexec_load", "kexec_file_load", "init_module", "finit_module", "delete_module", "bpf", "perf_event_open",
@@ -43,7 +43,9 @@ CLONE_REFUSED = {"CLONE_NEWUSER": 0x10000000, "CLONE_NEWNS": 0x00020000, "CLONE_
                  "CLONE_NEWUTS": 0x04000000, "CLONE_NEWCGROUP": 0x02000000}
 
 _SCMP_ACT_ALLOW = 0x7FFF0000
-_SCMP_CMP_MASKED_EQ = 7
+_SCMP_CMP_NE, _SCMP_CMP_MASKED_EQ = 1, 7
+CLONE_NEWPID, CLONE_NEWIPC = 0x20000000, 0x08000000
+WORKER_UNSHARE = CLONE_NEWPID | CLONE_NEWIPC
 
 
 def _act_errno(code: int) -> int:
@@ -96,6 +98,10 @@ def sandbox_filter() -> bytes:
 
         for name in BLOCKED:
             add(name, _act_errno(errno.EPERM))
+        # The worker's own per-program namespaces: unshare(CLONE_NEWPID | CLONE_NEWIPC) and setns() back to
+        # its PID namespace, nothing else (programs have no capabilities, so the kernel refuses even these).
+        add("unshare", _act_errno(errno.EPERM), [_ArgCmp(0, _SCMP_CMP_NE, WORKER_UNSHARE, 0)])
+        add("setns", _act_errno(errno.EPERM), [_ArgCmp(1, _SCMP_CMP_NE, CLONE_NEWPID, 0)])
         for flag in CLONE_REFUSED.values():
             add("clone", _act_errno(errno.EPERM), [_ArgCmp(0, _SCMP_CMP_MASKED_EQ, flag, flag)])
         add("clone3", _act_errno(errno.ENOSYS))

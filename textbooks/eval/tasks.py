@@ -9,8 +9,9 @@ Where the data comes from (no network needed for the default runs):
   Hugging Face hub dataset `google-research-datasets/mbpp` (parquet, via `huggingface_hub`; a clear error
   when offline).
 - unconventional: `textbooks/eval/unconventional/problems.jsonl`, HumanEval format, written by this project.
-- HumanEval+ / MBPP+ (EvalPlus): `HumanEvalPlus*.jsonl[.gz]` / `MbppPlus*.jsonl[.gz]` under
-  `<data>/humaneval/`, `<data>/mbpp/` or `<data>/evalplus/`; skipped with a message when absent.
+- HumanEval+ / MBPP+ (EvalPlus release files, format in `textbooks.eval.evalplus`):
+  `HumanEvalPlus*.jsonl[.gz]` / `MbppPlus*.jsonl[.gz]` under `<data>/humaneval/`, `<data>/mbpp/` or
+  `<data>/evalplus/`; a clear error naming those folders when absent.
 
 Task ids: HumanEval keeps "HumanEval/0"; MBPP tasks are "Mbpp/<n>" (the EvalPlus spelling). Samples may
 spell MBPP ids as 11, "11", "Mbpp/11" or "MBPP/11" (`canonical_task_id`).
@@ -21,7 +22,10 @@ Programs executed (`build_program`), the contract of `textbooks eval execute`:
 - MBPP: the completion is the whole program (function definition included):
   `test_setup_code + "\\n" + completion + "\\n" + "\\n".join(test_list)` (sanitized: test_imports as setup).
   The challenge tests are not run (as in the MBPP paper's reported numbers).
-- MBPP+: `completion + "\\n" + test` (the EvalPlus test program).
+- HumanEval+ / MBPP+: the candidate (HumanEval+: prompt + completion; MBPP+: the completion) followed by
+  EvalPlus's differential test: every base and plus input, each with its own time limit, compared with the
+  reference's outputs under the task's `atol` (`textbooks.eval.evalplus`; the outputs and limits come from
+  running the reference in the sandbox once per machine, `textbooks.eval.timelimits`).
 
 Prompt formats (`PROMPT_FORMATS`, name@version recorded in reports):
 - `humaneval@1`: the task's `prompt` unchanged; the model continues it (stop at "\\ndef", "\\nclass",
@@ -244,12 +248,40 @@ def _find_plus(patterns: list[str]) -> Path | None:
     return None
 
 
+def _plus_tasks(path: Path, benchmark: str) -> list[Task]:
+    """Tasks of an EvalPlus release file (see `textbooks.eval.evalplus` for the format and how they run)."""
+    from textbooks.eval.evalplus import PLUS_FIELDS, task_inputs
+
+    tasks = []
+    for lineno, r in iter_jsonl(path, objects=True):
+        missing = [k for k in PLUS_FIELDS if k not in r]
+        if missing:
+            raise ValueError(f"{path}:{lineno}: lacks {', '.join(missing)}; an EvalPlus release file has "
+                             f"{', '.join(PLUS_FIELDS)} (HumanEvalPlus-v0.1.10.jsonl.gz / MbppPlus-v0.2.0.jsonl.gz "
+                             "from github.com/evalplus/*_release, not the *-OriginFmt files)")
+        inputs = task_inputs(benchmark, r)
+        extra = {"source": str(path), "atol": float(r["atol"]), "plus_prompt": r["prompt"],
+                 "n_base_inputs": len(r["base_input"]), "n_inputs": len(inputs), "inputs_literal": repr(inputs)}
+        tid = str(r["task_id"])
+        if benchmark == "humaneval+":
+            tasks.append(Task(benchmark, tid, r["prompt"], r["entry_point"], r.get("test", ""),
+                              r["canonical_solution"], extra=extra))
+            continue
+        # MBPP+'s prompt is '"""\n<task text>\n<first test assert>\n"""\n'; keep text and assert apart so that
+        # the MBPP prompt formats apply unchanged.
+        lines = [ln for ln in r["prompt"].strip().strip('"').strip().splitlines() if ln.strip()]
+        tests = (lines.pop(),) if lines and lines[-1].lstrip().startswith("assert") else ()
+        tasks.append(Task(benchmark, tid, "\n".join(lines), r["entry_point"], "\n".join(tests),
+                          r["canonical_solution"], tests=tests, extra=extra))
+    return tasks
+
+
 def load_humaneval_plus() -> list[Task]:
     path = _find_plus(["HumanEvalPlus*.jsonl", "HumanEvalPlus*.jsonl.gz"])
     if path is None:
         raise FileNotFoundError("HumanEval+ is not available: put HumanEvalPlus-<version>.jsonl[.gz] (an EvalPlus "
                                 f"release asset) in one of {[str(d / 'humaneval') for d in data_dirs()]}")
-    return _humaneval_tasks(_read_jsonl(path), "humaneval+", str(path))
+    return _plus_tasks(path, "humaneval+")
 
 
 def load_mbpp_plus() -> list[Task]:
@@ -257,12 +289,7 @@ def load_mbpp_plus() -> list[Task]:
     if path is None:
         raise FileNotFoundError("MBPP+ is not available: put MbppPlus-<version>.jsonl[.gz] (an EvalPlus release "
                                 f"asset) in one of {[str(d / 'mbpp') for d in data_dirs()]}")
-    tasks = []
-    for r in _read_jsonl(path):
-        # EvalPlus records: task_id "Mbpp/2", prompt (text), code, entry_point, test (a program of asserts).
-        tasks.append(Task("mbpp+", str(r["task_id"]), r["prompt"], r["entry_point"], r["test"],
-                          r.get("canonical_solution") or r.get("code", ""), extra={"source": str(path)}))
-    return tasks
+    return _plus_tasks(path, "mbpp+")
 
 
 def load_tasks(benchmark: str, split: str = "all") -> list[Task]:
@@ -296,26 +323,63 @@ def canonical_task_id(benchmark: str, raw) -> str:
 
 
 # ---------------------------------------------------------------------------------------------- programs
-def build_program(benchmark: str, task: Task, completion: str) -> str:
-    """The exact program `execute` runs for a sample (see the module docstring)."""
+def is_plus(benchmark: str) -> bool:
+    """HumanEval+ / MBPP+: tested input by input against the reference's outputs (`textbooks.eval.evalplus`)."""
+    return benchmark in ("humaneval+", "mbpp+")
+
+
+def build_program(benchmark: str, task: Task, completion: str, oracle=None) -> str:
+    """The exact program `execute` runs for a sample (see the module docstring). HumanEval+/MBPP+ also need
+    the task's `evalplus.Oracle` (the reference's outputs and the per-input limits)."""
+    if is_plus(benchmark):
+        from textbooks.eval.evalplus import candidate_source, test_source
+
+        if oracle is None:
+            raise ValueError(f"{benchmark} programs need the reference's outputs on every input (an "
+                             "evalplus.Oracle); run them with textbooks.eval.execute.execute_samples")
+        return candidate_source(benchmark, task, completion) + test_source(benchmark, task, oracle)
     if _is_humaneval_format(benchmark):
         return task.prompt + completion + "\n" + task.test + "\n" + f"check({task.entry_point})"
-    if benchmark == "mbpp+":
-        return completion + "\n" + task.test
     return task.test_setup + "\n" + completion + "\n" + "\n".join(task.tests)
+
+
+def reference_program(benchmark: str, task: Task) -> str | None:
+    """The program of the task's reference solution (what per-task time limits are measured on); None when
+    the task has no reference. HumanEval+/MBPP+ time their reference per input instead
+    (`evalplus.oracle_program`)."""
+    if not task.reference.strip():
+        return None
+    return build_program(benchmark, task, task.reference)
 
 
 def final_statement(benchmark: str, task: Task) -> str | None:
     """Source of the program's last statement, which only the harness writes (checked in the sandbox)."""
-    if _is_humaneval_format(benchmark):
+    if _is_humaneval_format(benchmark) or is_plus(benchmark):
         return f"check({task.entry_point})"
-    if benchmark == "mbpp+":
-        try:
-            body = _parse(task.test).body
-        except SyntaxError:
-            return None
-        return ast.get_source_segment(task.test, body[-1]) if body else None
     return task.tests[-1] if task.tests else None
+
+
+def coverage(benchmark: str, task_ids, all_ids=None) -> dict:
+    """How much of the benchmark a run covers: {"tasks", "of", "scope", "label"}. scope is "all", an MBPP
+    split name when the ids are exactly that split (e.g. the 500 test tasks), or "partial"; `label` reads
+    "164 tasks", "500 tasks (test split)" or "20 of 164 tasks". all_ids: the benchmark's ids (default: loaded)."""
+    ids = {str(t) for t in task_ids}
+    if all_ids is None:
+        try:
+            all_ids = [t.task_id for t in load_tasks(benchmark)]
+        except (FileNotFoundError, ValueError):
+            return {"tasks": len(ids), "of": None, "scope": "unknown", "label": f"{len(ids)} tasks"}
+    all_ids = [str(t) for t in all_ids]
+    total = len(all_ids)
+    if ids >= set(all_ids):
+        return {"tasks": len(ids), "of": total, "scope": "all", "label": f"{len(ids)} tasks"}
+    if benchmark.startswith("mbpp") and not is_plus(benchmark):
+        nums = {int(i.split("/")[-1]) for i in ids if i.split("/")[-1].isdigit()}
+        for split, (lo, hi) in MBPP_SPLITS.items():
+            in_split = {int(i.split("/")[-1]) for i in all_ids if lo <= int(i.split("/")[-1]) <= hi}
+            if nums == in_split and in_split:
+                return {"tasks": len(ids), "of": total, "scope": split, "label": f"{len(ids)} tasks ({split} split)"}
+    return {"tasks": len(ids), "of": total, "scope": "partial", "label": f"{len(ids)} of {total} tasks"}
 
 
 # ---------------------------------------------------------------------------------------------- prompts

@@ -22,6 +22,7 @@ import sys
 from pathlib import Path
 
 from textbooks.jsonl import iter_jsonl, write_jsonl
+from textbooks.text import STOP_HELP, stop_arg
 
 OVERRIDES = {"max_tokens": int, "temperature": (int, float), "top_p": (int, float), "n": int, "seed": int}
 
@@ -52,8 +53,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
     sampling.add_argument("--temperature", type=float, default=0.0, help="default 0 (greedy)")
     sampling.add_argument("--top-p", type=float, default=1.0, help="nucleus sampling: keep the smallest set of tokens with this total probability (default 1.0 = all)")
     sampling.add_argument("--n", type=int, default=1, help="samples per prompt (cached one by one: raising n sends only the new ones)")
-    sampling.add_argument("--stop", action="append", default=None, metavar="TEXT", help="stop sequence (repeatable)")
-    sampling.add_argument("--seed", type=int, help="sample i uses seed + i where the backend supports it")
+    sampling.add_argument("--stop", action="append", default=None, metavar="TEXT", type=stop_arg,
+                          help="stop sequence (repeatable); " + STOP_HELP)
+    sampling.add_argument("--seed", type=int, help="sample i of a prompt is drawn with a seed derived from (seed, prompt, i) "
+                          "(phi backend and HTTP servers; see the README)")
     sampling.add_argument("--extra-body", type=_json_object, metavar="JSON", help='extra JSON fields for every call, e.g. \'{"top_k": 20}\'')
     pacing = parser.add_argument_group("pacing and retries")
     pacing.add_argument("--concurrency", type=int, default=8, help="calls in flight (default 8)")

@@ -109,8 +109,9 @@ class Request:
     """One prompt (or chat) and how to sample it; `n` samples come back in `Result.texts`.
 
     chat: send to /v1/chat/completions. With `messages` it is implied; a `prompt` with chat=True becomes
-    one user message. temperature 0 is greedy. seed: sample i of this request uses seed + i where the
-    backend supports seeds, so results are reproducible per sample index.
+    one user message. temperature 0 is greedy. seed: sample i of this request is drawn with a seed derived
+    from (seed, prompt, i) (`textbooks.text.derive_seed`): our checkpoints (`phi`) and HTTP servers
+    (one call per seeded sample) follow this rule; `hf` and `vllm` in process seed each call.
     """
 
     id: Any

@@ -9,9 +9,12 @@ import sys
 from pathlib import Path
 
 DESCRIPTION = """Serve a checkpoint (ours, or an HF Phi directory) over an OpenAI-compatible API:
-GET /v1/models, POST /v1/completions, POST /v1/chat/completions (plain "### User:" / "### Assistant:"
-chat template, see textbooks/llm/chat.py). Concurrent requests with the same sampling parameters are
-decoded together in one batch of the KV-cache sampler.
+GET /v1/models, GET /v1/models/{id}, POST /v1/completions, POST /v1/chat/completions (plain
+"### User:" / "### Assistant:" chat template, see textbooks/llm/chat.py); `stream: true` (server-sent
+events), `logprobs` for small k. Concurrent requests with the same sampling parameters are decoded
+together in one batch of the KV-cache sampler; a seeded request gives the same output alone or among
+concurrent ones. A request field that is not implemented is refused with a 400 naming it (see
+textbooks/llm/serve.py for the list); nothing is ignored silently.
 
   textbooks serve runs/final --port 8000
   textbooks llm complete --base-url http://127.0.0.1:8000/v1 --model final --input p.jsonl --out r.jsonl

@@ -1,4 +1,6 @@
-"""Batched sampling from a `Phi` model with a KV cache: greedy, temperature, top-p, stop strings, EOS.
+"""The one sampling function: batched sampling from a `Phi` model with a KV cache (greedy, temperature,
+top-p, stop strings, EOS, logprobs). `textbooks generate`, `textbooks eval generate`, the LLM client's
+`phi` backend and `textbooks serve` all sample through `generate_iter` / `generate` here.
 
     from textbooks.model.generate import SamplingParams, generate, Generator
     params = SamplingParams(max_new_tokens=128, temperature=0.0, stop=["\\ndef"], seed=0, n=1)
@@ -14,35 +16,40 @@ How a batch is decoded:
   feeds one token per row into the pre-allocated cache. A row that finishes (EOS, stop string,
   max_new_tokens) is dropped from the batch (`KVCache.select`), so later steps cost less.
 - n > 1: the batch prefills each distinct prompt once and copies its cache rows for the n samples.
+  Greedy samples of one prompt are identical: one is decoded and shared.
 
-Determinism: each sequence (prompt i, sample j) samples with its own `torch.Generator`, seeded from
-(`seed`, i, j). A sequence's random draws therefore do not depend on which other sequences share its
-batch, on `batch_size`, or on the order of the finished rows. What is guaranteed: the same call (same
-prompts, params, batch_size, device, dtype, torch build) returns the same output; greedy output is the
-same batched or one at a time up to exact logit ties (tests check token identity on random models).
-Sampled output for a sequence is the same across batch compositions unless float noise from a
-different batch shape (~1e-6 in fp32) moves a sample across a probability boundary, which is rare but
-possible; in bf16 it is more likely.
-
-Stop strings are matched on the decoded completion text (not the prompt), incrementally while decoding
-so that a row stops as soon as a stop string appears; the returned text is cut before the earliest
-stop string (like OpenAI's API) and `token_ids` keep the tokens generated up to and including the one
-that completed it. While a row's text ends in an incomplete UTF-8 character (bytes a random model may
-never complete) the incremental check waits, so such a row may run on; the final cut is always made on
-the full decoded text. The EOS token ends a sequence and is not part of `text` or `token_ids`.
+The rules every caller gets (README "Seeds, stop strings and long prompts"):
+- Seeds: sample j of a prompt draws from its own `torch.Generator`, seeded with
+  `textbooks.text.derive_seed(seed, prompt_ids, j)`. Its random stream depends only on (seed, the
+  prompt's token ids, j): not on the prompt's position in the call, the batch size, its neighbours in
+  the batch, or (in `serve`) which requests arrived at the same time. `sample_ids` names the j's to draw
+  (default 0..n-1), so a resumed run draws exactly the samples an uninterrupted one would have.
+  Bit-identity across batch shapes holds up to float noise of different batch shapes (~1e-6 in fp32),
+  which could move a draw across a probability boundary: rare in fp32, likelier in bf16.
+- Stop strings are matched on the decoded completion text (not the prompt), incrementally while
+  decoding so that a row stops as soon as a stop string appears; the returned text is cut before the
+  earliest stop string (like OpenAI's API; `textbooks.text.cut_at_stop`) and `token_ids` keep the tokens
+  up to and including the one that completed it. While a row's text ends in an incomplete UTF-8
+  character the incremental check waits; the final cut is always made on the full decoded text. The
+  EOS token ends a sequence and is not part of `text` or `token_ids`.
+- Long prompts: a prompt longer than `max_seq_len - max_new_tokens` tokens keeps its last tokens (the
+  signature and docstring the model must continue are at the end) and `Completion.prompt_tokens_dropped`
+  says how many were cut; every front end reports the count (warning + a field in its output).
+  `max_new_tokens >= max_seq_len` (no room for any prompt) is an error.
 """
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol, Sequence
+from typing import Callable, Iterator, Protocol, Sequence
 
 import torch
 
 from textbooks.model.phi import KVCache, Phi
-from textbooks.text import cut_at_stop  # re-exported: `from textbooks.model.generate import cut_at_stop`
+from textbooks.text import cut_at_stop, derive_seed  # cut_at_stop re-exported for `from textbooks.model.generate import`
+
+MAX_LOGPROBS = 20  # top alternatives per token (OpenAI: 5 for completions, 20 for chat)
 
 
 class TokenizerLike(Protocol):
@@ -61,8 +68,8 @@ class SamplingParams:
 
     Example: `SamplingParams(max_new_tokens=512, temperature=0.8, top_p=0.95, stop=["\\ndef ", "\\nclass "],
     seed=0, n=10)` draws 10 samples per prompt, each cut before the first top-level def/class.
-    `truncate_prompt=True` keeps the last `max_seq_len - max_new_tokens` tokens of a prompt that is too
-    long (instead of raising).
+    logprobs: None = none; k >= 0 = each generated token's log-probability under the model (log-softmax of
+    the raw logits, before temperature and top-p, as vLLM reports them) and its k most likely alternatives.
     """
 
     max_new_tokens: int = 128
@@ -71,7 +78,7 @@ class SamplingParams:
     stop: list[str] = field(default_factory=list)
     seed: int = 0
     n: int = 1
-    truncate_prompt: bool = False
+    logprobs: int | None = None
 
     def __post_init__(self):
         if isinstance(self.stop, str):  # a lone string is a classic mistake: stop="\n" would be iterated by char
@@ -87,18 +94,36 @@ class SamplingParams:
             problems.append(f"n must be >= 1 (got {self.n})")
         if any(not isinstance(s, str) or s == "" for s in self.stop):
             problems.append(f"stop strings must be non-empty strings (got {self.stop!r})")
+        if self.logprobs is not None and not 0 <= int(self.logprobs) <= MAX_LOGPROBS:
+            problems.append(f"logprobs must be in 0..{MAX_LOGPROBS} or None (got {self.logprobs})")
         if problems:
             raise ValueError("invalid SamplingParams: " + "; ".join(problems))
 
 
 @dataclass
+class TokenLogprob:
+    """A generated token's log-probability and the `k` most likely tokens at that step (id, logprob)."""
+
+    token_id: int
+    logprob: float
+    top: list[tuple[int, float]]
+
+
+@dataclass
 class Completion:
-    """One sampled continuation. finish_reason: "stop" (a stop string), "eos" or "length"."""
+    """One sampled continuation. finish_reason: "stop" (a stop string), "eos" or "length".
+
+    prompt_tokens: tokens of the prompt the model saw; prompt_tokens_dropped: tokens cut from the front
+    of a prompt that did not fit (0 when it fitted); sample: its sample index j (the seed rule's j).
+    """
 
     text: str
     token_ids: list[int]
     finish_reason: str
     prompt_tokens: int
+    prompt_tokens_dropped: int = 0
+    sample: int = 0
+    logprobs: list[TokenLogprob] | None = None
 
 
 class IncrementalDecoder:
@@ -148,18 +173,15 @@ class _StopWatcher:
 @dataclass
 class _Sequence:
     index: int  # prompt index
-    sample: int  # j in 0..n-1
+    sample: int  # j, the sample index of the seed rule
     prompt_ids: list[int]
     generator: torch.Generator | None = None
     watcher: _StopWatcher | None = None
+    shared: list[int] = field(default_factory=list)  # sample ids that get this sequence (greedy: all of them)
+    dropped: int = 0  # prompt tokens cut to fit the context
     out: list[int] = field(default_factory=list)
+    logprobs: list[TokenLogprob] | None = None
     finish_reason: str = "length"
-
-
-def _seed_for(seed: int, index: int, sample: int) -> int:
-    # A hash (not seed + index) so that (seed, i, j) never collides with (seed + 1, i - 1, j).
-    digest = hashlib.sha256(f"{seed}:{index}:{sample}".encode()).digest()
-    return int.from_bytes(digest[:8], "little") & ((1 << 63) - 1)
 
 
 def _choose(logits: torch.Tensor, params: SamplingParams, rows: list[_Sequence]) -> torch.Tensor:
@@ -177,9 +199,24 @@ def _choose(logits: torch.Tensor, params: SamplingParams, rows: list[_Sequence])
     return torch.cat([torch.multinomial(probs[k], 1, generator=row.generator) for k, row in enumerate(rows)])
 
 
+def _record_logprobs(logits: torch.Tensor, tokens: torch.Tensor, rows: list[_Sequence], k: int) -> list[TokenLogprob]:
+    logp = torch.log_softmax(logits.float(), dim=-1)  # (B, V)
+    chosen = logp.gather(-1, tokens[:, None])[:, 0].tolist()  # (B,)
+    if k:
+        top_lp, top_id = logp.topk(k, dim=-1)  # (B, k)
+        tops = [list(zip(i, lp)) for i, lp in zip(top_id.tolist(), top_lp.tolist())]
+    else:
+        tops = [[] for _ in rows]
+    return [TokenLogprob(int(t), lp, top) for t, lp, top in zip(tokens.tolist(), chosen, tops)]
+
+
+OnToken = Callable[[int, int, int], None]  # (prompt index, sample id, token id), called as each token is chosen
+
+
 @torch.inference_mode()
-def _decode_batch(model: Phi, seqs: list[_Sequence], params: SamplingParams, eos_id: int | None, device) -> None:
-    """Decode one batch in place (fills seq.out and seq.finish_reason)."""
+def _decode_batch(model: Phi, seqs: list[_Sequence], params: SamplingParams, eos_id: int | None, device,
+                  on_token: OnToken | None = None) -> None:
+    """Decode one batch in place (fills seq.out, seq.logprobs and seq.finish_reason)."""
     # Distinct prompts are prefilled once; `expand` maps each sequence to its prompt's prefill row.
     row_of: dict[int, int] = {}
     uniq: list[list[int]] = []
@@ -212,6 +249,8 @@ def _decode_batch(model: Phi, seqs: list[_Sequence], params: SamplingParams, eos
     active = list(seqs)
     for step in range(max_new):
         tokens = _choose(logits, params, active)  # (B,)
+        step_logprobs = (_record_logprobs(logits, tokens, active, params.logprobs)
+                         if params.logprobs is not None else None)
         finished = []
         for k, (seq, tok) in enumerate(zip(active, tokens.tolist())):
             if tok == eos_id:
@@ -219,6 +258,11 @@ def _decode_batch(model: Phi, seqs: list[_Sequence], params: SamplingParams, eos
                 finished.append(k)
                 continue
             seq.out.append(tok)
+            if step_logprobs is not None:
+                seq.logprobs.append(step_logprobs[k])
+            if on_token is not None:
+                for j in seq.shared:
+                    on_token(seq.index, j, tok)
             if seq.watcher is not None and seq.watcher.push(tok):
                 seq.finish_reason = "stop"
                 finished.append(k)
@@ -242,46 +286,53 @@ def _batches(seqs: list[_Sequence], batch_size: int) -> list[list[_Sequence]]:
     return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
 
 
-def _check_prompts(prompt_ids: list[list[int]], params: SamplingParams, max_seq_len: int, eos_id: int | None) -> list[list[int]]:
-    budget = max_seq_len - params.max_new_tokens
+def prompt_budget(max_seq_len: int, max_new_tokens: int) -> int:
+    """Prompt tokens that fit with `max_new_tokens`; ValueError (naming the fix) when none do."""
+    budget = max_seq_len - max_new_tokens
     if budget < 1:
-        raise ValueError(
-            f"max_new_tokens={params.max_new_tokens} leaves no room for a prompt in the model's "
-            f"max_seq_len={max_seq_len}; lower max_new_tokens"
-        )
-    out = []
-    for i, ids in enumerate(prompt_ids):
-        ids = list(ids)
-        if not ids:
-            if eos_id is None:
-                raise ValueError(f"prompt {i} is empty and there is no EOS token to start from; give a non-empty prompt")
-            ids = [eos_id]  # phi-1 has no BOS; every training document follows an <|endoftext|>
-        if len(ids) > budget:
-            if not params.truncate_prompt:
-                raise ValueError(
-                    f"prompt {i} has {len(ids)} tokens but max_seq_len {max_seq_len} - max_new_tokens "
-                    f"{params.max_new_tokens} leaves {budget}; shorten it, lower max_new_tokens, or set "
-                    f"truncate_prompt=True (--truncate-prompt) to keep its last {budget} tokens"
-                )
-            ids = ids[-budget:]
-        out.append(ids)
-    return out
+        raise ValueError(f"max_new_tokens={max_new_tokens} leaves no room for a prompt in the model's "
+                         f"max_seq_len={max_seq_len}; lower max_new_tokens (--max-new-tokens / max_tokens) "
+                         f"below {max_seq_len}")
+    return budget
 
 
-def _run(model, prompt_ids, params, *, eos_id, batch_size, device, tokenizer=None, progress=False):
+def fit_prompt(ids: Sequence[int], budget: int, eos_id: int | None) -> tuple[list[int], int]:
+    """The one rule for prompts: (ids the model sees, tokens dropped). A prompt longer than `budget` keeps
+    its last `budget` tokens; an empty one starts from EOS (phi-1 has no BOS; every training document
+    follows an <|endoftext|>)."""
+    ids = list(ids)
+    if not ids:
+        if eos_id is None:
+            raise ValueError("a prompt is empty and there is no EOS token to start from; give a non-empty prompt")
+        ids = [eos_id]
+    dropped = max(0, len(ids) - budget)
+    return (ids[dropped:], dropped)
+
+
+def _run(model, prompt_ids, params, *, eos_id, batch_size, device, tokenizer=None, progress=False,
+         sample_ids=None, on_token=None) -> Iterator[list[_Sequence]]:
+    """Yields the finished sequences batch by batch."""
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1 (got {batch_size})")
-    prompt_ids = _check_prompts(prompt_ids, params, model.config.max_seq_len, eos_id)
-    # Greedy samples of one prompt are all the same: decode one and share it n times.
-    n_decoded = 1 if params.temperature == 0.0 else params.n
+    budget = prompt_budget(model.config.max_seq_len, params.max_new_tokens)
+    if sample_ids is None:
+        sample_ids = [list(range(params.n))] * len(prompt_ids)
+    elif len(sample_ids) != len(prompt_ids):
+        raise ValueError(f"sample_ids has {len(sample_ids)} lists for {len(prompt_ids)} prompts; give one per prompt")
+    greedy = params.temperature == 0.0
     seqs = []
-    for i, ids in enumerate(prompt_ids):
-        for j in range(n_decoded):
-            seq = _Sequence(index=i, sample=j, prompt_ids=ids)
-            if params.temperature > 0.0:
-                seq.generator = torch.Generator(device=device).manual_seed(_seed_for(params.seed, i, j))
+    for i, (raw, js) in enumerate(zip(prompt_ids, sample_ids)):
+        ids, dropped = fit_prompt(raw, budget, eos_id)
+        js = [int(j) for j in js]
+        # Greedy samples of one prompt are all the same: decode one and share it.
+        for j in (js[:1] if greedy else js):
+            seq = _Sequence(index=i, sample=j, prompt_ids=ids, shared=js if greedy else [j], dropped=dropped)
+            if not greedy:
+                seq.generator = torch.Generator(device=device).manual_seed(derive_seed(params.seed, ids, j))
             if params.stop and tokenizer is not None:
                 seq.watcher = _StopWatcher(tokenizer, params.stop)
+            if params.logprobs is not None:
+                seq.logprobs = []
             seqs.append(seq)
     was_training = model.training
     model.eval()
@@ -292,19 +343,50 @@ def _run(model, prompt_ids, params, *, eos_id, batch_size, device, tokenizer=Non
 
             batches = tqdm(batches, desc="generate", unit="batch")
         for batch in batches:
-            _decode_batch(model, batch, params, eos_id, device)
+            _decode_batch(model, batch, params, eos_id, device, on_token)
+            yield batch
     finally:
         model.train(was_training)
-    grouped: list[list[_Sequence]] = [[] for _ in prompt_ids]
-    for seq in seqs:  # seqs is in (i, j) order
-        grouped[seq.index].append(seq)
-    if n_decoded < params.n:
-        grouped = [g * params.n for g in grouped]
-    return grouped
 
 
 def _model_device(model: torch.nn.Module) -> torch.device:
     return next(model.parameters()).device
+
+
+def _completions(seq: _Sequence, tokenizer: TokenizerLike, params: SamplingParams) -> list[Completion]:
+    text, stopped = tokenizer.decode(seq.out), False
+    if params.stop:  # exact cut on the full text, whatever the incremental check saw
+        text, stopped = cut_at_stop(text, params.stop)
+    reason = "stop" if stopped else ("eos" if seq.finish_reason == "eos" else "length")
+    return [Completion(text, list(seq.out), reason, len(seq.prompt_ids), seq.dropped, j,
+                       list(seq.logprobs) if seq.logprobs is not None else None) for j in seq.shared]
+
+
+def generate_iter(
+    model: Phi,
+    tokenizer: TokenizerLike,
+    prompts: list[str],
+    params: SamplingParams,
+    batch_size: int = 8,
+    *,
+    sample_ids: Sequence[Sequence[int]] | None = None,
+    on_token: OnToken | None = None,
+    progress: bool = False,
+) -> Iterator[list[tuple[int, Completion]]]:
+    """The sampling function. Yields, batch by batch as they finish, [(prompt index, Completion)].
+
+    sample_ids[i]: the sample indices j to draw for prompt i (default 0..n-1; `params.n` is then unused);
+    each is seeded by (params.seed, prompt i's token ids, j). on_token(i, j, token_id) is called from the
+    decode loop for each generated token (streaming); it must be quick.
+    """
+    if isinstance(prompts, str):
+        raise TypeError("prompts must be a list of strings (got one string); wrap it: generate(..., [prompt], ...)")
+    encode_batch = getattr(tokenizer, "encode_batch", None)
+    prompt_ids = encode_batch(list(prompts)) if encode_batch else [tokenizer.encode(p) for p in prompts]
+    for batch in _run(model, prompt_ids, params, eos_id=tokenizer.eos_id, batch_size=batch_size,
+                      device=_model_device(model), tokenizer=tokenizer, progress=progress, sample_ids=sample_ids,
+                      on_token=on_token):
+        yield [(seq.index, c) for seq in batch for c in _completions(seq, tokenizer, params)]
 
 
 def generate(
@@ -314,28 +396,21 @@ def generate(
     params: SamplingParams,
     batch_size: int = 8,
     *,
+    sample_ids: Sequence[Sequence[int]] | None = None,
+    on_token: OnToken | None = None,
     progress: bool = False,
 ) -> list[list[Completion]]:
-    """Sample `params.n` completions for each prompt; returns them in prompt order."""
-    if isinstance(prompts, str):
-        raise TypeError("prompts must be a list of strings (got one string); wrap it: generate(..., [prompt], ...)")
-    encode_batch = getattr(tokenizer, "encode_batch", None)
-    prompt_ids = encode_batch(list(prompts)) if encode_batch else [tokenizer.encode(p) for p in prompts]
-    grouped = _run(
-        model, prompt_ids, params, eos_id=tokenizer.eos_id, batch_size=batch_size,
-        device=_model_device(model), tokenizer=tokenizer, progress=progress,
-    )
-    results = []
-    for seqs in grouped:
-        completions = []
-        for seq in seqs:
-            text, stopped = tokenizer.decode(seq.out), False
-            if params.stop:  # exact cut on the full text, whatever the incremental check saw
-                text, stopped = cut_at_stop(text, params.stop)
-            reason = "stop" if stopped else ("eos" if seq.finish_reason == "eos" else "length")
-            completions.append(Completion(text, list(seq.out), reason, len(seq.prompt_ids)))
-        results.append(completions)
-    return results
+    """`generate_iter` collected: the completions of each prompt, in prompt order and sample-id order."""
+    grouped: list[list[Completion]] = [[] for _ in prompts]
+    for batch in generate_iter(model, tokenizer, prompts, params, batch_size, sample_ids=sample_ids,
+                               on_token=on_token, progress=progress):
+        for i, c in batch:
+            grouped[i].append(c)
+    order = sample_ids or [list(range(params.n))] * len(prompts)
+    for i, cs in enumerate(grouped):
+        rank = {j: r for r, j in enumerate(order[i])}
+        cs.sort(key=lambda c: rank[c.sample])
+    return grouped
 
 
 def generate_ids(
@@ -348,14 +423,18 @@ def generate_ids(
 ) -> list[list[list[int]]]:
     """Token-level sampling (no tokenizer; stop strings ignored): generated ids per prompt and sample.
 
-    Used by benchmarks and parity checks; `eos_id=None` never stops early.
+    Used by benchmarks and parity checks; `eos_id=None` never stops early. Same seed and prompt rules.
     """
-    grouped = _run(model, prompt_ids, params, eos_id=eos_id, batch_size=batch_size, device=_model_device(model))
-    return [[list(seq.out) for seq in seqs] for seqs in grouped]
+    grouped: list[dict[int, list[int]]] = [{} for _ in prompt_ids]
+    for batch in _run(model, prompt_ids, params, eos_id=eos_id, batch_size=batch_size, device=_model_device(model)):
+        for seq in batch:
+            for j in seq.shared:
+                grouped[seq.index][j] = list(seq.out)
+    return [[g[j] for j in sorted(g)] for g in grouped]
 
 
 class Generator:
-    """A model, its tokenizer and a device, ready to sample (used by the CLI, eval and the LLM client)."""
+    """A model, its tokenizer and a device, ready to sample (used by the CLI, eval, serve and the LLM client)."""
 
     def __init__(self, model: Phi, tokenizer: TokenizerLike, device: str | torch.device | None = None):
         self.device = torch.device(device) if device is not None else _model_device(model)
@@ -374,10 +453,21 @@ class Generator:
         model = Phi.from_pretrained(path, device=device, dtype=dtype)
         return cls(model, load_tokenizer(path), device)
 
-    def generate(
-        self, prompts: list[str], params: SamplingParams, batch_size: int = 8, *, progress: bool = False
-    ) -> list[list[Completion]]:
-        return generate(self.model, self.tokenizer, prompts, params, batch_size, progress=progress)
+    @property
+    def max_seq_len(self) -> int:
+        return self.model.config.max_seq_len
+
+    def encode(self, prompts: list[str]) -> list[list[int]]:
+        encode_batch = getattr(self.tokenizer, "encode_batch", None)
+        return encode_batch(list(prompts)) if encode_batch else [self.tokenizer.encode(p) for p in prompts]
+
+    def generate(self, prompts: list[str], params: SamplingParams, batch_size: int = 8, **kwargs) -> list[list[Completion]]:
+        """`generate(...)` on this model (kwargs: sample_ids, on_token, progress)."""
+        return generate(self.model, self.tokenizer, prompts, params, batch_size, **kwargs)
+
+    def generate_iter(self, prompts: list[str], params: SamplingParams, batch_size: int = 8, **kwargs):
+        return generate_iter(self.model, self.tokenizer, prompts, params, batch_size, **kwargs)
 
 
-__all__ = ["SamplingParams", "Completion", "Generator", "generate", "generate_ids", "IncrementalDecoder", "cut_at_stop"]
+__all__ = ["SamplingParams", "Completion", "TokenLogprob", "Generator", "generate", "generate_iter", "generate_ids",
+           "IncrementalDecoder", "cut_at_stop", "fit_prompt", "prompt_budget"]

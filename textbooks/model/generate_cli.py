@@ -7,7 +7,10 @@
 `--input` is JSONL with a `prompt` field per line; the other fields (task_id, ...) are copied to every
 output row. `--out` gets one JSON line per completion: the input's fields, `index` (prompt number),
 `sample` (0..n-1), `prompt`, `completion`, `finish_reason` (stop | eos | length), `prompt_tokens`,
-`completion_tokens`. Without `--out` the prompts and completions are printed as text.
+`prompt_tokens_dropped` (tokens cut from the front of a prompt too long for the context; a warning on
+stderr counts them), `completion_tokens`. Without `--out` the prompts and completions are printed as text.
+Sampling, seeds, stop strings and long prompts follow the rules of `textbooks.model.generate`; `--stop`
+takes the escapes of every CLI (`textbooks.text.unescape`).
 Heavy imports (torch, tokenizers) happen inside the handler so `textbooks --help` stays fast.
 """
 
@@ -18,6 +21,7 @@ import sys
 from pathlib import Path
 
 from textbooks.jsonl import iter_jsonl, write_jsonl
+from textbooks.text import STOP_HELP, stop_arg
 
 DTYPES = ("float32", "bfloat16", "float16")
 
@@ -39,13 +43,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-new-tokens", type=int, default=128, metavar="N", help="tokens to generate at most (default: 128)")
     parser.add_argument("--temperature", type=float, default=0.0, metavar="T", help="0 = greedy (default: 0)")
     parser.add_argument("--top-p", type=float, default=1.0, metavar="P", help="nucleus sampling mass (default: 1.0 = off)")
-    parser.add_argument("--stop", nargs="+", action="extend", default=[], metavar="S",
-                        help="stop strings; the completion is cut before the first one (e.g. $'\\ndef ')")
-    parser.add_argument("--seed", type=int, default=0, help="sampling seed; each (prompt, sample) gets its own stream (default: 0)")
+    parser.add_argument("--stop", nargs="+", action="extend", default=[], metavar="S", type=stop_arg,
+                        help="stop strings; the completion is cut before the first one (e.g. '\\ndef '); " + STOP_HELP)
+    parser.add_argument("--seed", type=int, default=0,
+                        help="sampling seed; sample j of a prompt draws from a stream seeded by (seed, prompt, j), "
+                        "whatever --batch-size (default: 0)")
     parser.add_argument("--n", type=int, default=1, metavar="N", help="completions per prompt (default: 1)")
     parser.add_argument("--batch-size", type=int, default=8, metavar="N", help="sequences decoded together (default: 8)")
-    parser.add_argument("--truncate-prompt", action="store_true",
-                        help="keep the last tokens of a prompt that does not fit max_seq_len - max_new_tokens (default: error)")
     parser.add_argument("--device", choices=("cpu", "cuda"), default=None, help="default: cuda if available, else cpu")
     parser.add_argument("--dtype", choices=DTYPES, default=None,
                         help="weights/cache dtype (default: as stored in the checkpoint)")
@@ -92,7 +96,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         params = SamplingParams(
             max_new_tokens=args.max_new_tokens, temperature=args.temperature, top_p=args.top_p, stop=args.stop,
-            seed=args.seed, n=args.n, truncate_prompt=args.truncate_prompt,
+            seed=args.seed, n=args.n,
         )
     except ValueError as e:
         return _fail(str(e))
@@ -107,8 +111,14 @@ def run(args: argparse.Namespace) -> int:
     try:
         outs = gen.generate([r["prompt"] for r in records], params, batch_size=args.batch_size,
                             progress=len(records) * args.n > args.batch_size)
-    except ValueError as e:  # prompt too long, max_new_tokens too large, batch size
+    except ValueError as e:  # max_new_tokens too large, batch size
         return _fail(str(e))
+    dropped = [(i, cs[0].prompt_tokens_dropped) for i, cs in enumerate(outs) if cs and cs[0].prompt_tokens_dropped]
+    if dropped:
+        shown = ", ".join(f"prompt {i}: {d}" for i, d in dropped[:10]) + (" ..." if len(dropped) > 10 else "")
+        print(f"textbooks generate: warning: {len(dropped)} prompts were longer than max_seq_len "
+              f"{gen.max_seq_len} - --max-new-tokens {args.max_new_tokens} and kept only their last tokens "
+              f"(tokens dropped: {shown}; recorded as prompt_tokens_dropped)", file=sys.stderr)
 
     if args.out is None:
         for i, (record, completions) in enumerate(zip(records, outs)):
@@ -118,7 +128,8 @@ def run(args: argparse.Namespace) -> int:
         return 0
     total = write_jsonl(args.out, (
         {**record, "index": i, "sample": j, "prompt": record["prompt"], "completion": c.text,
-         "finish_reason": c.finish_reason, "prompt_tokens": c.prompt_tokens, "completion_tokens": len(c.token_ids)}
+         "finish_reason": c.finish_reason, "prompt_tokens": c.prompt_tokens,
+         "prompt_tokens_dropped": c.prompt_tokens_dropped, "completion_tokens": len(c.token_ids)}
         for i, (record, completions) in enumerate(zip(records, outs)) for j, c in enumerate(completions)))
     print(f"wrote {total} completions for {len(records)} prompts to {args.out}", file=sys.stderr)
     return 0

@@ -6,6 +6,11 @@ transient failure is retried with exponential backoff and full jitter (AWS archi
 Backoff And Jitter"): sleep ~ U(0, min(cap, base * 2^attempt)), or the server's Retry-After when it
 gives one. Transient: 408, 409, 425, 429, 5xx, timeouts, refused/dropped connections, bodies that are
 not the JSON we expect. Permanent (never retried): 400, 401, 403, 404, 413, 422 and other 4xx.
+
+Seeds: a request with a seed and temperature > 0 sends each sample i as its own call (n=1) with the seed
+`derive_seed(seed, prompt, i)` (`textbooks.text`), so every task and sample has its own seed and sample i
+does not depend on how the samples were split into calls or which were cached. Without a seed (or
+greedy) up to `max_n_per_call` samples go in one call with `n`.
 """
 
 from __future__ import annotations
@@ -18,9 +23,10 @@ import random
 import time
 from typing import Any
 
-from textbooks.llm.cache import Sample
+from textbooks.llm.cache import Sample, canonical_json
 from textbooks.llm.config import LLMConfig, LLMError, LLMFatalError
 from textbooks.llm.pacing import Pacer, estimate_tokens
+from textbooks.text import derive_seed
 
 RETRY_STATUS = {408, 409, 425, 429}
 FATAL_STATUS = {401, 403, 404}
@@ -79,19 +85,23 @@ class OpenAIHTTPBackend:
         pacer = Pacer(c.rpm, c.tpm)
         queue: asyncio.Queue = asyncio.Queue()
         for w in works:
-            queue.put_nowait(w)
+            if self._per_sample(w.request):  # one call per sample, each with its own derived seed
+                for i in w.missing:
+                    queue.put_nowait((w, [i]))
+            else:
+                queue.put_nowait((w, None))
 
         async with httpx.AsyncClient(headers=headers, timeout=timeout, limits=limits) as http:
 
             async def worker() -> None:
                 while True:
                     try:
-                        w = queue.get_nowait()
+                        w, indices = queue.get_nowait()
                     except asyncio.QueueEmpty:
                         return
-                    await self._complete(http, pacer, w, sink)
+                    await self._complete(http, pacer, w, sink, indices)
 
-            tasks = [asyncio.create_task(worker()) for _ in range(min(c.concurrency, len(works)))]
+            tasks = [asyncio.create_task(worker()) for _ in range(min(c.concurrency, queue.qsize()))]
             try:
                 done, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
             finally:
@@ -103,10 +113,17 @@ class OpenAIHTTPBackend:
                     raise t.exception()
 
     # --- one request: as many calls as it takes to get all its samples --------------------------------
-    async def _complete(self, http, pacer: Pacer, work, sink) -> None:
+    @staticmethod
+    def _per_sample(r) -> bool:
+        return r.seed is not None and r.temperature > 0
+
+    async def _complete(self, http, pacer: Pacer, work, sink, only: list[int] | None = None) -> None:
+        """All missing samples of `work`, or just the samples `only` (one seeded sample)."""
         r = work.request
         while work.missing and work.failed is None:
-            indices = work.missing[: self.config.max_n_per_call]
+            indices = [i for i in only if i in work.missing] if only is not None else work.missing[: self.config.max_n_per_call]
+            if not indices:
+                return
             body = self._body(r, n=len(indices), first_index=indices[0])
             try:
                 samples = await self._call_with_retries(http, pacer, body, sink)
@@ -132,8 +149,8 @@ class OpenAIHTTPBackend:
             body["n"] = n
         if r.stop:
             body["stop"] = r.stop
-        if r.seed is not None:
-            body["seed"] = r.seed + first_index  # sample i is reproducible from seed + i
+        if r.seed is not None:  # sample i's own seed (31 bits: every server takes it)
+            body["seed"] = derive_seed(r.seed, r.prompt if not r.chat else canonical_json(r.messages), first_index, bits=31)
         if self.config.extra_body:
             body.update(self.config.extra_body)
         return body

@@ -1,9 +1,20 @@
-"""Our own checkpoints through the batched KV-cache sampler (`textbooks.model.generate`); CPU-friendly."""
+"""Our own checkpoints through the one sampling function (`textbooks.model.generate`); CPU-friendly.
+
+Sample i of a request is drawn with the sampler's seed rule: seeded by (request seed or 0, the prompt's
+token ids, i), so the same request gives the same samples whatever else is in the run, the batch size,
+or which of its samples were already cached (a larger n adds samples without changing the old ones).
+A prompt too long for the context keeps its last tokens, as everywhere; the count is logged as a warning.
+"""
 
 from __future__ import annotations
 
-from textbooks.llm.backends._local import run_local
+import logging
+from collections import defaultdict
+
+from textbooks.llm.backends._local import prompt_and_stop
 from textbooks.llm.config import LLMConfig, LLMFatalError
+
+log = logging.getLogger(__name__)
 
 # OpenAI's vocabulary: "stop" covers both a stop string and the end-of-text token.
 FINISH = {"eos": "stop", "stop": "stop", "length": "length"}
@@ -26,12 +37,34 @@ class PhiBackend:
         self.generator = generator
 
     async def generate(self, works: list, sink) -> None:
-        run_local(works, sink, max_n=self.config.max_n_per_call, batch_size=self.config.batch_size, call=self._call)
-
-    def _call(self, prompts: list[str], requests: list, key: tuple) -> list[list[tuple]]:
+        from textbooks.llm.cache import Sample
         from textbooks.model.generate import SamplingParams
 
-        max_tokens, temperature, top_p, stop, seed, n = key
-        params = SamplingParams(max_new_tokens=max_tokens, temperature=temperature, top_p=top_p, stop=list(stop), seed=seed, n=n)
-        outs = self.generator.generate(prompts, params, batch_size=self.config.batch_size)
-        return [[(c.text, FINISH.get(c.finish_reason, c.finish_reason), c.prompt_tokens, len(c.token_ids)) for c in cs] for cs in outs]
+        groups: dict[tuple, list] = defaultdict(list)  # one SamplingParams per sampler call
+        for w in works:
+            r = w.request
+            groups[(r.max_tokens, float(r.temperature), float(r.top_p), tuple(prompt_and_stop(r)[1]), r.seed or 0)].append(w)
+        truncated = 0
+        for (max_tokens, temperature, top_p, stop, seed), group in groups.items():
+            params = SamplingParams(max_new_tokens=max_tokens, temperature=temperature, top_p=top_p, stop=list(stop), seed=seed)
+            first = {id(w): w.missing[0] for w in group}  # the prompt's tokens are billed to this sample
+            try:
+                for batch in self.generator.generate_iter([prompt_and_stop(w.request)[0] for w in group], params,
+                                                          batch_size=self.config.batch_size,
+                                                          sample_ids=[list(w.missing) for w in group]):
+                    sink.call_sent()
+                    per_work: dict[int, dict] = defaultdict(dict)
+                    for i, c in batch:
+                        w = group[i]
+                        truncated += c.sample == first[id(w)] and c.prompt_tokens_dropped > 0
+                        pt = c.prompt_tokens if c.sample == first[id(w)] else 0
+                        per_work[i][c.sample] = Sample(c.text, FINISH.get(c.finish_reason, c.finish_reason), pt, len(c.token_ids))
+                    for i, samples in per_work.items():
+                        sink.done(group[i], samples)
+            except ValueError as e:  # e.g. max_tokens leaves no room for a prompt: every request of the group
+                for w in group:
+                    if w.missing:
+                        sink.failed(w, str(e))
+        if truncated:
+            log.warning("%d prompts were longer than the context (%d tokens) minus max_tokens and kept only their last "
+                        "tokens", truncated, self.generator.max_seq_len)

@@ -1,0 +1,121 @@
+"""`textbooks eval run`: generate -> execute -> report in one command on a tiny random checkpoint; the same
+files as the three verbs; a rerun continues (finished samples and verdicts are kept, not redone)."""
+
+import json
+
+import pytest
+
+from textbooks.cli import main
+from textbooks.eval.run import results_paths
+
+from tests.eval.test_generate import HE3, _make_checkpoint, _rows
+
+pytest.importorskip("torch")
+
+
+@pytest.fixture(scope="module")
+def checkpoint(request, tmp_path_factory):
+    return _make_checkpoint(request, tmp_path_factory, max_seq_len=2048)
+
+
+def _args(checkpoint, out, *extra):
+    return ["eval", "run", "--benchmark", "humaneval", "--model", str(checkpoint), "--out", str(out),
+            "--task-ids", *HE3, "--max-new-tokens", "8", "--n", "2", "--temperature", "0.8", "--seed", "3",
+            "--workers", "2", "--no-progress", *extra]
+
+
+def test_eval_run_end_to_end_equals_the_three_verbs_and_resumes(checkpoint, tmp_path, capsys):
+    out = tmp_path / "he.jsonl"
+    assert main(_args(checkpoint, out)) == 0
+    results, summary, partial = results_paths(out)
+    report = tmp_path / "he.report"
+    assert (report / "report.md").is_file() and (report / "report.json").is_file()
+    samples = _rows(out)
+    assert sorted((r["task_id"], r["completion_id"]) for r in samples) == [(t, c) for t in HE3 for c in range(2)]
+    rows = _rows(results)
+    assert [(r["task_id"], r["completion_id"]) for r in rows] == [(s["task_id"], s["completion_id"]) for s in samples]
+    assert json.loads(summary.read_text())["n_samples"] == 6
+    entry = json.loads((report / "report.json").read_text())["benchmarks"][0]
+    assert entry["settings"]["seed"] == 3 and entry["settings"]["n"] == 2  # the report found the sidecars
+    assert "| model | humaneval |" in capsys.readouterr().out  # the pass@1 table
+
+    # The three verbs on the same samples give the same verdicts.
+    chain = tmp_path / "chain.jsonl"
+    chain.write_text(out.read_text())
+    assert main(["eval", "execute", "--benchmark", "humaneval", "--samples", str(chain), "--workers", "2"]) == 0
+    assert [(r["task_id"], r["completion_id"], r["passed"], r["result"]) for r in _rows(tmp_path / "chain.jsonl_results.jsonl")] \
+        == [(r["task_id"], r["completion_id"], r["passed"], r["result"]) for r in rows]
+
+    # A rerun of a finished run redoes nothing.
+    capsys.readouterr()
+    before = out.read_text()
+    assert main(_args(checkpoint, out)) == 0
+    err = capsys.readouterr()
+    assert "0 new samples (6 already there)" in err.out and "executed 0 samples (6 verdicts kept" in err.err
+    assert out.read_text() == before
+
+    # A run killed during execution (verdicts of the first samples written, the rest not) continues: the kept
+    # verdicts are not recomputed (a marked one survives) and only the others run.
+    kept = [json.loads(line) for line in partial.read_text().splitlines()][:2]
+    kept[0]["result"] = "failed: marker of a verdict kept from the killed run"
+    partial.write_text("".join(json.dumps(r) + "\n" for r in kept) + '{"task_id": "cut mid-li')
+    results.unlink()
+    assert main(_args(checkpoint, out)) == 0
+    assert "executed 4 samples (2 verdicts kept" in capsys.readouterr().err
+    again = _rows(results)
+    assert again[0]["result"] == "failed: marker of a verdict kept from the killed run"
+    assert [r["result"] for r in again[1:]] == [r["result"] for r in rows[1:]]
+
+    # Killed during generation: missing samples are drawn again, with the same seeds (the same text).
+    lines = before.splitlines(keepends=True)
+    out.write_text("".join(lines[:3]))
+    assert main(_args(checkpoint, out)) == 0
+    assert "3 new samples (3 already there)" in capsys.readouterr().out
+    assert sorted(out.read_text().splitlines()) == sorted(before.splitlines())
+
+
+def test_eval_run_refuses_other_settings_and_bad_flags(checkpoint, tmp_path, capsys):
+    out = tmp_path / "he.jsonl"
+    assert main(_args(checkpoint, out, "--limit", "1")) == 0  # a first, finished run
+    capsys.readouterr()
+    assert main(_args(checkpoint, out, "--seed", "4")) == 2
+    assert "seed: file has 3, asked 4" in capsys.readouterr().err
+    assert main(_args(checkpoint, tmp_path / "k.jsonl", "--k", "5")) == 2
+    assert "--k 5 is larger than --n 2" in capsys.readouterr().err
+
+
+@pytest.mark.slow  # two real runs of the command in subprocesses, one killed with SIGKILL (~1 min on 2 cores)
+def test_a_run_killed_with_sigkill_during_execution_continues(checkpoint, tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "PYTHONPATH": str(repo)}
+
+    def command(out):
+        return [sys.executable, "-m", "textbooks", *_args(checkpoint, out, "--execute-chunk", "2")]
+
+    reference = tmp_path / "whole.jsonl"
+    subprocess.run(command(reference), env=env, check=True, capture_output=True, timeout=600)
+    out = tmp_path / "killed.jsonl"
+    proc = subprocess.Popen(command(out), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    partial = results_paths(out)[2]
+    deadline = time.monotonic() + 600
+    while time.monotonic() < deadline and proc.poll() is None:
+        if partial.exists() and len(partial.read_text().splitlines()) >= 2:
+            os.killpg(proc.pid, signal.SIGKILL)  # the harness and its sandbox workers
+            break
+        time.sleep(0.02)
+    proc.wait(timeout=60)
+    assert proc.returncode == -signal.SIGKILL, "the run ended before it could be killed mid-execution"
+    assert not results_paths(out)[0].exists()
+    done = subprocess.run(command(out), env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    assert "verdicts kept from before" in done.stderr and "(0 verdicts kept" not in done.stderr
+    key = lambda r: (r["task_id"], r["completion_id"], r["passed"], r["result"])  # noqa: E731
+    assert sorted(map(key, _rows(results_paths(out)[0]))) == sorted(map(key, _rows(results_paths(reference)[0])))
