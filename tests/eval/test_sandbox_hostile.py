@@ -90,3 +90,75 @@ def test_a_stopped_worker_is_replaced_and_its_sample_gets_a_verdict():
         assert sb.sandbox_errors == 1
     assert outs[0].result.startswith("failed: sandbox error: no reply in time"), outs[0].result
     assert [o.result for o in outs[1:]] == ["passed", "failed: AssertionError: assert c() == 1", "passed"]
+
+
+KILLED_HARNESS = """
+import sys, time
+sys.path.insert(0, {root!r})
+from tests.eval.hostile_suite import he
+from textbooks.eval.sandbox import Sandbox, SandboxConfig
+body = "import subprocess, sys, time\\nsubprocess.Popen([sys.executable, '-c', 'import time; time.sleep(300)', {marker!r}], start_new_session=True)\\ntime.sleep(300)\\nreturn 1"
+with Sandbox(SandboxConfig(workers=2, timeout=200, isolation={isolation!r})) as sb:
+    print("started", flush=True)
+    sb.run([he(body), he(body)])
+"""
+
+
+@pytest.mark.parametrize("isolation", ["bwrap", "process"])
+def test_kill_9_of_the_harness_leaves_no_process_and_the_next_pool_removes_its_cgroups(isolation, tmp_path):
+    """kill -9 gives the harness no chance to clean up: the workers die with it (bwrap --die-with-parent,
+    PR_SET_PDEATHSIG), their programs with them, and the next pool removes the dead pool's cgroups."""
+    import signal
+    import subprocess
+    import sys
+    import time
+    import uuid
+
+    from textbooks.eval.cgroups import _mounts, _own_cgroups
+
+    if isolation == "bwrap" and not BWRAP:
+        pytest.skip(f"bubblewrap is not usable here: {WHY_NOT_BWRAP}")
+    marker = f"killed-harness-{uuid.uuid4().hex[:10]}"
+    script = tmp_path / "harness.py"
+    script.write_text(KILLED_HARNESS.format(root=str(Path(__file__).resolve().parents[2]), marker=marker,
+                                            isolation=isolation))
+    proc = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                            text=True)
+    assert proc.stdout.readline().strip() == "started"
+
+    def marked():
+        out = []
+        for p in Path("/proc").iterdir():
+            try:
+                if p.name.isdigit() and marker.encode() in (p / "cmdline").read_bytes():
+                    out.append(p.name)
+            except OSError:
+                pass
+        return out
+
+    deadline = time.monotonic() + 20
+    while len(marked()) < 2 and time.monotonic() < deadline:  # both programs started their sleeper
+        time.sleep(0.1)
+    assert len(marked()) == 2
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    deadline = time.monotonic() + 10
+    while marked() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert marked() == [], "programs outlived the killed harness"
+
+    def pools_of(pid):
+        found = []
+        own = _own_cgroups()
+        for mount, kind, options in _mounts():
+            for controller, path in own.items():
+                if (kind == "cgroup2" and controller == "") or (kind == "cgroup" and controller in options):
+                    found += list((Path(mount) / path.lstrip("/")).glob(f"textbooks-sandbox-{pid}-*"))
+        return found
+
+    from textbooks.eval.sandbox import Sandbox, SandboxConfig
+
+    with Sandbox(SandboxConfig(workers=1, isolation=isolation)) as sb:
+        if not any(x.startswith("cgroup") for x in sb.layers):
+            return  # no cgroups here: nothing was left to remove
+    assert pools_of(proc.pid) == [], "the dead harness's cgroups were not removed"

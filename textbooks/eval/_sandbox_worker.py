@@ -178,6 +178,8 @@ def _child(job, code, nonce, verdict_fd, out_fd, workdir):
         # program's own processes (a process group spans PID namespaces: sharing the worker's would let the
         # program stop it). Without a PID namespace the worker kills this group on timeout.
         os.setsid()
+        if DIE_WITH_WORKER:  # no bubblewrap: nothing else kills the program if its worker is killed
+            _LIBC.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
         null = os.open(os.devnull, os.O_RDONLY)
         os.dup2(null, 0)
         os.dup2(out_fd, 1)
@@ -569,10 +571,13 @@ def run_job(job, scratch, private_scratch, cpu0):
                 break
     seconds = time.monotonic() - t0
     sandbox_error = None
-    try:
-        _kill_leftovers(pid)
-    except RuntimeError as e:
-        sandbox_error = f"cleanup failed: {e}"
+    # PID 1 of its own namespace, reaped: the kernel has already killed and reaped everything it started
+    # (orphans re-parent to it, never to the worker), so there is nothing left to look for.
+    if status is None or not NEW_PID_NS:
+        try:
+            _kill_leftovers(pid)
+        except RuntimeError as e:
+            sandbox_error = f"cleanup failed: {e}"
     if status is None:
         try:
             _, status, usage = os.wait4(pid, 0)
@@ -626,6 +631,8 @@ def run_job(job, scratch, private_scratch, cpu0):
 DROP_UID = False  # set in main(): programs run as CHILD_UID (the harness runs as root)
 DROP_CAPS = False  # set in main(): the worker has capabilities (in its user namespace) that children drop
 NEW_PID_NS = False  # set in main(): each program is PID 1 of its own PID (and IPC) namespace
+DIE_WITH_WORKER = False  # set in main(): without bubblewrap (whose PID namespace dies with its PID 1, the
+# worker), each program gets PR_SET_PDEATHSIG so that a killed worker (or harness) takes it along
 OOM_FIRST = False  # set in main(): under a memory cgroup, programs are the OOM killer's first choice
 KEEP = frozenset()  # top-level names in the scratch dir that hold the interpreter (bound there read-only)
 CLEAN_DIRS = ()  # other directories emptied after every program (the private /dev/shm)
@@ -719,7 +726,7 @@ def _install_seccomp(program):
 
 
 def main():
-    global DROP_UID, DROP_CAPS, OOM_FIRST, OOM_EVENTS, KEEP, CLEAN_DIRS
+    global DROP_UID, DROP_CAPS, DIE_WITH_WORKER, OOM_FIRST, OOM_EVENTS, KEEP, CLEAN_DIRS
     layers, missing = [], []
     libc = _LIBC
     if libc.prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0:
@@ -743,6 +750,7 @@ def main():
         (layers if ok else missing).append("network namespace")
     scratch = config["scratch"]
     KEEP = frozenset(config.get("keep") or ())
+    DIE_WITH_WORKER = not config.get("private_scratch")
     CLEAN_DIRS = tuple(config.get("clean_dirs") or ())
     OOM_FIRST = bool(config.get("oom_events"))
     if OOM_FIRST:

@@ -10,7 +10,7 @@ every program it starts) runs in its own child cgroup of the pool's:
 so a worker runs one program at a time under `memory_mb` for everything the program holds, and the pool
 never exceeds workers x that. A worker that is replaced, and the pool at the end, are killed through the
 cgroup (`cgroup.kill` on cgroup v2; on v1 every process listed, until none is left) and the directories
-removed.
+removed; pool cgroups left by a harness that was killed (kill -9) are removed by the next pool.
 
 Where it works (`CgroupPool.create` returns None and the reason otherwise, and the sandbox lists the layer
 as missing):
@@ -202,6 +202,7 @@ class CgroupPool:
         v2 = next((m for m in mounts if m[1] == "cgroup2"), None)
         if v2 is not None and "" in own:
             base = Path(v2[0]) / own[""].lstrip("/")
+            remove_stale(base, 2)
             try:
                 available = set((base / "cgroup.controllers").read_text().split())
                 if not {"memory", "pids"} <= available:
@@ -221,6 +222,8 @@ class CgroupPool:
                 reasons.append(f"cgroup v2 at {base}: {e.strerror or e}")
         v1 = {c: m[0] for m in mounts if m[1] == "cgroup" for c in ("memory", "pids") if c in m[2]}
         if {"memory", "pids"} <= set(v1) and {"memory", "pids"} <= set(own):
+            for c in ("memory", "pids"):
+                remove_stale(Path(v1[c]) / own[c].lstrip("/"), 1)
             roots = [Path(v1[c]) / own[c].lstrip("/") / name for c in ("memory", "pids")]
             made = []
             try:
@@ -235,6 +238,40 @@ class CgroupPool:
         elif not reasons:
             reasons.append("no cgroup v2 with memory and pids controllers, no cgroup v1 memory and pids mounts")
         return None, "; ".join(reasons)
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def remove_stale(parent: Path, version: int) -> list[Path]:
+    """Remove pool cgroups left under `parent` by harnesses that were killed (kill -9 gives no chance to
+    clean up): `textbooks-sandbox-<pid>-*` whose pid is gone. Anything still inside is killed first."""
+    removed = []
+    try:
+        entries = list(parent.glob("textbooks-sandbox-*-*"))
+    except OSError:
+        return removed
+    for pool in entries:
+        try:
+            pid = int(pool.name.split("-")[2])
+        except (IndexError, ValueError):
+            continue
+        if pid == os.getpid() or _pid_alive(pid) or not pool.is_dir():
+            continue
+        for child in [c for c in pool.iterdir() if c.is_dir()]:
+            _kill_all([child], version, 5.0)
+            _rmdir(child)
+        _kill_all([pool], version, 5.0)
+        _rmdir(pool)
+        removed.append(pool)
+    return removed
 
 
 def read_oom_kills(path: Path | str) -> int:

@@ -382,7 +382,7 @@ class _Worker:
         return self
 
     def _send(self, obj, job_id: bytes = b"", with_id: bool = True) -> None:
-        data = (job_id if with_id else b"") + json.dumps(obj).encode()
+        data = (job_id if with_id else b"") + (obj if isinstance(obj, bytes) else json.dumps(obj).encode())
         try:
             self.proc.stdin.write(struct.pack(">I", len(data)) + data)
         except (BrokenPipeError, OSError, ValueError) as e:
@@ -424,7 +424,7 @@ class _Worker:
         except (OSError, ValueError):  # best-effort diagnostics
             return ""
 
-    def send(self, job: dict, job_id: bytes) -> None:
+    def send(self, job: bytes, job_id: bytes) -> None:
         self._send(job, job_id)
 
     def recv(self, job_id: bytes, deadline: float) -> dict:
@@ -525,6 +525,7 @@ class Sandbox:
         self._workers: list[_Worker | None] = [None] * self.n_workers
         self._lock = threading.Lock()
         self._static_job: dict | None = None
+        self._job_tails: dict[float | None, bytes] = {}
         self.missing: list[str] = []
         self._cgroups = None
         self._seccomp = None
@@ -611,14 +612,20 @@ class Sandbox:
         if w is not None:
             w.kill()
 
-    def _job(self, program: Program) -> dict:
+    def _job(self, program: Program) -> bytes:
+        """The job's JSON. The part shared by every program with the same limit is encoded once (the
+        harness thread's encoding is on the critical path of every program)."""
         if self._static_job is None:  # the same for every program (the NPROC count scans /proc)
             self._static_job = self._make_static_job()
-        job = {"source": program.source, "final": program.final, **self._static_job}
-        if program.timeout is not None:
-            job["timeout"] = float(program.timeout)
-            job["limits"] = dict(job["limits"], RLIMIT_CPU=int(math.ceil(program.timeout)) + 1)
-        return job
+        tail = self._job_tails.get(program.timeout)
+        if tail is None:
+            static = dict(self._static_job)
+            if program.timeout is not None:
+                static["timeout"] = float(program.timeout)
+                static["limits"] = dict(static["limits"], RLIMIT_CPU=int(math.ceil(program.timeout)) + 1)
+            tail = self._job_tails[program.timeout] = json.dumps(static)[1:].encode()
+        return (b'{"source": ' + json.dumps(program.source).encode() + b', "final": '
+                + json.dumps(program.final).encode() + b", " + tail)
 
     def _make_static_job(self) -> dict:
         c = self.config
@@ -676,6 +683,8 @@ class Sandbox:
             worker = None
             while not errors:
                 while len(inflight) < 2:
+                    if inflight and todo.qsize() < n_threads:
+                        break  # near the end a second job would wait here while another worker idles
                     try:
                         item = todo.get_nowait()
                     except queue.Empty:
@@ -730,7 +739,8 @@ class Sandbox:
                     inflight.clear()
                 finish(i, out)
 
-        threads = [threading.Thread(target=loop, args=(s,), daemon=True) for s in range(min(n_workers, len(items)))]
+        n_threads = min(n_workers, len(items))
+        threads = [threading.Thread(target=loop, args=(s,), daemon=True) for s in range(n_threads)]
         for t in threads:
             t.start()
         for t in threads:
