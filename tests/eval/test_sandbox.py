@@ -306,3 +306,46 @@ def test_a_worker_that_cannot_start_gives_failed_verdicts_not_lost_samples(monke
     assert [o.passed for o in out] == [False, False]
     assert all(o.result.startswith("failed: sandbox error: no worker could start") and "cannot fork" in o.result
                for o in out)
+
+
+SWALLOWERS = ["    return 1\n_ = '''\n", "    return 1\n_ = (\n", "    x = 1\n@staticmethod\n", "    pass\nif True:\n",
+              '    return 1\n_ = f"""\n', "    return 1\nclass X:\n", "    return 1\n_ = [\n", "    return 1\nx = 1 + \\\n",
+              "    return 1\n_ = '''\n'''\n"]
+
+
+@pytest.mark.parametrize("benchmark", ["humaneval", "mbpp"])
+def test_fast_final_statement_check_accepts_only_what_the_ast_check_accepts(benchmark):
+    """The worker accepts a program's shape from its bytecode when it can (`_ends_with_final`) and falls
+    back to comparing ASTs: the fast check must never accept a program the AST check rejects, and it must
+    accept the reference programs (else it saves nothing)."""
+    import ast
+    import warnings
+
+    from textbooks.eval import _sandbox_worker as worker
+    from textbooks.eval.tasks import build_program, final_statement, load_tasks
+
+    def ast_accepts(src, final):
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                tree = ast.parse(src)
+        except (SyntaxError, ValueError, RecursionError):
+            return False
+        return bool(tree.body) and ast.dump(tree.body[-1]) == ast.dump(ast.parse(final).body[-1])
+
+    tasks = load_tasks(benchmark)
+    fast_on_references = 0
+    for t in tasks:
+        final = final_statement(benchmark, t)
+        for completion in [t.reference, *SWALLOWERS]:
+            src = build_program(benchmark, t, completion)
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")  # SyntaxWarnings of some references ("is" with a literal)
+                    code = compile(src, "<program>", "exec")
+            except (SyntaxError, ValueError, RecursionError):
+                continue
+            fast = worker._ends_with_final(code, src, final)
+            assert not fast or ast_accepts(src, final), (t.task_id, completion)
+            fast_on_references += fast and completion is t.reference
+    assert fast_on_references >= len(tasks) - 3  # MBPP 367/927 do not compile; 596's constants fold apart

@@ -31,6 +31,7 @@ for. Every file descriptor of the protocol is closed in the child before the pro
 """
 
 import ast
+import collections
 import ctypes
 import gc
 import io
@@ -354,6 +355,37 @@ class _Captured(io.StringIO):
         return False
 
 
+def _ends_with_final(code, source, final):
+    """Whether `final` (the harness's last statement, the literal end of `source`) compiled as a top-level
+    statement of its own: the module's code must end with the instructions `final` compiles to alone (the
+    same opcodes, at the same source positions shifted to the lines where it sits). If a completion swallowed
+    it (into a string, brackets, a block), there are no instructions on those lines at those columns. The
+    cheap check: parsing to an AST first doubles the compile time, the largest cost per program in the worker.
+    Only an accept is decided here; anything else goes through the AST comparison (`_compile`)."""
+    start = len(source) - len(final)
+    if not final or start < 0 or not source.endswith(final) or (start and source[start - 1] != "\n"):
+        return False
+    shape = _FINAL_SHAPE.get(final)
+    if shape is None:
+        if len(_FINAL_SHAPE) > 4096:
+            _FINAL_SHAPE.clear()
+        alone = compile(final, "<final>", "exec")
+        positions = list(alone.co_positions())
+        # Skip RESUME (the first code unit; every code object starts with it).
+        shape = _FINAL_SHAPE[final] = (alone.co_code[2::2], tuple(positions[1:]))
+    opcodes, positions = shape
+    n = len(positions)
+    if code.co_code[-2 * n::2] != opcodes:
+        return False
+    offset = source.count("\n", 0, start)
+    tail = collections.deque(code.co_positions(), maxlen=n)  # (iterated in C)
+    return all(p[0] is not None and (p[0] - offset, p[1] - offset, p[2], p[3]) == q
+               for p, q in zip(tail, positions))
+
+
+_FINAL_SHAPE = {}  # final statement source -> (opcodes, positions) of it compiled alone
+
+
 def _compile(job):
     """(code, None) or (None, (status, detail)) when the program never starts: a syntax error, or a
     program that does not end with the harness's own statement.
@@ -365,10 +397,13 @@ def _compile(job):
     saved = sys.stderr
     sys.stderr = captured = _Captured()  # compile-time warnings go to the program's output, as before
     try:
-        tree = compile(source, "<program>", "exec", ast.PyCF_ONLY_AST)
-        if final is not None:
+        code = compile(source, "<program>", "exec")
+        if final is not None and not _ends_with_final(code, source, final):
             # The verdict must come from the harness's own last statement (`check(f)` / the last assert). A
             # completion that swallows the test code (an unclosed string, ...) changes the program's shape.
+            captured.seek(0)
+            captured.truncate()
+            tree = compile(source, "<program>", "exec", ast.PyCF_ONLY_AST)
             want = _FINAL.get(final)
             if want is None:
                 if len(_FINAL) > 4096:
@@ -377,7 +412,7 @@ def _compile(job):
             if not tree.body or ast.dump(tree.body[-1]) != want:
                 return None, ("failed", "the program does not end with the harness's test statement (the "
                               "completion changed the program's structure)"), captured.getvalue()
-        code = compile(tree, "<program>", "exec")
+            code = compile(tree, "<program>", "exec")
     except SyntaxError as e:
         return None, ("syntax error", f"{e.msg} (line {e.lineno})"[:300]), captured.getvalue()
     except MemoryError:
