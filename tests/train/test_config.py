@@ -84,3 +84,19 @@ def test_train_cli_module_imports_neither_yaml_nor_torch():
     from textbooks.train import ConfigError as Lazy
 
     assert Lazy is ConfigError
+
+
+def test_stop_step_past_the_schedule_is_an_error_naming_both_keys():
+    """Steps after decay_steps would all train at min_lr: never what a recipe means."""
+    with pytest.raises(ConfigError, match=r"schedule.stop_step=40 is past schedule.decay_steps=30.*raise schedule.decay_steps"):
+        load_config(None, ["schedule.warmup_steps=1", "schedule.decay_steps=30", "schedule.stop_step=40"])
+    assert load_config(None, ["schedule.warmup_steps=1", "schedule.decay_steps=30", "schedule.stop_step=30"]).stop_step == 30
+
+
+def test_removed_val_batches_says_what_replaces_it(tmp_path):
+    path = tmp_path / "old.yaml"
+    path.write_text("trainer:\n  val_batches: 20\n")
+    with pytest.raises(ConfigError, match=r"old.yaml: trainer.val_batches was removed: use trainer.val_tokens"):
+        load_config(path)
+    with pytest.raises(ConfigError, match=r"trainer.val_tokens=16 must be >= data.seq_len=32"):
+        load_config(None, ["data.seq_len=32", "trainer.val_tokens=16"])

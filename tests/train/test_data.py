@@ -16,8 +16,8 @@ from textbooks.train.data import (
     PackedDataError,
     PackedDataset,
     TokenWindowLoader,
+    ValidationSet,
     check_tokenizer,
-    sequential_batches,
 )
 
 T = 16  # seq_len for these tests
@@ -156,13 +156,15 @@ def test_completion_mask_becomes_ignore_index(tmp_path, tokenizer_dir):
     assert (y == -100).any() and (y != -100).any()
 
 
-def test_sequential_batches_cover_val_in_order(sharded):
-    ds = PackedDataset(sharded, "val")
-    n = ds.num_windows(4)
-    rows = [x for r in range(2) for x, _ in sequential_batches(ds, 4, batch_size=3, rank=r, world_size=2)]
-    assert sum(len(x) for x in rows) == n
-    first = next(sequential_batches(ds, 4, batch_size=2))[0]
-    assert first[1].tolist() == ds.read(4, 4).tolist()
+def test_validation_set_is_the_first_windows_of_each_split(sharded, books):
+    """val_tokens // seq_len windows per split, in order; nothing in it depends on ranks or batch size."""
+    code, lessons = PackedDataset(sharded, "val"), PackedDataset(books, "train")
+    val = ValidationSet([code, lessons], seq_len=T, val_tokens=3 * T + T // 2)  # 3.5 windows -> 3 per split
+    assert len(val) == 6 and val.index == [(0, 0), (0, 1), (0, 2), (1, 0), (1, 1), (1, 2)]
+    x, y = val.window(4)  # split 1, window 1 = tokens [T, 2T + 1)
+    assert x.shape == y.shape == (1, T)
+    assert x[0].tolist() == lessons.read(T, T).tolist() and y[0].tolist() == lessons.read(T + 1, T).tolist()
+    assert len(ValidationSet([code], seq_len=T, val_tokens=10**9)) == code.num_windows(T)  # capped by the split
 
 
 def test_errors(sharded, books, tmp_path, other_tokenizer_dir, tokenizer_dir):

@@ -34,7 +34,7 @@ def test_loss_decreases_on_a_tiny_corpus(make_config):
 
 def test_checkpoints_are_hf_dirs_with_state_pruned_and_best(make_config, tokenizer_dir):
     cfg = make_config("schedule.decay_steps=12", "trainer.checkpoint_every=4", "trainer.keep_last=1",
-                      "trainer.val_every=4", "trainer.val_batches=2", "trainer.keep_best_by_val=true")
+                      "trainer.val_every=4", "trainer.val_tokens=256", "trainer.keep_best_by_val=true")
     summary = Trainer(cfg).fit()
     root = Path(cfg.trainer.run_dir) / "checkpoints"
     steps = sorted(p.name for p in root.iterdir() if p.name.startswith("step_"))
@@ -44,7 +44,8 @@ def test_checkpoints_are_hf_dirs_with_state_pruned_and_best(make_config, tokeniz
     assert summary["checkpoint"] == str(root / "step_000012") and summary["best_checkpoint"] == str(best)
     d = root / "step_000012"
     for name in ("config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json",
-                 "special_tokens_map.json", "generation_config.json", "trainer_state.pt", "config.yaml"):
+                 "special_tokens_map.json", "generation_config.json", "trainer_state.json", "trainer_state.safetensors",
+                 "config.yaml"):
         assert (d / name).is_file(), name
     assert not list(root.glob(".tmp-*"))
     val = [m for m in _metrics(Path(cfg.trainer.run_dir)) if "val_loss" in m]
@@ -252,21 +253,55 @@ def test_cli_diverged_loss_exits_1(make_config, tmp_path, capsys, monkeypatch):
 def test_damaged_trainer_state_on_resume_is_a_config_error(make_config):
     cfg = make_config("schedule.decay_steps=2")
     Trainer(cfg).fit()
-    state = Path(cfg.trainer.run_dir) / "checkpoints" / "step_000002" / "trainer_state.pt"
-    state.write_bytes(state.read_bytes()[:100])
-    with pytest.raises(ConfigError, match=r"cannot read .*trainer_state.pt .*move .*step_000002 away"):
+    ckpt = Path(cfg.trainer.run_dir) / "checkpoints" / "step_000002"
+    for name in ("trainer_state.safetensors", "trainer_state.json"):
+        state = ckpt / name
+        good = state.read_bytes()
+        state.write_bytes(good[:100])
+        with pytest.raises(ConfigError, match=rf"cannot read .*{name} .*move .*step_000002 away"):
+            Trainer(cfg, resume=True).fit()
+        state.write_bytes(good)
+
+
+def test_trainer_state_is_json_and_safetensors_never_pickle(make_config):
+    """The state loads with nothing but json + safetensors; a legacy pickled trainer_state.pt is refused, not unpickled."""
+    import pickle
+
+    from textbooks.train.state import load_state
+
+    cfg = make_config("schedule.decay_steps=2")
+    Trainer(cfg).fit()
+    ckpt = Path(cfg.trainer.run_dir) / "checkpoints" / "step_000002"
+    state = load_state(ckpt)
+    assert state["step"] == 2 and isinstance(state["optimizer"]["state"]["lm_head.weight"]["exp_avg"], torch.Tensor)
+    assert isinstance(state["rng"][0]["python"], tuple) and state["rng"][0]["numpy"][1].dtype.name == "uint32"
+    for name in ("trainer_state.json", "trainer_state.safetensors"):
+        with pytest.raises(pickle.UnpicklingError):  # neither file is a pickle
+            pickle.loads((ckpt / name).read_bytes())
+
+    marker = Path(cfg.trainer.run_dir) / "unpickled"
+    (ckpt / "trainer_state.json").unlink()
+    (ckpt / "trainer_state.safetensors").unlink()
+
+    class Evil:  # what a hostile pickle could do on load
+        def __reduce__(self):
+            return (marker.touch, ())
+
+    (ckpt / "trainer_state.pt").write_bytes(pickle.dumps(Evil()))
+    with pytest.raises(ConfigError, match=r"trainer_state.pt, the pickled trainer state .* model.init_from="):
         Trainer(cfg, resume=True).fit()
+    assert not marker.exists()
 
 
 def test_stop_right_after_resume_keeps_the_loaded_checkpoint(make_config):
     """Nothing new to save: the checkpoint just loaded is not rewritten (rewriting it briefly unpublishes it)."""
     Trainer(make_config("schedule.decay_steps=4", "schedule.stop_step=2")).fit()
     ckpt = Path(make_config().trainer.run_dir) / "checkpoints" / "step_000002"
-    before = (ckpt / "trainer_state.pt").stat()
+    before = (ckpt / "trainer_state.json").stat()
     trainer = Trainer(make_config("schedule.decay_steps=4"), resume=True)
     trainer._stop_requested = True  # as if Ctrl-C arrived before the first step
     summary = trainer.fit()
-    after = (ckpt / "trainer_state.pt").stat()
+    after = (ckpt / "trainer_state.json").stat()
     assert summary["interrupted"] and summary["steps"] == 2 and summary["checkpoint"] == str(ckpt)
     assert (after.st_ino, after.st_mtime_ns) == (before.st_ino, before.st_mtime_ns)
 
@@ -308,7 +343,7 @@ def test_time_budget_checkpoints_and_stops(make_config):
 
 
 def test_tensorboard_event_file_has_the_logged_scalars(make_config):
-    cfg = make_config("schedule.decay_steps=6", "trainer.val_every=3", "trainer.val_batches=1", "logging.tensorboard=true")
+    cfg = make_config("schedule.decay_steps=6", "trainer.val_every=3", "trainer.val_tokens=128", "logging.tensorboard=true")
     Trainer(cfg).fit()
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 

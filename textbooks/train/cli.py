@@ -4,23 +4,32 @@
     textbooks train --config configs/train/phi-1-base.yaml --set trainer.run_dir=runs/base
     torchrun --standalone --nproc_per_node=8 -m textbooks train --config configs/train/phi-1-base.yaml
     textbooks train --config configs/train/phi-1-finetune.yaml --set model.init_from=runs/base/checkpoints/step_024000
+    textbooks train --config configs/train/phi-1-base.yaml --dry-run --world-size 8 --gpu H100 --mfu 0.4
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 EPILOG = """examples:
   textbooks train --config configs/train/demo-tiny.yaml
   textbooks train --config configs/train/phi-1-base.yaml --set trainer.micro_batch_size=4 --set trainer.run_dir=runs/base
   textbooks train --config configs/train/phi-1-base.yaml --resume         # continue from the latest checkpoint
+  textbooks train --config configs/train/phi-1-base.yaml --resume --set optimizer.lr=5e-4 --allow-config-change optimizer.lr
+  textbooks train --config configs/train/phi-1-base.yaml --dry-run --world-size 8 --gpu H100 --mfu 0.4
   torchrun --standalone --nproc_per_node=8 -m textbooks train --config configs/train/phi-1-base.yaml
   torchrun --nnodes=2 --nproc_per_node=8 --rdzv_backend=c10d --rdzv_endpoint=HOST:29500 \\
       -m textbooks train --config configs/train/phi-1-base.yaml --resume
 
-outputs (in trainer.run_dir): config.yaml (resolved), metrics.jsonl, tensorboard/,
-checkpoints/step_NNNNNN/ (HF model dir + tokenizer + trainer_state.pt), checkpoints/best (keep_best_by_val).
+resume: the config must match the checkpoint's, except the time budget, stop step, logging / validation /
+checkpoint cadence, run_dir, parallelism and compile settings, and the batch layout (micro-batch,
+accumulation, number of ranks) while the global batch stays the same; anything else needs
+--allow-config-change KEY. Each launch and each change is recorded in run_dir/history.jsonl.
+
+outputs (in trainer.run_dir): config.yaml (this launch's), history.jsonl, metrics.jsonl, tensorboard/,
+checkpoints/step_NNNNNN/ (HF model dir + tokenizer + trainer_state.json/.safetensors), checkpoints/best.
 Ctrl-C (or SIGTERM) finishes the current step, writes a checkpoint and exits with code 130."""
 
 
@@ -33,16 +42,33 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="override a config value, e.g. --set trainer.micro_batch_size=4 (repeatable; values are YAML)")
     parser.add_argument("--resume", action="store_true",
                         help="continue from the latest complete checkpoint in trainer.run_dir (starts fresh if there is none)")
+    parser.add_argument("--allow-config-change", dest="allow", action="append", default=[], metavar="KEY",
+                        help="with --resume: let KEY (e.g. optimizer.lr, or a section such as optimizer) differ from the "
+                             "checkpoint's config; recorded in run_dir/history.jsonl (repeatable)")
+    plan = parser.add_argument_group("dry run (print the plan and cost, train nothing)")
+    plan.add_argument("--dry-run", action="store_true",
+                      help="print the resolved config, batch, tokens, FLOPs (6 x N x tokens) and hours, then exit")
+    plan.add_argument("--world-size", type=int, default=None, metavar="N",
+                      help="ranks to plan for (default: $WORLD_SIZE, else 1)")
+    plan.add_argument("--mfu", type=float, default=0.4,
+                      help="model FLOPs utilization assumed for the hours (default 0.4)")
+    plan.add_argument("--peak-flops", type=float, default=None, metavar="FLOP/S",
+                      help="peak FLOP/s per device, e.g. 989e12 (default: --gpu, trainer.peak_flops, or this GPU's)")
+    plan.add_argument("--gpu", default=None, metavar="NAME",
+                      help="take the peak from the GPU table: H200, H100, H100 PCIe, A100, L40S, A10G, L4, ...")
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from textbooks.train.config import ConfigError, load_config
-    from textbooks.train.trainer import Trainer
 
     try:
         config = load_config(args.config, args.overrides)
-        summary = Trainer(config, resume=args.resume).fit()
+        if args.dry_run:
+            return _dry_run(config, args)
+        from textbooks.train.trainer import Trainer
+
+        summary = Trainer(config, resume=args.resume, allow_config_change=args.allow).fit()
     except ConfigError as e:
         print(f"textbooks train: error: {e}", file=sys.stderr)
         return 2
@@ -55,3 +81,13 @@ def run(args: argparse.Namespace) -> int:
         print(f"done: step {summary['steps']}, loss {summary['final_loss']:.4f}, checkpoint {summary['checkpoint']}",
               file=sys.stderr)
     return 0
+
+
+def _dry_run(config, args) -> int:
+    from textbooks.train.plan import format_plan, make_plan
+
+    world = args.world_size if args.world_size is not None else int(os.environ.get("WORLD_SIZE", "1"))
+    plan = make_plan(config, world_size=world, mfu=args.mfu, peak_flops=args.peak_flops, gpu=args.gpu,
+                     resume=args.resume, allow_config_change=args.allow)
+    print(format_plan(plan))
+    return 2 if plan.problems else 0

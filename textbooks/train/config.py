@@ -81,7 +81,8 @@ class OptimizerSection:
 class ScheduleSection:
     """Linear warmup from 0 to the peak lr over `warmup_steps`, then linear decay to `min_lr` at
     `decay_steps` (the schedule length). Training stops at `stop_step` (default: `decay_steps`), which may
-    be earlier: phi-1-base is step 24,000 of a 36,000-step schedule (paper §2.3)."""
+    be earlier (phi-1-base is step 24,000 of a 36,000-step schedule, paper §2.3) but not later: steps past
+    the schedule would all run at `min_lr`, which is never what a recipe means."""
 
     warmup_steps: int = 750
     decay_steps: int = 36000
@@ -101,7 +102,7 @@ class TrainerSection:
     precision: Literal["fp32", "bf16", "fp16"] = "bf16"  # fp16 (+ GradScaler) is the paper's (§2.3)
     compile: Optional[bool] = None  # null: on for CUDA, off for CPU
     activation_checkpointing: bool = False
-    parallel: Literal["none", "ddp", "fsdp"] = "ddp"  # used when launched with torchrun and WORLD_SIZE > 1
+    parallel: Literal["none", "ddp", "fsdp"] = "ddp"  # with torchrun and WORLD_SIZE > 1; "none" is refused there
     seed: int = 0
     deterministic: bool = False  # torch.use_deterministic_algorithms (bitwise resume on CPU fp32)
     cpu_threads: Optional[int] = None  # fix torch's intra-op threads (reductions depend on the count)
@@ -109,7 +110,10 @@ class TrainerSection:
     keep_last: int = 3
     keep_best_by_val: bool = False
     val_every: int = 1000
-    val_batches: int = 20
+    # Validation set: the first val_tokens // data.seq_len windows of each validation split, fixed by tokens so
+    # it is the same set (and the same loss, and the same `best`) on any number of ranks and any micro-batch.
+    # 327,680 = 160 windows of 2048 (what 20 micro-batches of 8 on one GPU used to read).
+    val_tokens: int = 327_680
     max_minutes: Optional[float] = None  # time budget: checkpoint and stop after this much training (null = none)
     run_dir: str = "runs/default"
     device: str = "auto"  # auto | cpu | cuda | cuda:N
@@ -172,6 +176,13 @@ def load_config(path: str | Path | None = None, overrides: list[str] | tuple[str
     return TrainConfig.from_dict(values, source=source)
 
 
+# Keys of earlier versions, with what replaces them (a plain "unknown key" would not say what to write instead).
+REMOVED_KEYS = {
+    "trainer.val_batches": "use trainer.val_tokens, the validation tokens per split (old value x micro_batch_size x "
+                           "number of processes x data.seq_len), which does not change with the world size or micro-batch",
+}
+
+
 # --- typed building --------------------------------------------------------------------------------
 
 
@@ -206,6 +217,8 @@ def _build(cls, values: Any, prefix: str, source: str):
     fields = [f.name for f in dataclasses.fields(cls)]
     kwargs = {}
     for key, value in values.items():
+        if prefix + str(key) in REMOVED_KEYS:
+            raise ConfigError(f"{source}: {prefix + str(key)} was removed: {REMOVED_KEYS[prefix + str(key)]}")
         if key not in fields:
             full = [prefix + f for f in fields]
             raise ConfigError(
@@ -278,11 +291,14 @@ def _validate_values(cfg: TrainConfig) -> None:
         (t.checkpoint_every > 0, "trainer.checkpoint_every must be > 0"),
         (t.keep_last >= 1, "trainer.keep_last must be >= 1"),
         (t.val_every >= 0, "trainer.val_every must be >= 0 (0 = no validation)"),
-        (t.val_batches > 0, "trainer.val_batches must be > 0"),
+        (t.val_every == 0 or t.val_tokens >= d.seq_len, f"trainer.val_tokens={t.val_tokens} must be >= data.seq_len={d.seq_len} (one window)"),
         (t.max_minutes is None or t.max_minutes > 0, "trainer.max_minutes must be > 0 or null"),
         (s.warmup_steps >= 0, "schedule.warmup_steps must be >= 0"),
         (s.decay_steps > s.warmup_steps, "schedule.decay_steps (schedule length) must be > schedule.warmup_steps"),
         (s.stop_step is None or 0 < s.stop_step, "schedule.stop_step must be > 0"),
+        (s.stop_step is None or s.stop_step <= s.decay_steps,
+         f"schedule.stop_step={s.stop_step} is past schedule.decay_steps={s.decay_steps}: the steps after decay_steps "
+         f"would all train at schedule.min_lr; raise schedule.decay_steps (the schedule length) or lower schedule.stop_step"),
         (0 <= s.min_lr <= o.lr, "schedule.min_lr must be in [0, optimizer.lr]"),
         (o.lr > 0, "optimizer.lr must be > 0"),
         (len(o.betas) == 2 and all(0 <= b < 1 for b in o.betas), "optimizer.betas must be two numbers in [0, 1)"),

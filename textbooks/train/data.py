@@ -360,20 +360,28 @@ class TokenWindowLoader:
         self._rng.bit_generator.state = state["rng"]
 
 
-def sequential_batches(
-    ds: PackedDataset, seq_len: int, batch_size: int, rank: int = 0, world_size: int = 1, max_windows: int | None = None
-) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-    """Windows 0, 1, 2, ... in order (validation): window k goes to rank k % world_size.
+class ValidationSet:
+    """The fixed validation windows: the first `val_tokens // seq_len` windows of each split, in order.
 
-    `max_windows` caps the windows visited (all ranks together). The last batch of a rank may be
-    smaller, and a rank may get one batch fewer than another: reduce sums of loss and token counts.
+    Fixed by tokens, not by batches, so it is the same set however the run is launched (world size,
+    micro-batch): the validation loss, and the checkpoint kept as `best`, do not change on resume with
+    another layout. `window(i)` is (x, y) of shape (1, T), masks applied as in training.
     """
-    n = ds.num_windows(seq_len)
-    if n == 0:
-        raise PackedDataError(f"{ds.path}: split {ds.split!r} has {ds.num_tokens} tokens, fewer than seq_len + 1 = {seq_len + 1}")
-    if max_windows is not None:
-        n = min(n, max_windows)
-    mine = range(rank, n, world_size)
-    for i in range(0, len(mine), batch_size):
-        pairs = [ds.window(k, seq_len) for k in mine[i : i + batch_size]]
-        yield _to_tensors([p[0] for p in pairs], [p[1] for p in pairs])
+
+    def __init__(self, splits: Sequence[PackedDataset], seq_len: int, val_tokens: int):
+        self.splits, self.seq_len = list(splits), seq_len
+        per_split = val_tokens // seq_len
+        self.index = [(s, k) for s, ds in enumerate(self.splits) for k in range(min(ds.num_windows(seq_len), per_split))]
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    @property
+    def num_tokens(self) -> int:
+        """Input tokens evaluated (windows x seq_len)."""
+        return len(self.index) * self.seq_len
+
+    def window(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
+        s, k = self.index[i]
+        tokens, mask = self.splits[s].window(k, self.seq_len)
+        return _to_tensors([tokens], [mask])

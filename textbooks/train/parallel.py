@@ -22,7 +22,7 @@ import torch
 import torch.distributed as dist
 import torch.nn as nn
 
-from textbooks.train.config import TrainerSection
+from textbooks.train.config import ConfigError, TrainerSection
 
 
 @dataclass
@@ -52,9 +52,24 @@ def resolve_device(name: str, local_rank: int = 0) -> torch.device:
     return device
 
 
+def launched_world_size() -> int:
+    """Processes in this launch: torchrun's WORLD_SIZE, 1 without it."""
+    return int(os.environ.get("WORLD_SIZE", "1"))
+
+
+def check_parallel_mode(mode: str, world_size: int) -> None:
+    """`trainer.parallel: none` under a multi-process launch would train unsynchronised copies: refuse it."""
+    if mode == "none" and world_size > 1:
+        raise ConfigError(
+            f"trainer.parallel=none but this launch has {world_size} processes (WORLD_SIZE={world_size}): each would "
+            f"train its own unsynchronised copy and only rank 0's would be saved; set trainer.parallel=ddp (or fsdp "
+            f"to shard a model too big for one GPU), or launch a single process"
+        )
+
+
 def init_distributed(device_name: str) -> DistInfo:
     """One process, or the torchrun group described by the environment."""
-    world = int(os.environ.get("WORLD_SIZE", "1"))
+    world = launched_world_size()
     if world <= 1:
         device = resolve_device(device_name)
         if device.type == "cuda":
@@ -167,22 +182,24 @@ def _plain_state_dict(model: nn.Module) -> dict[str, torch.Tensor]:
 
 
 def full_optimizer_state(model: nn.Module, optimizer: torch.optim.Optimizer, cfg: TrainerSection, info: DistInfo):
-    """Full optimizer state on rank 0 (None elsewhere). Collective under FSDP."""
-    if is_fsdp(cfg, info):
-        from torch.distributed.checkpoint.state_dict import StateDictOptions, get_optimizer_state_dict
+    """Full optimizer state on rank 0 (None elsewhere), keyed by parameter name in every mode, so a checkpoint
+    of one process, DDP or FSDP resumes under any of them. Collective under FSDP."""
+    from torch.distributed.checkpoint.state_dict import StateDictOptions, get_optimizer_state_dict
 
+    if is_fsdp(cfg, info):
         sd = get_optimizer_state_dict(model, optimizer, options=StateDictOptions(full_state_dict=True, cpu_offload=True))
         return sd if info.is_main else None
-    return optimizer.state_dict() if info.is_main else None
+    # Unsharded (one process or DDP): every rank holds the full state; names instead of optimizer.state_dict()'s
+    # parameter indices are what FSDP's loader expects.
+    return get_optimizer_state_dict(model, optimizer) if info.is_main else None
 
 
 def load_optimizer_state(model, optimizer, state, cfg: TrainerSection, info: DistInfo) -> None:
-    if is_fsdp(cfg, info):
-        from torch.distributed.checkpoint.state_dict import StateDictOptions, set_optimizer_state_dict
+    """Load a `full_optimizer_state` (from any mode) into this rank's optimizer."""
+    from torch.distributed.checkpoint.state_dict import StateDictOptions, set_optimizer_state_dict
 
-        set_optimizer_state_dict(model, optimizer, optim_state_dict=state, options=StateDictOptions(full_state_dict=True))
-    else:
-        optimizer.load_state_dict(state)
+    options = StateDictOptions(full_state_dict=True) if is_fsdp(cfg, info) else None
+    set_optimizer_state_dict(model, optimizer, optim_state_dict=state, options=options)
 
 
 def all_reduce_mean(value: torch.Tensor, info: DistInfo) -> torch.Tensor:
@@ -190,6 +207,13 @@ def all_reduce_mean(value: torch.Tensor, info: DistInfo) -> torch.Tensor:
         value = value.clone()
         dist.all_reduce(value, op=dist.ReduceOp.SUM)
         value /= info.world_size
+    return value
+
+
+def all_reduce_sum(value: torch.Tensor, info: DistInfo) -> torch.Tensor:
+    if info.distributed:
+        value = value.clone()
+        dist.all_reduce(value, op=dist.ReduceOp.SUM)
     return value
 
 
