@@ -9,26 +9,31 @@ Reward signals and teacher-exercise verification need verdicts that no such tric
 
 How (one sandbox program per sample; `isolated_program` writes it):
 - The program the sandbox runs is a trusted driver ("the tester"): `_isolated_runtime.py`'s codec and tester
-  code, then the benchmark's own code (HumanEval: the prompt, which defines helpers such as `poly` or
-  `encode_cyclic` that tests use; MBPP: `test_setup_code`), then the tests and the harness's final statement
-  (`check(entry_point)` / the last assert), unchanged. The completion's source is in it only as a string
-  literal. The tester reports the verdict the normal way (an exception: failed; the end: passed).
+  code (compiled once here and embedded marshalled: the same interpreter runs it), then the benchmark's own
+  code (HumanEval: the prompt, which defines helpers such as `poly` or `encode_cyclic` that tests use; MBPP:
+  `test_setup_code`), then the tests and the harness's final statement (`check(entry_point)` / the last
+  assert), unchanged. The completion's source is in it only as a string literal. The tester reports the
+  verdict the normal way (an exception: failed; the end: passed).
 - Before any benchmark code runs, the tester makes itself non-dumpable (PR_SET_DUMPABLE 0; the sandbox's
   worker may have done so already) and starts the completion's process with posix_spawn + exec of a fresh
-  `python -s -S` (never a fork of the tester, whose memory holds the tests and expected values). That
-  process gets only /dev/null as stdin, the program's output pipe as stdout/stderr, and its two pipes at fds
-  5 and 6; the verdict fd 3 and every other fd of the tester are close-on-exec. It receives the completion's
-  source over its pipe, execs it in fresh globals (as the default mode does), reports which of the names the
-  tests use it defines, then answers calls.
-- In the tester each name the tests take from the completion (`tested_names`: HumanEval the entry point;
-  MBPP every name the asserts use and neither the setup nor the tests define, e.g. a second function or a
-  module the completion imported) is a proxy: it encodes the arguments, calls across, and returns the
-  decoded result, or raises the exception the completion raised (its builtin class with its args; for a
-  class of the completion a class of the same name deriving from its nearest builtin base). Plain data
-  only: None, bool, int, float (nan, inf and -0.0 exact), complex, str, bytes, list, tuple, dict, set,
-  frozenset, nested up to 100 levels; on the completion's side instances of subclasses of these become the
-  base type (namedtuple -> tuple, OrderedDict -> dict, IntEnum -> int). The tester's decoder builds only
-  exact builtin types from bytes (no pickle, marshal or eval) and is the security boundary.
+  `python -s -S` (never a fork of the tester, whose memory holds the tests and expected values). That process
+  gets only /dev/null as stdin, the program's output pipe as stdout/stderr, and its two pipes at fds 5 and 6;
+  the verdict fd 3 and every other fd of the tester are close-on-exec. It receives its own code and the
+  completion's source over its pipe, execs the completion in fresh globals (as the default mode does), reports
+  which of the names the tests use it defines, then answers calls.
+- In the tester each name the tests take from the completion (`tested_names`: HumanEval the entry point; MBPP
+  every name the asserts use and neither the setup nor the tests define, e.g. a second function or a module
+  the completion imported; decided here from the trusted tests, never from what the completion says it
+  defines, so a completion that defines `sorted` does not replace the tests' `sorted`) is a proxy: it encodes
+  the arguments, calls across, and returns the decoded result, or raises the exception the completion raised
+  (its builtin class with its args; for a class of the completion a class of the same name deriving from its
+  nearest builtin base). Plain data only: None, bool, int, float (nan, inf and -0.0 exact), complex, str,
+  bytes, list, tuple, dict, set, frozenset, nested up to 100 levels; on the completion's side instances of
+  subclasses of these become the base type (namedtuple -> tuple, OrderedDict -> dict, IntEnum -> int). The
+  tester's decoder builds only exact builtin types from bytes (no pickle, marshal or eval) and is the security
+  boundary. A return value that cannot cross (a generator, a re.Match, an object) arrives as a stand-in
+  carrying only its truth value (`assert f(x)`, `f(x) is None` work; any other use raises IsolationError): the
+  completion could have returned True or False itself, so the stand-in gives a forger nothing.
 - A completion that changes a mutable argument in place (sorts a list it was given) has that change
   mirrored into the caller's own list/dict/set, in place and keeping nested identities, and the program's
   output says "isolated: mirrored f()'s in-place change of an argument".
@@ -45,15 +50,16 @@ files in site-packages) and answer from them; it can print anything (the output 
 and its own process can of course misbehave in every way the default mode allows (slow, crash, huge output).
 
 Verdicts: the default mode's, plus `failed: IsolationError: <why>` when a test cannot run this way (the tests
-pass a function or custom object, the completion returns a generator or an instance of its own class, a
-test uses a class of the completion) or the completion's process broke the protocol or ended. A completion
+pass a function, type or custom object; they use a stand-in for more than its truth, e.g. compare a returned
+generator or an instance of the completion's class) or the completion's process broke the protocol, closed
+its pipe or ended mid-call (one that stops answering is `timed out`). A completion
 that does not compile gives `syntax error: <msg> (line N)` (line numbers of the default mode's program).
 Where isolated and default verdicts differ on HumanEval and MBPP, and why: README "Isolated verdicts",
 regenerated by `benchmarks/isolated_diff.py`.
 
-Cost: one extra interpreter start per sample (~15-20 ms CPU, more when the completion imports `typing`,
-which the default mode's worker has preloaded) and a pipe round trip per call; measured by
-`benchmarks/bench_isolated.py`.
+Cost: one extra interpreter start per sample (`python -s -S`: ~15 ms; ~15 ms more when the completion imports
+`typing`, which the default mode's worker has preloaded) and a pipe round trip per call; measured by
+`benchmarks/bench_isolated.py` (README "Isolated verdicts").
 """
 
 from __future__ import annotations
