@@ -14,7 +14,8 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-SCRIPTS = ["bench_tokenizer.py", "bench_pack.py", "bench_model.py", "bench_train.py", "bench_generate.py", "bench_execute.py"]
+SCRIPTS = ["bench_tokenizer.py", "bench_pack.py", "bench_model.py", "bench_train.py", "bench_generate.py", "bench_execute.py",
+           "bench_isolated.py"]
 
 
 def main() -> int:
