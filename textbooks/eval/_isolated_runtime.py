@@ -776,6 +776,8 @@ def _iso_describe(e, lines):
         except _IsoUnencodable:
             args = None
         text = str(e)
+        # A bare assert shows its line, exactly as `_sandbox_worker._describe` does in the default mode (this
+        # file runs inside the program and cannot import the worker, so the few lines are repeated).
         if not text and isinstance(e, AssertionError):
             tb, line = e.__traceback__, None
             while tb is not None:
