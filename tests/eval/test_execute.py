@@ -287,3 +287,20 @@ def test_timeout_flag_sets_one_fixed_limit(tmp_path, capsys, monkeypatch):
     assert "--timeout sets one fixed limit; it cannot be combined with --time-limit-floor" in capsys.readouterr().err
     assert main(["eval", "execute", "--benchmark", "humaneval", "--samples", str(samples), "--timeout", "0"]) == 2
     assert "--timeout must be > 0 seconds, got 0.0" in capsys.readouterr().err
+
+
+def test_memory_mb_below_the_minimum_is_a_clean_usage_error(tmp_path, capsys):
+    samples = tmp_path / "s.jsonl"
+    samples.write_text(json.dumps({"task_id": "HumanEval/0", "completion": "    return True\n"}) + "\n")
+    assert main(["eval", "execute", "--benchmark", "humaneval", "--samples", str(samples), "--memory-mb", "0"]) == 2
+    assert "--memory-mb must be >= 16, got 0" in capsys.readouterr().err
+
+
+def test_printed_summary_says_when_verdicts_are_isolated():
+    from textbooks.eval.execute import format_summary
+
+    summary = summarize("humaneval", [{"task_id": "HumanEval/0", "completion_id": 0, "passed": True,
+                                       "result": "passed"}])
+    assert "isolated" not in format_summary(summary)
+    summary["verdict"] = "isolated@1"
+    assert "verdicts: isolated@1" in format_summary(summary)

