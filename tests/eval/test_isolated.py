@@ -310,6 +310,17 @@ FORGERS = {
             verdict.write(found[0] + b"\\npassed\\n")
         return None
     '''), None, "PermissionError: [Errno 13] Permission denied: '/proc/"),
+    # name a stdlib module whose import runs code from the cwd (`unittest.__main__` discovers test_*.py
+    # there) as the tested name: the tester must never import what the completion names
+    "import_hook": ("    return None\n" + textwrap.dedent('''
+        import types as _t
+        open("test_pwn.py", "w").write(
+            "import sys, os\\nf = sys._getframe()\\nwhile f is not None:\\n"
+            "    if 'nonce' in f.f_locals:\\n"
+            "        os.write(3, (f.f_locals['nonce'] + '\\\\npassed\\\\n').encode()); os._exit(0)\\n"
+            "    f = f.f_back\\n")
+        has_close_elements = _t.ModuleType("unittest.__main__")
+    '''), "failed", "IsolationError"),
     # redefine check in the completion (the tests define it again after, in both modes)
     "redefine_check": ("    return None\n\ndef check(candidate):\n    pass\n", "failed", "AssertionError"),
 }

@@ -422,10 +422,12 @@ def _iso_bind(namespace, names):
             namespace[name] = _iso_proxy(name)
         elif kind[0] == "data" and len(kind) == 2:
             namespace[name] = kind[1]
-        elif kind[0] == "module" and len(kind) == 2 and type(kind[1]) is str and _iso_stdlib(kind[1]):
-            import importlib
-
-            namespace[name] = importlib.import_module(kind[1])
+        elif (kind[0] == "module" and len(kind) == 2 and type(kind[1]) is str and _iso_stdlib(kind[1])
+              and kind[1] in _iso_sys.modules):
+            # Only a module the tester has already loaded itself: importing one the completion names would
+            # run import-time code chosen by the completion inside the tester (`unittest.__main__` imports
+            # test files from the cwd the completion writes to).
+            namespace[name] = _iso_sys.modules[kind[1]]
         elif kind[0] == "missing":
             namespace.pop(name, None)  # as in the default mode: a NameError (or the builtin) when used
         else:
