@@ -152,6 +152,31 @@ import os
 for path in {BENCHMARK_FILES!r}:
     assert not os.path.exists(path), 'readable: ' + path
 return 1""", "passed"),
+    # Every directory bubblewrap made is the programs' own uid's when the harness is not root: none may be
+    # writable (state for the next program), nor may the dirs holding the interpreter be renamed or chmod'ed
+    # (a fake interpreter for the next program).
+    ("tamper_mounts", f"""
+import os, sys
+hits = []
+for d in ('/home', '/root', '/run', '/mnt', '/srv', '/media', '/var/tmp', '/dev', os.path.dirname(os.__file__)):
+    try:
+        open(os.path.join(d, '{MARKER}'), 'w').write('x')
+        hits.append(d)
+    except OSError:
+        pass
+for path in (sys.executable, os.__file__):
+    parts = path.split('/')
+    if len(parts) > 3 and parts[1] in ('tmp', 'home', 'root'):
+        top = '/' + parts[1] + '/' + parts[2]
+        for attempt in (lambda: os.rename(top, '/tmp/{MARKER}-moved'), lambda: os.chmod(top, 0),
+                        lambda: os.mkdir(top + '/{MARKER}')):
+            try:
+                attempt()
+                hits.append(top)
+            except OSError:
+                pass
+assert not hits, hits
+return 1""", "passed"),
     # Sabotage the worker's cleanup.
     ("deep_dirs", "import os\nfor i in range(1500):\n    os.mkdir('d')\n    os.chdir('d')\nreturn 1", "passed"),
     ("chmod_cwd", "import os\nos.mkdir('locked')\nopen('locked/f', 'w').write('x')\nos.chmod('locked', 0)\n"

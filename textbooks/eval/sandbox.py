@@ -304,20 +304,38 @@ def bwrap_command(extra_hidden: Sequence[str] = (), seccomp_filter: bool = False
         cmd += ["--unshare-user", "--uid", "65534", "--gid", "65534", "--cap-add", "CAP_SYS_ADMIN"]
         if not seccomp_filter:
             cmd += ["--disable-userns"]
-    cmd += ["--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc",
-            "--perms", "1777", "--size", str(64 * 1024 * 1024), "--tmpfs", "/dev/shm"]
-    hidden = [d for d in (*_HIDDEN_DIRS, *extra_hidden) if d and os.path.isdir(d)]
+    # Every directory bubblewrap makes (tmpfs mounts, --dir parents) belongs to the programs' uid when the
+    # harness is not root (a user namespace maps it): the programs could write, rename or chmod them and so
+    # leave state, or replace the interpreter, for the next program. So each is a mount of its own, remounted
+    # read-only once the binds inside are in place; only /tmp (less those mounts) and /dev/shm stay writable,
+    # and the worker empties both after every program.
+    cmd += ["--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
+    # (A dir under /tmp, e.g. a $HOME there, is hidden by the private /tmp itself.)
+    hidden = [d for d in (*_HIDDEN_DIRS, *extra_hidden) if d and os.path.isdir(d) and not _under(d, "/tmp")]
     # Mount order matters: a hidden dir nested in another one must come after it.
     hidden = sorted(set(hidden), key=lambda d: d.count("/"))
+    read_only = ["/dev"]
     for d in hidden:
         cmd += ["--tmpfs", d]
+        read_only.append(d)
     # The program's private /tmp; an interpreter installed under /tmp (a venv in a CI checkout) is bound
-    # back into it read-only below, like one under a hidden dir.
+    # back into it read-only below, like one under a hidden dir, inside a read-only tmpfs of its own at its
+    # top-level name (a mount point cannot be renamed or removed).
     cmd += ["--perms", "1777", "--size", str(512 * 1024 * 1024), "--tmpfs", "/tmp"]
+    needed = _needed_dirs()
+    tmp_roots = []
+    for top in _top_names_under("/tmp"):
+        root = os.path.join("/tmp", top)
+        if root not in needed:  # (a needed dir that is the top itself is a read-only bind already)
+            cmd += ["--perms", "0755", "--tmpfs", root]
+            tmp_roots.append(root)
+            read_only.append(root)
     made: set[str] = set()
-    for d in _needed_dirs():
-        root = next((h for h in (*hidden, "/tmp") if _under(d, h)), None)
+    for d in needed:
+        root = next((h for h in (*hidden, *tmp_roots) if _under(d, h)), None)
         if root is None:
+            if _under(d, "/tmp") and d != "/tmp":
+                cmd += ["--ro-bind", d, d]
             continue
         # bwrap would create the missing parents inside the tmpfs as 0700 (unreadable for uid 65534).
         parts = Path(d).relative_to(root).parts[:-1]
@@ -330,6 +348,10 @@ def bwrap_command(extra_hidden: Sequence[str] = (), seccomp_filter: bool = False
     # Last, so that no bind above shows them again.
     for d in _hideable(hidden_data):
         cmd += ["--tmpfs", d]
+        read_only.append(d)
+    for d in sorted(set(read_only), key=lambda d: -d.count("/")):  # nested ones first
+        cmd += ["--remount-ro", d]
+    cmd += ["--perms", "1777", "--size", str(64 * 1024 * 1024), "--tmpfs", "/dev/shm"]
     cmd += ["--chdir", "/tmp"]
     return cmd
 
