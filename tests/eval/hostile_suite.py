@@ -181,6 +181,8 @@ return 1""", "passed"),
     ("deep_dirs", "import os\nfor i in range(1500):\n    os.mkdir('d')\n    os.chdir('d')\nreturn 1", "passed"),
     ("chmod_cwd", "import os\nos.mkdir('locked')\nopen('locked/f', 'w').write('x')\nos.chmod('locked', 0)\n"
                   "os.chmod('.', 0o500)\nreturn 1", "passed"),
+    # A short source whose compiling (constant folding, quadratic) would take gigabytes in the worker.
+    ("compile_bomb", "x = " + " + ".join(["'x' * 4096"] * 1500) + "\nreturn 1", "out of memory"),
     # Memory outside the address-space limit: memfds and tmpfs pages (bounded by the memory cgroup).
     ("memfd_bomb", "import os\nfds = [os.memfd_create('x') for _ in range(8)]\nfor fd in fds:\n"
                    "    for i in range(40):\n        os.write(fd, b'x' * (1 << 20))\nreturn 1", "layer:cgroup-memory"),

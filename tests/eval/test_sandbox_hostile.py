@@ -105,7 +105,7 @@ with Sandbox(SandboxConfig(workers=2, timeout=200, isolation={isolation!r})) as 
 
 
 @pytest.mark.parametrize("isolation", ["bwrap", "process"])
-def test_kill_9_of_the_harness_leaves_no_process_and_the_next_pool_removes_its_cgroups(isolation, tmp_path):
+def test_kill_9_of_the_harness_leaves_no_process_and_the_next_pool_removes_its_leftovers(isolation, tmp_path):
     """kill -9 gives the harness no chance to clean up: the workers die with it (bwrap --die-with-parent,
     PR_SET_PDEATHSIG), their programs with them, and the next pool removes the dead pool's cgroups."""
     import signal
@@ -156,12 +156,16 @@ def test_kill_9_of_the_harness_leaves_no_process_and_the_next_pool_removes_its_c
                     found += list((Path(mount) / path.lstrip("/")).glob(f"textbooks-sandbox-{pid}-*"))
         return found
 
+    import tempfile
+
     from textbooks.eval.sandbox import Sandbox, SandboxConfig
 
     with Sandbox(SandboxConfig(workers=1, isolation=isolation)) as sb:
-        if not any(x.startswith("cgroup") for x in sb.layers):
-            return  # no cgroups here: nothing was left to remove
-    assert pools_of(proc.pid) == [], "the dead harness's cgroups were not removed"
+        has_cgroups = any(x.startswith("cgroup") for x in sb.layers)
+    assert list(Path(tempfile.gettempdir()).glob(f"textbooks-sandbox-{proc.pid}-*")) == [], \
+        "the dead harness's scratch dir was not removed"
+    if has_cgroups:
+        assert pools_of(proc.pid) == [], "the dead harness's cgroups were not removed"
 
 
 @needs_bwrap
@@ -182,3 +186,33 @@ def test_a_fork_bomb_in_one_worker_does_not_starve_another_workers_forks():
         outs = sb.run([bomb, forker])
     assert not outs[0].passed
     assert outs[1].result == "passed", outs[1].result
+
+
+@needs_bwrap
+def test_a_job_larger_than_the_pipe_behind_a_stopped_worker_does_not_hang_the_run():
+    """The second job in flight is written while the worker runs the first; one larger than the pipe used to
+    block the harness in write() with no deadline when the worker was stopped."""
+    import signal
+    import threading
+    import time
+
+    from textbooks.eval.sandbox import Sandbox, SandboxConfig
+
+    he = hostile_suite.he
+    padded = he("return 1\n" + "# pad\n" * 40000)  # ~240 KiB: more than a pipe holds
+    with Sandbox(SandboxConfig(workers=1, timeout=2.0, reply_slack=1.0)) as sb:
+        bwrap = sb._workers[0].proc.pid
+        (inner,) = Path(f"/proc/{bwrap}/task/{bwrap}/children").read_text().split()
+
+        def stop_worker_soon():
+            time.sleep(0.3)
+            os.kill(int(inner), signal.SIGSTOP)
+
+        t = threading.Thread(target=stop_worker_soon)
+        t.start()
+        t0 = time.monotonic()
+        outs = sb.run([he("import time\ntime.sleep(1)\nreturn 1"), padded, he("return 2")])
+        t.join()
+        assert time.monotonic() - t0 < 30
+    assert outs[0].result.startswith("failed: sandbox error: no reply in time"), outs[0].result
+    assert [o.result for o in outs[1:]] == ["passed", "failed: AssertionError: assert c() == 1"]

@@ -345,8 +345,9 @@ def _vm_size():
 _PAGE = os.sysconf("SC_PAGE_SIZE")
 _FINAL = {}  # final statement source -> ast.dump of it
 _RLIMITS = {}  # limits as sent -> [(resource, (soft, hard))]
-# Longer sources are compiled in the child, under its limits: the worker's compile has no deadline, and a
-# hostile 64 KiB source compiles in well under 0.1 s (a 240 KiB list literal takes ~0.4 s).
+# Longer sources are compiled in the child, under its limits. The worker's own compile runs under the
+# program's address-space limit (`_compile_bounded`) but has no deadline of its own: a short source that
+# takes long to compile is caught by the harness's reply deadline (the worker is replaced).
 _COMPILE_MAX = 64 * 1024
 
 
@@ -528,11 +529,26 @@ def _rlimits(limits, address_space):
     return base + [(resource.RLIMIT_AS, (address_space, address_space))]
 
 
+def _compile_bounded(job, address_space):
+    """`_compile` under the program's own address-space limit: a short source can still make the compiler
+    allocate gigabytes (constant folding of `'x' * 4096 + 'x' * 4096 + ...` is quadratic), and the worker
+    must not be the one that pays. The soft limit is lowered for the call and put back after."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    limit = address_space if hard == resource.RLIM_INFINITY else min(address_space, hard)
+    resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
+    try:
+        return _compile(job)
+    finally:
+        resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
+
+
 def run_job(job, scratch, private_scratch, cpu0):
     t0 = time.monotonic()
     warned = ""
+    # Address space relative to this interpreter's own size (a fixed cap below it fails every sample).
+    address_space = _vm_size() + int(job["memory_bytes"])
     if len(job["source"]) <= _COMPILE_MAX:
-        code, verdict, warned = _compile(job)
+        code, verdict, warned = _compile_bounded(job, address_space)
         if verdict is not None:  # it never starts: no child needed
             return {"status": verdict[0], "detail": verdict[1], "output": warned[: int(job["output_cap"])],
                     "output_bytes": len(warned.encode("utf-8", "replace")), "seconds": round(time.monotonic() - t0, 4),
@@ -542,8 +558,7 @@ def run_job(job, scratch, private_scratch, cpu0):
         code = None
     nonce = os.urandom(16).hex()
     workdir = _fresh_workdir(scratch, DROP_UID)
-    # Address space relative to this interpreter's own size (a fixed cap below it fails every sample).
-    job = dict(job, _rlimits=_rlimits(job["limits"], _vm_size() + int(job["memory_bytes"])), _warnings=warned)
+    job = dict(job, _rlimits=_rlimits(job["limits"], address_space), _warnings=warned)
     out_r, out_w = os.pipe()
     ver_r, ver_w = os.pipe()
     pid = _spawn()

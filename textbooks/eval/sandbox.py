@@ -99,6 +99,10 @@ What is NOT protected:
   workers then also share uid 65534's RLIMIT_NPROC count (harness as root): a fork bomb in one can make
   forks fail in another. (With a pids cgroup per worker the rlimit sits above all workers together.)
 - A program can slow its neighbours by using CPU, memory bandwidth or disk cache (no CPU cgroup limits).
+- The network namespace is per worker, not per program (a new one per program would cost milliseconds): an
+  abstract unix socket kept alive by an in-flight SCM_RIGHTS cycle can outlive its program until the kernel
+  collects it, a channel from one hostile program to a later one on the same worker. It cannot change an
+  honest program's verdict.
 
 Fallback, `--isolation process` (or `none`): no bubblewrap. A RuntimeWarning names what is missing. These layers
 remain: worker/child process isolation, rlimits, the wall-clock kill of the group and its descendants, a
@@ -406,6 +410,9 @@ class _Worker:
             if cgroup is not None:
                 cgroup.close_fds()
         self._out = self.proc.stdout.fileno()
+        self._in = self.proc.stdin.fileno()
+        os.set_blocking(self._in, False)
+        self._pending = bytearray()
         self._send(config, with_id=False)
         self.layers: list[str] = []
         self.missing: list[str] = []
@@ -428,11 +435,22 @@ class _Worker:
         return self
 
     def _send(self, obj, job_id: bytes = b"", with_id: bool = True) -> None:
+        """Queue a frame and write what the pipe takes now. Never blocks: a job larger than the pipe waits
+        in `_pending` while the worker runs the job before it, and `_recv` writes the rest, under that job's
+        deadline (a blocking write to a stopped worker would hang the run with no deadline at all)."""
         data = (job_id if with_id else b"") + (obj if isinstance(obj, bytes) else json.dumps(obj).encode())
-        try:
-            self.proc.stdin.write(struct.pack(">I", len(data)) + data)
-        except (BrokenPipeError, OSError, ValueError) as e:
-            raise WorkerDied(f"the worker stopped reading its jobs ({self._stderr()})") from e
+        self._pending += struct.pack(">I", len(data)) + data
+        self._flush()
+
+    def _flush(self) -> None:
+        while self._pending:
+            try:
+                n = os.write(self._in, self._pending)
+            except BlockingIOError:
+                return
+            except (BrokenPipeError, OSError, ValueError) as e:
+                raise WorkerDied(f"the worker stopped reading its jobs ({self._stderr()})") from e
+            del self._pending[:n]
 
     def _recv(self, job_id: bytes, deadline: float):
         """(job id, reply) of the next frame, which must answer `job_id` and arrive before `deadline`."""
@@ -442,7 +460,9 @@ class _Worker:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     raise WorkerDied("no reply in time (the worker hung or was stopped)")
-                ready, _, _ = select.select([self._out], [], [], remaining)
+                ready, writable, _ = select.select([self._out], [self._in] if self._pending else [], [], remaining)
+                if writable:
+                    self._flush()
                 if not ready:
                     continue
                 chunk = os.read(self._out, n - len(buf))
@@ -566,7 +586,8 @@ class Sandbox:
         self.config = config or SandboxConfig()
         self.n_workers = self.config.workers or os.cpu_count() or 1
         self.sandbox_errors = 0
-        self._scratch_root = tempfile.mkdtemp(prefix="textbooks-sandbox-")
+        _remove_stale_scratch()
+        self._scratch_root = tempfile.mkdtemp(prefix=f"textbooks-sandbox-{os.getpid()}-")
         os.chmod(self._scratch_root, 0o711)
         self._workers: list[_Worker | None] = [None] * self.n_workers
         self._lock = threading.Lock()
@@ -842,6 +863,19 @@ class Sandbox:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def _remove_stale_scratch() -> None:
+    """Scratch dirs of pools whose harness was killed (kill -9 leaves them): ours, named with a dead pid."""
+    from textbooks.eval.cgroups import _pid_alive
+
+    for d in Path(tempfile.gettempdir()).glob("textbooks-sandbox-*-*"):
+        try:
+            pid = int(d.name.split("-")[2])
+            if d.is_dir() and _owner(d) == os.geteuid() and pid != os.getpid() and not _pid_alive(pid):
+                shutil.rmtree(d, ignore_errors=True)
+        except (ValueError, IndexError, OSError):
+            continue
 
 
 def _owner(p: Path) -> int:
