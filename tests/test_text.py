@@ -38,7 +38,8 @@ def test_stop_strings_mean_the_same_in_every_cli(command, tmp_path):
 def test_an_unknown_escape_is_an_error_that_names_it(command, capsys):
     with pytest.raises(SystemExit):
         build_parser().parse_args([*command, "--stop", "\\d"])
-    assert "unknown escape '\\\\d'" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "unknown escape \\d in" in err and "\\\\d" not in err  # shown as typed, not doubled by repr
 
 
 def test_unescape_rejects_a_trailing_backslash():
@@ -52,3 +53,38 @@ def test_derived_seeds_depend_on_seed_prompt_and_index_only():
     assert len({a, derive_seed(1, "def f():", 0), derive_seed(0, "def g():", 0), derive_seed(0, "def f():", 1)}) == 4
     assert derive_seed(0, [1, 2, 3], 0) != derive_seed(0, [1, 23], 0)  # ids are separated, not concatenated
     assert 0 <= derive_seed(5, "x", 3, bits=31) < 2**31
+
+
+ACCEPTED = {"\\n": "\n", "\\t": "\t", "\\r": "\r", "\\0": "\0", "\\\\": "\\", "\\'": "'", '\\"': '"',
+            "\\x41": "A", "\\u00e9": "é", "\\U0001F600": "\U0001F600"}
+
+
+@pytest.mark.parametrize("command", [["generate", "ckpt", "--prompt", "x"],
+                                     ["eval", "generate", "--benchmark", "humaneval", "--model", "m", "--out", "o"],
+                                     ["eval", "run", "--benchmark", "humaneval", "--model", "m", "--out", "o"],
+                                     ["llm", "complete", "--model", "m", "--input", "i", "--out", "o"]])
+def test_every_stop_help_lists_exactly_the_accepted_escapes(command, capsys):
+    from textbooks.text import ESCAPES
+
+    with pytest.raises(SystemExit):
+        build_parser().parse_args([*command, "--help"])
+    helptext = " ".join(capsys.readouterr().out.split())
+    assert ESCAPES in helptext
+    listed = ESCAPES.split()
+    # every listed form decodes, and nothing else does
+    forms = {"\\xHH": "\\x41", "\\uXXXX": "\\u00e9", "\\UXXXXXXXX": "\\U0001F600"}
+    assert sorted(forms.get(e, e) for e in listed) == sorted(ACCEPTED)
+    for typed, meaning in ACCEPTED.items():
+        assert unescape(typed) == meaning
+    for other in ("\\a", "\\b", "\\f", "\\v", "\\N{DASH}", "\\d"):
+        with pytest.raises(ValueError, match="unknown escape"):
+            unescape(other)
+
+
+def test_an_incomplete_hex_escape_says_so():
+    with pytest.raises(ValueError, match=r"incomplete escape \\xHH in \"\\x4\": \\x needs 2 hex digits"):
+        unescape("\\x4")
+    with pytest.raises(ValueError, match=r"incomplete escape \\uXXXX"):
+        unescape("a\\u12g")
+    with pytest.raises(ValueError, match="not a Unicode character"):
+        unescape("\\U00110000")

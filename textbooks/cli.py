@@ -70,7 +70,25 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)  # every command path ends in a parser that sets `func` (tests/test_cli.py)
     try:
         rc = args.func(args)
+        sys.stdout.flush()  # a closed pipe shows here, not in the interpreter's last flush
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `textbooks ... | head`: the reader left; stop quietly, as a SIGPIPE'd tool does
+        _silence_stdout()
+        return 141  # 128 + SIGPIPE, what the shell reports for such a tool
     return int(rc or 0)
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so that the interpreter's final flush of a broken pipe raises nothing
+    (the recipe of Python's signal module docs, "Note on SIGPIPE")."""
+    import os
+
+    try:
+        fd = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):  # replaced by a test harness or already closed
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, fd)
+    os.close(devnull)

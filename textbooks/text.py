@@ -15,6 +15,12 @@ import re
 from typing import Iterable, Sequence
 
 
+MAX_TEMPERATURE = 2.0  # OpenAI's upper bound; higher is near-uniform noise
+# Temperatures below this decode greedily: logits / 1e-39 overflows float32 to inf and softmax gives NaN,
+# and well before that (T < 1e-5 with logits of a few tens) the distribution is the argmax up to exact ties.
+GREEDY_BELOW = 1e-5
+
+
 def cut_at_stop(text: str, stop: Iterable[str]) -> tuple[str, bool]:
     """Text before the earliest stop string, and whether one was found."""
     cut = min((i for i in (text.find(s) for s in stop) if i >= 0), default=-1)
@@ -25,13 +31,18 @@ def cut_at_stop(text: str, stop: Iterable[str]) -> tuple[str, bool]:
 # non-ASCII characters) is taken as is: the text is never round-tripped through bytes, so "«" or "日本"
 # survive (Python's `unicode_escape` codec reads UTF-8 bytes as Latin-1 and garbles them).
 _SIMPLE = {"n": "\n", "t": "\t", "r": "\r", "0": "\0", "\\": "\\", "'": "'", '"': '"'}
+_HEX_DIGITS = {"x": 2, "u": 4, "U": 8}
 _ESCAPE = re.compile(r"\\(x[0-9a-fA-F]{2}|u[0-9a-fA-F]{4}|U[0-9a-fA-F]{8}|.|$)", re.DOTALL)
+
+
+ESCAPES = r"\n \t \r \0 \\ \' \" \xHH \uXXXX \UXXXXXXXX"  # what `unescape` decodes, as typed
 
 
 def unescape(text: str) -> str:
     r"""Decode \n \t \r \0 \\ \' \" \xHH \uXXXX \UXXXXXXXX; any other backslash escape is an error.
 
     `unescape(r"\ndef ")` == "\ndef "; `unescape("«\\n")` == "«\n"; a real newline stays a newline.
+    Errors show the text as typed (no doubled backslashes): unknown escape \d in "x\d".
     """
 
     def one(m: re.Match) -> str:
@@ -42,10 +53,13 @@ def unescape(text: str) -> str:
             try:
                 return chr(int(code[1:], 16))
             except (ValueError, OverflowError):
-                pass
-        shown = "\\" + code if code else "a trailing \\"
-        raise ValueError(f"unknown escape {shown!r} in {text!r}; escapes are \\n \\t \\r \\0 \\\\ \\xHH \\uXXXX "
-                         "(write \\\\ for a literal backslash)")
+                raise ValueError(f"escape \\{code} in \"{text}\" is not a Unicode character (the largest is "
+                                 "\\U0010FFFF)") from None
+        if code in _HEX_DIGITS:  # \x4, \u12: too few hex digits
+            form = {"x": "\\xHH", "u": "\\uXXXX", "U": "\\UXXXXXXXX"}[code]
+            raise ValueError(f"incomplete escape {form} in \"{text}\": \\{code} needs {_HEX_DIGITS[code]} hex digits")
+        what = f"unknown escape \\{code}" if code else "a trailing backslash"
+        raise ValueError(f"{what} in \"{text}\"; the escapes are {ESCAPES} (write \\\\ for a literal backslash)")
 
     return _ESCAPE.sub(one, text)
 
@@ -61,8 +75,13 @@ def stop_arg(text: str) -> str:
     return value
 
 
-STOP_HELP = ("backslash escapes \\n \\t \\r \\\\ \\xHH \\uXXXX are decoded (the same in every command), "
-             "other text, non-ASCII included, is taken as is")
+STOP_HELP = (f"backslash escapes {ESCAPES} are decoded (the same in every command); other text, "
+             "non-ASCII included, is taken as is")
+
+
+def plural(count: int, word: str, many: str | None = None) -> str:
+    """"1 prompt", "2 prompts", "1 retry", "3 retries" (`many` for irregular plurals)."""
+    return f"{count} {word if count == 1 else (many or word + 's')}"
 
 
 def derive_seed(seed: int, prompt: str | Sequence[int], sample: int, bits: int = 63) -> int:

@@ -261,7 +261,7 @@ def test_summary_says_how_much_of_the_benchmark_it_covers():
     ids = [t.task_id for t in load_tasks("mbpp")]
     row = lambda tid: {"task_id": tid, "passed": True, "result": "passed"}  # noqa: E731
     test_split = [row(f"Mbpp/{i}") for i in range(11, 511)]
-    assert summarize("mbpp", test_split, all_task_ids=ids)["pass@k_over"] == "500 tasks (test split)"
+    assert summarize("mbpp", test_split, all_task_ids=ids)["pass@k_over"] == "500 tasks, test split"
     assert summarize("mbpp", [row(t) for t in ids])["coverage"]["scope"] == "all"
     part = summarize("mbpp", test_split[:20], all_task_ids=ids)
     assert part["coverage"] == {"tasks": 20, "of": 974, "scope": "partial", "label": "20 of 974 tasks"}

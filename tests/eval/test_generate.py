@@ -154,6 +154,57 @@ def test_short_context_model_keeps_the_end_of_long_prompts(request, tmp_path_fac
     with pytest.raises(GenerateError, match="--max-new-tokens 48 leaves no room for a prompt"):
         generate_samples("humaneval", short, tmp_path / "x.jsonl", task_ids=HE3[:1], max_new_tokens=48, progress=False)
 
+    # Through `textbooks serve` over the same checkpoint: the server's cut is recorded the same way.
+    from textbooks.llm.serve import Server
+    from textbooks.model.generate import Generator
+
+    srv = Server(Generator.from_pretrained(short, device="cpu"), "short", port=0).start()
+    try:
+        api = tmp_path / "api.jsonl"
+        s2 = generate_samples("humaneval", out=api, base_url=srv.url, model_name="short", task_ids=HE3[:2],
+                              max_new_tokens=4, api_key_env=None, progress=False)
+    finally:
+        srv.shutdown()
+    assert s2["written"] == 2 and s2["prompts_truncated"] == 2
+    assert [r["prompt_tokens_dropped"] for r in _rows(api)] == [r["prompt_tokens_dropped"] for r in _rows(out)]
+    assert [r["completion"] for r in _rows(api)] == [r["completion"] for r in _rows(out)]  # greedy: the same text
+
+
+def test_a_run_refused_by_validation_writes_nothing_and_the_corrected_rerun_goes_on(request, tmp_path_factory, tmp_path):
+    short = _make_checkpoint(request, tmp_path_factory, max_seq_len=48)
+    out = tmp_path / "v.jsonl"
+    with pytest.raises(GenerateError, match="--max-new-tokens 60 leaves no room"):
+        generate_samples("humaneval", short, out, task_ids=HE3[:1], max_new_tokens=60, progress=False)
+    assert list(tmp_path.iterdir()) == []  # no empty samples file, no meta.json to bind the next run
+    # settings recorded next to a file without samples (e.g. a run killed while loading) bind nothing
+    meta_path_for(out).write_text(json.dumps({"max_new_tokens": 60, "seed": 9}))
+    out.write_text("")
+    assert generate_samples("humaneval", short, out, task_ids=HE3[:1], max_new_tokens=4, progress=False)["written"] == 1
+    assert json.loads(meta_path_for(out).read_text())["max_new_tokens"] == 4
+
+
+def test_resume_refuses_another_dtype_or_device_type(checkpoint, tmp_path):
+    out = tmp_path / "d.jsonl"
+    kw = dict(task_ids=HE3[:1], max_new_tokens=4, progress=False)
+    assert generate_samples("humaneval", checkpoint, out, device="cpu", **kw)["written"] == 1
+    assert json.loads(meta_path_for(out).read_text())["dtype"] == "as stored"
+    with pytest.raises(GenerateError, match="dtype: file has 'as stored', asked 'bfloat16'"):
+        generate_samples("humaneval", checkpoint, out, n=2, device="cpu", dtype="bfloat16", **kw)
+    meta = json.loads(meta_path_for(out).read_text())
+    meta_path_for(out).write_text(json.dumps({**meta, "device": "cuda"}))
+    with pytest.raises(GenerateError, match="device: file has 'cuda', asked 'cpu'"):
+        generate_samples("humaneval", checkpoint, out, n=2, device="cpu", **kw)
+
+
+def test_a_whole_last_line_without_its_newline_is_kept_not_lost(checkpoint, tmp_path):
+    out = tmp_path / "nl.jsonl"
+    kw = dict(task_ids=HE3, max_new_tokens=4, progress=False)
+    assert generate_samples("humaneval", checkpoint, out, **kw)["written"] == 3
+    whole = out.read_bytes()
+    out.write_bytes(whole[:-1])  # the last line is complete JSON; only its newline is missing
+    s = generate_samples("humaneval", checkpoint, out, **kw)
+    assert (s["written"], s["skipped"]) == (0, 3) and out.read_bytes() == whole  # counted done, and still there
+
 
 def _completion_answer(path, body):
     """A deterministic 'model': sample i returns its seed, then runs on past a stop string."""
@@ -214,6 +265,8 @@ def test_cli(tmp_path, capsys):
     (["--model", "/nonexistent/dir"], "not a model directory"),
     (["--base-url", "http://127.0.0.1:9/v1", "--model-name", "m", "--task-ids", "HumanEval/999"], "HumanEval/999 not in humaneval"),
     (["--base-url", "http://127.0.0.1:9/v1", "--model-name", "m", "--prompt-format", "3shot"], "does not apply to humaneval"),
+    (["--base-url", "http://127.0.0.1:9/v1", "--model-name", "m", "--n", "0"], "--n must be >= 1 (got 0)"),
+    (["--base-url", "http://127.0.0.1:9/v1", "--model-name", "m", "--top-p", "2"], "--top-p must be in (0, 1] (got 2.0)"),
 ])
 def test_cli_usage_errors(tmp_path, capsys, args, message):
     rc = main(["eval", "generate", "--benchmark", "humaneval", "--out", str(tmp_path / "s.jsonl"), "--no-progress", *args])
@@ -295,7 +348,7 @@ def test_endpoint_requests_go_in_one_client_run_and_short_results_stay_missing(t
         def run(self, requests):
             runs.append([r.id for r in requests])
             return [SimpleNamespace(error=None, texts=["    return 1\n"] if r.id == HE3[0] else ["    return 1\n"] * r.n,
-                                    finish_reasons=["stop"]) for r in requests]
+                                    finish_reasons=["stop"], prompt_tokens_dropped=None) for r in requests]
 
     monkeypatch.setattr(textbooks.llm, "LLMClient", FakeClient)
     out = tmp_path / "fake.jsonl"

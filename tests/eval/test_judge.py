@@ -2,6 +2,8 @@
 against a real local HTTP server that answers like a judge model."""
 
 import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
@@ -28,6 +30,8 @@ from tests.eval.openai_server_fixture import LocalOpenAIServer
         ("  Grade = 9 / 10", 9.0),
         ("Grade: 7/10 (misses the empty case)", 7.0),
         ("The student should upgrade 2 loops.\nGrade: 5/10", 5.0),  # "upgrade" is not "grade"
+        ("**Grade: 9/10**", 9.0), ("Grade: 7/10.", 7.0), ("Grade: 8/10 - clean and correct", 8.0),
+        ("Grade: 7 (too slow on long inputs)", 7.0),
     ],
 )
 def test_parse_grade_accepts_the_documented_format_and_variants(answer, grade):
@@ -46,6 +50,9 @@ def test_parse_grade_accepts_the_documented_format_and_variants(answer, grade):
     "It passes 2 examples.\n\nGrade: 4/5",  # another denominator: not the format, not rescaled
     "Grade: 12/10", "Grade: -3", "Grade: 100",  # outside 0..10: not clamped into a grade
     "The student should upgrade 2 loops. Grade: 5/10",  # the label must start its line
+    # after the grade only a clean end: no unit, other scale, range, second number or digits glued to it
+    "Grade: 3 stars out of 5", "Grade: 10%", "Grade: 8 points", "Grade: 7 over 10",
+    "Grade: 9,5/10", "Grade: 1e1/10", "Grade: 0x8", "Grade: 8-9/10", "Grade: 3 to 9/10", "Grade: 7/10/10",
 ])
 def test_parse_grade_none_without_an_explicit_grade(answer):
     assert parse_grade(answer) is None
@@ -132,6 +139,7 @@ def test_judge_end_to_end_against_local_server(tmp_path):
     assert summary["prompt_version"] == "v1" and summary["judge_model"] == "judge"
     on_disk = json.loads((tmp_path / "judged.summary.json").read_text())
     assert on_disk["score"] == pytest.approx(summary["score"])
+    assert on_disk["samples"] == 4 and on_disk["samples_file"] == str(samples)  # a count; before: the path
 
 
 def test_judge_cli(tmp_path, capsys):
@@ -144,6 +152,7 @@ def test_judge_cli(tmp_path, capsys):
                    "--api-key-env", "", "--no-progress"])
     assert rc == 0
     printed = capsys.readouterr().out
+    assert "judged 1 sample with judge" in printed  # not "1 samples"
     assert "score 90.0%" in printed and "(1 graded, 0 no grade, 0 failed calls)" in printed
     assert json.loads((tmp_path / "s.judged.jsonl").read_text())["completion_id"] == 0
 
@@ -178,3 +187,68 @@ def test_grade_attempts_bound_the_retries(tmp_path):
     assert summary["no_grade"] == 1 and summary["graded"] == 0 and summary["score"] is None
     with pytest.raises(ValueError, match="--grade-attempts must be >= 1"):
         judge_samples(samples, base_url="http://127.0.0.1:9/v1", model="j", api_key_env=None, grade_attempts=0)
+
+
+class _RefusingJudge:
+    """A judge endpoint that answers 400 to a solution marked MARK_400 (a request it will never accept) and
+    grades the others 9/10; counts the requests it got."""
+
+    def __init__(self):
+        self.requests = 0
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_POST(self):
+                body = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)))
+                outer.requests += 1
+                if "MARK_400" in body["messages"][0]["content"]:
+                    status, payload = 400, {"error": {"message": "this model's maximum context length is 8 tokens"}}
+                else:
+                    status, payload = 200, {"choices": [{"index": 0, "finish_reason": "stop",
+                                                         "message": {"role": "assistant", "content": "Grade: 9/10"}}],
+                                            "usage": {"prompt_tokens": 1, "completion_tokens": 1}}
+                data = json.dumps(payload).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.base_url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def test_a_failed_call_is_a_call_error_and_is_not_asked_again(tmp_path):
+    """A 400 is not an answer without a grade: the sample is asked once (no grade retries), counted in
+    call_errors (not no_grade), and its error says the call failed."""
+    tids = list(load_problems(DEFAULT_PROBLEMS))[:2]
+    samples = tmp_path / "s.jsonl"
+    samples.write_text(json.dumps({"task_id": tids[0], "completion": "    # MARK_400\n"}) + "\n"
+                       + json.dumps({"task_id": tids[1], "completion": "    # fine\n"}) + "\n")
+    judge = _RefusingJudge()
+    try:
+        summary = judge_samples(samples, base_url=judge.base_url, model="judge", api_key_env=None, progress=False)
+    finally:
+        judge.close()
+    assert judge.requests == 2  # before: 3 + 1 (the 400 was asked again as if it had answered without a grade)
+    assert summary["graded"] == 1 and summary["call_errors"] == 1 and summary["no_grade"] == 0
+    refused = json.loads((tmp_path / "s.judged.jsonl").read_text().splitlines()[0])
+    assert refused["grade"] is None and refused["no_grade"] is False and refused["attempts"] == 0
+    assert refused["error"].startswith("call failed: ") and "400" in refused["error"]
+
+
+def test_an_unreachable_judge_leaves_no_cache_file(tmp_path, capsys):
+    samples = tmp_path / "s.jsonl"
+    samples.write_text(json.dumps({"task_id": next(iter(load_problems(DEFAULT_PROBLEMS))), "completion": "x"}) + "\n")
+    rc = main(["eval", "judge", "--samples", str(samples), "--base-url", "http://127.0.0.1:9/v1", "--model", "j",
+               "--api-key-env", "", "--max-retries", "0", "--timeout", "2", "--no-progress"])
+    assert rc == 1 and "the judge endpoint failed" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["s.jsonl"]  # before: s.judged.cache.sqlite too

@@ -2,6 +2,8 @@
 categories, settings found next to the results, the CLI, and the demo's pass@1 table."""
 
 import json
+import subprocess
+import sys
 
 import pytest
 
@@ -80,19 +82,21 @@ def test_similar_ids_bad_json_object(tmp_path):
         read_similar_ids(path)
 
 
-def _write_run(tmp_path, name="he", rows=RESULTS, model="runs/tiny", benchmark="humaneval"):
-    """The files of a generate -> execute run, named as those stages name them."""
+def _write_run(tmp_path, name="he", rows=RESULTS, model="runs/tiny", benchmark="humaneval", verdict="default",
+               meta=True):
+    """The files of a generate -> execute run, named as those stages name them (meta=False: no samples.meta.json)."""
     samples = tmp_path / f"{name}.samples.jsonl"
     samples.write_text("")  # only its name matters here
-    (tmp_path / f"{name}.samples.meta.json").write_text(json.dumps({
-        "benchmark": benchmark, "model": model, "backend": "phi", "n": 4, "temperature": 0.8, "top_p": 0.95,
-        "prompt_format": "humaneval@1", "prompt_format_version": 1, "seed": 3, "max_new_tokens": 256,
-        "stop": ["\ndef"], "split": "test"}))
+    if meta:
+        (tmp_path / f"{name}.samples.meta.json").write_text(json.dumps({
+            "benchmark": benchmark, "model": model, "backend": "phi", "n": 4, "temperature": 0.8, "top_p": 0.95,
+            "prompt_format": "humaneval@1", "prompt_format_version": 1, "seed": 3, "max_new_tokens": 256,
+            "stop": ["\ndef"], "split": "test"}))
     results = tmp_path / f"{name}.samples.jsonl_results.jsonl"
     results.write_text("".join(json.dumps(r) + "\n" for r in rows))
     (tmp_path / f"{name}.samples.jsonl_summary.json").write_text(json.dumps({
-        "benchmark": benchmark, "samples": str(samples), "harness": "execute@1", "timeout": 3.0, "memory_mb": 2048,
-        "sandbox": {"version": "sandbox@1", "isolation": "bwrap", "layers": ["bwrap", "rlimits"]}}))
+        "benchmark": benchmark, "samples": str(samples), "harness": "execute@1", "verdict": verdict, "timeout": 3.0,
+        "memory_mb": 2048, "sandbox": {"version": "sandbox@1", "isolation": "bwrap", "layers": ["bwrap", "rlimits"]}}))
     return results
 
 
@@ -120,7 +124,7 @@ def test_report_cli_end_to_end(tmp_path, capsys):
     assert bench["contamination_split"]["non_similar"]["pass@1"] == pytest.approx(0.625)
     assert report["judged"][0]["score"] == 0.45
     md = (out / "report.md").read_text()
-    assert "| humaneval | runs/tiny | 3 of 164 tasks | 4 | 41.7% | 50.0% |" in md
+    assert "| humaneval | runs/tiny | 3 of 164 tasks | 4 | default | 41.7% | 50.0% |" in md
     assert "**humaneval: a partial run.** pass@k over 3 of 164 tasks only" in md
     assert "- pass@1 over 3 of 164 tasks: 41.7%" in md
     assert bench["coverage"] == {"tasks": 3, "of": 164, "scope": "partial", "label": "3 of 164 tasks"}
@@ -172,7 +176,7 @@ def test_coverage_comes_from_the_execute_summary_and_a_whole_benchmark_is_not_pa
     (bench,) = report["benchmarks"]
     assert bench["coverage"]["scope"] == "all" and bench["coverage"]["label"] == "164 tasks"
     md = render_markdown(report)
-    assert "partial run" not in md and "| humaneval | runs/tiny | 164 tasks | 1 |" in md
+    assert "partial run" not in md and "| humaneval | runs/tiny | 164 tasks | 1 | default |" in md
     # execute's summary, when it says how much it covered, is what the report shows
     results = _write_run(tmp_path, "x", rows=rows[:2])
     summary_path = tmp_path / "x.samples.jsonl_summary.json"
@@ -180,3 +184,62 @@ def test_coverage_comes_from_the_execute_summary_and_a_whole_benchmark_is_not_pa
     summary["coverage"] = {"tasks": 2, "of": 164, "scope": "partial", "label": "2 of 164 tasks"}
     summary_path.write_text(json.dumps(summary))
     assert build_report([results])["benchmarks"][0]["coverage"]["label"] == "2 of 164 tasks"
+
+
+def test_the_verdict_mode_is_in_the_report(tmp_path):
+    """A run with `--verdict isolated` says so (before: `verdict` was not among the execute keys kept)."""
+    report = build_report([_write_run(tmp_path, verdict="isolated@1")])
+    (bench,) = report["benchmarks"]
+    assert bench["execution"]["verdict"] == "isolated@1"
+    md = render_markdown(report)
+    assert "| humaneval | runs/tiny | 3 of 164 tasks | 4 | isolated@1 | 41.7% |" in md
+    assert '- execute.verdict: `"isolated@1"`' in md
+    assert "| runs/tiny (isolated@1 verdicts) | 41.7% (over 3 of 164 tasks) |" in pass_at_1_table(report["benchmarks"])
+
+
+def test_two_results_of_one_benchmark_each_get_a_row(tmp_path, capsys):
+    """Two HumanEval results files: before, the printed table had one row (the last file's) under model "?"."""
+    a = _write_run(tmp_path, "a", meta=False)
+    b = _write_run(tmp_path, "b", rows=[dict(r, passed=True, result="passed") for r in RESULTS], meta=False)
+    assert main(["eval", "report", "--results", str(a), "--results", str(b), "--out", str(tmp_path / "r")]) == 0
+    printed = capsys.readouterr().out
+    assert "| a.samples.jsonl_results.jsonl | 41.7% (over 3 of 164 tasks) |" in printed  # no meta: the file's name
+    assert "| b.samples.jsonl_results.jsonl | 100.0% (over 3 of 164 tasks) |" in printed
+    assert "| ? |" not in printed
+    # with a meta naming the same model for both, the second row is told apart by its file
+    c, d = _write_run(tmp_path, "c", model="phi-1"), _write_run(tmp_path, "d", model="phi-1")
+    table = pass_at_1_table(build_report([c, d])["benchmarks"])
+    assert table.count("| phi-1") == 2 and "| phi-1 (d.samples.jsonl_results.jsonl) |" in table
+
+
+def test_judge_table_counts_samples(tmp_path):
+    """The judge table's "samples" column is a count (before: the samples file's path, which the judge's
+    summary held under that key)."""
+    results = _write_run(tmp_path)
+    new = tmp_path / "new.judged.summary.json"
+    new.write_text(json.dumps({"judge_model": "j", "prompt_version": "v1", "samples": 5, "samples_file": "u.jsonl",
+                               "graded": 4, "errors": 1, "no_grade": 1, "call_errors": 0, "score": 0.5}))
+    old = tmp_path / "old.judged.summary.json"
+    old.write_text(json.dumps({"judge_model": "j", "prompt_version": "v1", "samples": "out/u.jsonl",
+                               "graded": 2, "errors": 1, "no_grade": 0, "call_errors": 1, "score": 0.5}))
+    report = build_report([results], judged=[new, old])
+    assert [(j["samples"], j["samples_file"]) for j in report["judged"]] == [(5, "u.jsonl"), (3, "out/u.jsonl")]
+    md = render_markdown(report)
+    assert "| j | v1 | 5 | 4 | 1 | 0 | 50.0% |" in md and "| j | v1 | 3 | 2 | 0 | 1 | 50.0% |" in md
+
+
+def test_one_task_is_singular(tmp_path):
+    md = render_markdown(build_report([_write_run(tmp_path, rows=RESULTS[8:9])]))
+    assert "1 of 1 task solved at least once" in md  # before: "1 of 1 tasks"
+
+
+def test_a_closed_stdout_is_no_traceback(tmp_path):
+    """`textbooks eval report ... | head -1`: the reader goes away; the command stops quietly."""
+    results = _write_run(tmp_path)
+    proc = subprocess.Popen([sys.executable, "-m", "textbooks", "eval", "report", "--results", str(results),
+                             "--out", str(tmp_path / "r")], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdout.close()  # before the command prints anything: every write meets a closed pipe
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == 141, err
+    assert "Traceback" not in err and "BrokenPipeError" not in err, err
+    assert (tmp_path / "r" / "report.md").is_file()  # the report was still written

@@ -37,7 +37,11 @@ def test_eval_run_end_to_end_equals_the_three_verbs_and_resumes(checkpoint, tmp_
     assert json.loads(summary.read_text())["n_samples"] == 6
     entry = json.loads((report / "report.json").read_text())["benchmarks"][0]
     assert entry["settings"]["seed"] == 3 and entry["settings"]["n"] == 2  # the report found the sidecars
-    assert "| model | humaneval |" in capsys.readouterr().out  # the pass@1 table
+    printed = capsys.readouterr().out
+    assert "| model | humaneval |" in printed  # the pass@1 table
+    from textbooks.eval.execute import format_summary
+    assert format_summary(json.loads(summary.read_text())) in printed  # and the lines `eval execute` prints
+    assert "pass@1 over 3 of 164 tasks" in printed and "verdicts:" in printed
 
     # The three verbs on the same samples give the same verdicts.
     chain = tmp_path / "chain.jsonl"
@@ -56,8 +60,10 @@ def test_eval_run_end_to_end_equals_the_three_verbs_and_resumes(checkpoint, tmp_
 
     # A run killed during execution (verdicts of the first samples written, the rest not) continues: the kept
     # verdicts are not recomputed (a marked one survives) and only the others run.
-    kept = [json.loads(line) for line in partial.read_text().splitlines()][:2]
-    kept[0]["result"] = "failed: marker of a verdict kept from the killed run"
+    header, *verdicts = [json.loads(line) for line in partial.read_text().splitlines()]
+    assert header["execution_settings"]["timeout"] is None and header["execution_settings"]["verdict"] == "default"
+    kept = [header] + verdicts[:2]
+    kept[1]["result"] = "failed: marker of a verdict kept from the killed run"
     partial.write_text("".join(json.dumps(r) + "\n" for r in kept) + '{"task_id": "cut mid-li')
     results.unlink()
     assert main(_args(checkpoint, out)) == 0
@@ -119,3 +125,52 @@ def test_a_run_killed_with_sigkill_during_execution_continues(checkpoint, tmp_pa
     assert "verdicts kept from before" in done.stderr and "(0 verdicts kept" not in done.stderr
     key = lambda r: (r["task_id"], r["completion_id"], r["passed"], r["result"])  # noqa: E731
     assert sorted(map(key, _rows(results_paths(out)[0]))) == sorted(map(key, _rows(results_paths(reference)[0])))
+
+
+def test_eval_run_has_the_execution_flags_of_eval_execute():
+    from textbooks.cli import build_parser
+
+    def flags(argv):
+        parser = build_parser()
+        sub = next(a for a in parser._actions if a.__class__.__name__ == "_SubParsersAction")
+        for name in argv:
+            parser = sub.choices[name]
+            sub = next((a for a in parser._actions if a.__class__.__name__ == "_SubParsersAction"), None)
+        return {a.dest: (a.option_strings, a.choices, a.default, a.help) for a in parser._actions}
+
+    run, execute = flags(["eval", "run"]), flags(["eval", "execute"])
+    for dest in ("workers", "timeout", "time_limit_floor", "time_limit_factor", "memory_mb", "verdict", "isolation"):
+        assert run[dest] == execute[dest], dest
+    assert run["isolation"][1] == ("auto", "bwrap", "process", "none")
+
+
+def test_eval_run_refuses_to_resume_verdicts_made_with_other_execution_settings(checkpoint, tmp_path, capsys):
+    out = tmp_path / "x.jsonl"
+    base = ["--limit", "1", "--time-limit-floor", "3"]
+    assert main(_args(checkpoint, out, *base)) == 0
+    results, summary, partial = results_paths(out)
+    before = (summary.read_text(), partial.read_text())
+    capsys.readouterr()
+    for extra, words in ((["--time-limit-floor", "5"], "--time-limit-floor: kept verdicts have 3.0, asked 5.0"),
+                         (["--time-limit-floor", "3", "--verdict", "isolated"], "--verdict: kept verdicts have 'default', asked 'isolated'"),
+                         (["--time-limit-floor", "3", "--memory-mb", "1024"], "--memory-mb: kept verdicts have 2048, asked 1024")):
+        assert main(_args(checkpoint, out, "--limit", "1", *extra)) == 2
+        err = capsys.readouterr().err
+        assert words in err and "delete x.jsonl_results.partial.jsonl" in err
+        assert (summary.read_text(), partial.read_text()) == before  # the summary still tells the truth
+    assert json.loads(summary.read_text())["execution_settings"]["time_limit_floor"] == 3.0
+    # the same settings resume (auto and bwrap are one setting)
+    assert main(_args(checkpoint, out, *base, "--isolation", "bwrap")) == 0
+    assert "executed 0 samples (2 verdicts kept" in capsys.readouterr().err
+
+
+def test_a_whole_last_verdict_without_its_newline_is_kept(checkpoint, tmp_path, capsys):
+    out = tmp_path / "nl.jsonl"
+    assert main(_args(checkpoint, out, "--limit", "1")) == 0
+    results, _, partial = results_paths(out)
+    whole = partial.read_bytes()
+    partial.write_bytes(whole[:-1])
+    results.unlink()
+    capsys.readouterr()
+    assert main(_args(checkpoint, out, "--limit", "1")) == 0
+    assert "executed 0 samples (2 verdicts kept" in capsys.readouterr().err and partial.read_bytes() == whole

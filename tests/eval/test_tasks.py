@@ -9,6 +9,7 @@ from textbooks.eval import tasks as T
 from textbooks.eval.tasks import (
     build_program,
     canonical_task_id,
+    coverage,
     data_dirs,
     final_statement,
     format_prompt,
@@ -159,3 +160,33 @@ def test_unconventional_loader_reads_humaneval_format(tmp_path):
     path.write_text(json.dumps({"task_id": "x"}) + "\n")
     with pytest.raises(ValueError, match=r"record 1 lacks \['prompt', 'entry_point', 'test'\]"):
         T.load_unconventional(path)
+
+
+def test_not_found_errors_list_every_place_looked_and_the_fix(tmp_path, monkeypatch):
+    """Before: "Looked in: (no data dir: set TEXTBOOKS_DATA)" (MBPP) and only the data dirs that exist
+    (HumanEval+), without the shared/data search or the unset $TEXTBOOKS_DATA."""
+    monkeypatch.delenv("TEXTBOOKS_DATA", raising=False)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setattr(T, "data_dirs", lambda: [])  # no shared/data anywhere up the tree either
+    with pytest.raises(FileNotFoundError) as e:
+        load_tasks("mbpp")
+    msg = str(e.value)
+    assert "$TEXTBOOKS_DATA/mbpp/mbpp.jsonl (TEXTBOOKS_DATA is not set)" in msg
+    assert "shared/data/mbpp/mbpp.jsonl in every ancestor of " in msg and " and of the cwd " in msg
+    assert "set TEXTBOOKS_DATA to a folder holding mbpp/mbpp.jsonl" in msg and T.MBPP_HUB_REPO in msg
+    with pytest.raises(FileNotFoundError) as e:
+        load_tasks("humaneval+")
+    msg = str(e.value)
+    assert "$TEXTBOOKS_DATA/humaneval/HumanEvalPlus*.jsonl[.gz] (TEXTBOOKS_DATA is not set)" in msg
+    assert "shared/data/humaneval/HumanEvalPlus*.jsonl[.gz] in every ancestor of " in msg
+    assert "set TEXTBOOKS_DATA to a folder holding humaneval/HumanEvalPlus-" in msg
+    # a data dir that is searched is listed with each folder looked in, whether it exists or not
+    monkeypatch.setattr(T, "data_dirs", lambda: [tmp_path])
+    with pytest.raises(FileNotFoundError, match=r"MBPP\+ is not available. Looked in: " + str(tmp_path) + "/mbpp/"):
+        load_tasks("mbpp+")
+
+
+def test_an_mbpp_split_label_reads_well_inside_parentheses():
+    ids = [f"Mbpp/{i}" for i in range(1, 975)]
+    cover = coverage("mbpp", ids[10:510], all_ids=ids)
+    assert cover["scope"] == "test" and cover["label"] == "500 tasks, test split"  # before: "500 tasks (test split)"

@@ -8,6 +8,7 @@ import pytest
 
 from textbooks.eval.execute import execute_samples
 from textbooks.eval.tasks import load_tasks
+import textbooks.eval.timelimits as TL
 from textbooks.eval.timelimits import (DEFAULT_FACTOR, DEFAULT_FLOOR, REPEATS, TimeLimitPolicy, cache_file,
                                        machine_key, reference_times, task_time_limits)
 
@@ -73,3 +74,15 @@ def test_fixed_timeout_measures_nothing(private_cache):
     assert limits.mode == "fixed" and limits.limits == {"HumanEval/0": 5.0, "HumanEval/1": 5.0}
     assert limits.summary() == {"mode": "fixed", "seconds": 5.0, "program_seconds": {"min": 5.0, "max": 5.0}}
     assert not private_cache.exists()
+
+
+def test_a_corrupt_cache_is_reported_once_and_replaced(private_cache, monkeypatch, capsys):
+    tasks = load_tasks("humaneval")[:1]
+    path = cache_file("humaneval")
+    path.parent.mkdir(parents=True)
+    path.write_text("{not json")
+    fake = {"sha256": "x", "runs": [0.01] * REPEATS, "seconds": 0.01, "status": "passed"}
+    monkeypatch.setattr(TL, "_measure", lambda benchmark, todo, **kw: {t: fake for t in todo})  # no sandbox
+    assert reference_times("humaneval", tasks)[2] == 1
+    assert capsys.readouterr().err.count("ignoring the unreadable reference-time cache") == 1  # before: twice
+    assert set(json.loads(path.read_text())["tasks"]) == {tasks[0].task_id}

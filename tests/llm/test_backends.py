@@ -58,7 +58,13 @@ def test_phi_backend_keeps_the_end_of_a_too_long_prompt_and_warns(phi_client, ti
     long_prompt = "x = 1\n" * 200
     results = phi_client.run([Request(id="long", prompt=long_prompt, max_tokens=4), Request(id="ok", prompt="x = ", max_tokens=4)])
     assert results[0].ok and results[1].ok
-    assert "1 prompts were longer than the context (128 tokens)" in caplog.text
+    tok = _generator(tiny_checkpoint).tokenizer
+    dropped = len(tok.encode(long_prompt)) - (128 - 4)
+    assert "1 prompt was longer than the context (128 tokens)" in caplog.text
+    assert f"'long': {dropped}" in caplog.text  # the warning names the request and how many tokens were cut
+    assert (results[0].prompt_tokens_dropped, results[1].prompt_tokens_dropped) == (dropped, 0)
+    again = phi_client.run([Request(id="long", prompt=long_prompt, max_tokens=4)])  # from the cache: still reported
+    assert phi_client.last_usage.cache_hits == 1 and again[0].prompt_tokens_dropped == dropped
     tok = _generator(tiny_checkpoint).tokenizer
     tail = tok.decode(tok.encode(long_prompt)[-(128 - 4):])  # the rule: the last max_seq_len - max_tokens tokens
     assert results[0].texts[0] == sampler_text(tiny_checkpoint, tail, 4)
@@ -92,3 +98,33 @@ def test_vllm_backend_greedy_equals_our_backend(tiny_checkpoint, phi_client):
     v = LLMClient(LLMConfig(backend="vllm", model=str(tiny_checkpoint), progress=False, dtype="float32"))
     requests = [Request(id=i, prompt=p, max_tokens=6) for i, p in enumerate(PROMPTS)]
     assert [r.texts for r in v.run(requests)] == [r.texts for r in phi_client.run(requests)]
+
+
+def test_local_backends_refuse_an_extra_body_they_cannot_send(tiny_checkpoint, tmp_path, capsys):
+    from textbooks.cli import main
+
+    with pytest.raises(ValueError, match="cannot honour 'top_k'"):
+        LLMConfig(backend="phi", model=str(tiny_checkpoint), extra_body={"top_k": 20})
+    prompts = tmp_path / "p.jsonl"
+    prompts.write_text('{"id": 1, "prompt": "x = "}\n')
+    assert main(["llm", "complete", "--backend", "phi", "--model", str(tiny_checkpoint), "--input", str(prompts),
+                 "--out", str(tmp_path / "r.jsonl"), "--extra-body", '{"top_k": 20, "min_p": 0.1}', "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "'top_k', 'min_p'" in err and "--extra-body" in err and not (tmp_path / "r.jsonl").exists()
+
+
+def test_llm_complete_reports_prompts_cut_to_fit(tiny_checkpoint, tmp_path, capsys):
+    import json
+
+    from textbooks.cli import main
+
+    prompts = tmp_path / "p.jsonl"
+    prompts.write_text(json.dumps({"id": "long", "prompt": "x = 1\n" * 200}) + "\n" + '{"id": "short", "prompt": "x = "}\n')
+    out = tmp_path / "r.jsonl"
+    assert main(["llm", "complete", "--backend", "phi", "--model", str(tiny_checkpoint), "--input", str(prompts),
+                 "--out", str(out), "--max-tokens", "4", "--device", "cpu", "--no-progress"]) == 0
+    rows = {r["id"]: r for r in map(json.loads, out.read_text().splitlines())}
+    assert rows["long"]["prompt_tokens_dropped"] > 0 and rows["short"]["prompt_tokens_dropped"] == 0
+    err = capsys.readouterr().err
+    assert "1 prompt was longer" in err and f"'long': {rows['long']['prompt_tokens_dropped']}" in err
+    assert "2 samples (0 from cache), 1 call sent" in err  # plurals

@@ -94,7 +94,7 @@ def test_failures_are_summarised_with_ids_and_reasons(fault_server, tmp_path, ca
     with fault_server(faults={"too long": ["400ctx"]}) as server:
         assert main(cli(server.url, inp, out)) == 1
     err = capsys.readouterr().err
-    assert "1 ids not done" in err and "'id1'" in err and "400" in err
+    assert "1 id not done" in err and "'id1'" in err and "400" in err
     assert [r["id"] for r in read_out(out)] == ["id0"]
     errors = read_out(tmp_path / "o.jsonl.errors.jsonl")
     assert errors[0]["id"] == "id1" and "context" in errors[0]["error"]

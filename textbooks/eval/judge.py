@@ -11,7 +11,9 @@ short verbal evaluation followed by grades from 0 to 10"; no unit tests are show
 - the grade is parsed from the answer by `parse_grade`: only an explicit "Grade: N/10" line (and the few
   variants listed there) counts, never a number elsewhere in the text. An answer without one is asked
   for again (another seed, temperature >= 0.5), up to `grade_attempts` (default 3) answers in all, then
-  recorded with grade None and error "no grade ..."; the summary counts these as `no_grade`;
+  recorded with grade None and error "no grade ..."; the summary counts these as `no_grade`. A call that
+  fails after the client's own retries (unreachable server, a 400) is no answer: it is counted in
+  `call_errors` and not asked again;
 - score = mean grade / 10 over the graded samples (the paper's "Score" column is presumably this; its
   normalization is not stated). `score_errors_as_zero` counts ungraded samples as 0.
 
@@ -96,6 +98,24 @@ _GRADE_LINE = re.compile(
     r"(?P<rest>[^\n]*)$",
     re.IGNORECASE | re.MULTILINE,
 )
+# What may follow the grade (and its "/10"): nothing, or a boundary (whitespace or punctuation other than % and
+# /) and then words. The first word after the boundary must not start another number ("9,5/10", "8-9/10"), a
+# unit ("3 stars out of 5", "7 points"), a range ("3 to 9/10") or a denominator ("7 over 10"): those lines
+# say something other than "N out of 10", so they are no grade. A letter or digit straight after the number
+# ("1e1/10", "0x8", "100") is no boundary.
+_GRADE_BOUNDARY = re.compile(r"[^\w%/]+")
+_NOT_AFTER_A_GRADE = re.compile(
+    r"(?:\d|[%/]|(?:to|or|out|of|over|from|per|percent|stars?|points?|pts?|marks?)\b)", re.IGNORECASE)
+
+
+def _clean_end(rest: str) -> bool:
+    """True when `rest`, the text after a grade, ends the grade cleanly (see `_NOT_AFTER_A_GRADE`)."""
+    if not rest.strip(" \t*_"):
+        return True
+    boundary = _GRADE_BOUNDARY.match(rest)
+    if boundary is None:  # a letter, digit, % or / right after the number
+        return False
+    return _NOT_AFTER_A_GRADE.match(rest, boundary.end()) is None
 
 
 def parse_grade(text: str | None) -> float | None:
@@ -103,16 +123,16 @@ def parse_grade(text: str | None) -> float | None:
 
     Only a line in the documented format "Grade: N/10" (or one of the variants listed above `_GRADE_LINE`)
     counts; the last such line wins. A number anywhere else ("... returns 42 for the sample input.",
-    "7 out of 10", "Correct. 10/10") is not a grade: the judge is asked again, and an answer that never
-    gives one is recorded as "no grade" (`judge_samples`).
+    "7 out of 10", "Correct. 10/10") is not a grade, nor is a line with another scale, unit or range
+    ("Grade: 4/5", "Grade: 10%", "Grade: 3 stars out of 5", "Grade: 8-9/10"): the judge is asked again, and
+    an answer that never gives one is recorded as "no grade" (`judge_samples`).
     """
     if not text:
         return None
     for m in reversed(list(_GRADE_LINE.finditer(text))):
-        rest = m.group("rest")
         if m.group("den") is not None and float(m.group("den")) != 10:
             continue  # "Grade: 4/5" is not the format; do not guess a scale
-        if rest[:1].isdigit() or rest.lstrip()[:1] in ("/",):
+        if not _clean_end(m.group("rest")):
             continue
         value = float(m.group("num"))
         if 0.0 <= value <= 10.0:
@@ -220,35 +240,19 @@ def judge_samples(
             max_tokens=max_tokens, temperature=temperature if attempt == 0 else max(temperature, 0.5), seed=attempt,
         )
 
-    with LLMClient(config) as client:
-        graded = [{**row, "attempts": 0, "grade": None, "evaluation": None, "error": None, "no_grade": False}
-                  for row in rows]
-        pending = list(range(len(rows)))
-        for attempt in range(grade_attempts):
-            if not pending:
-                break
-            answers = client.run([request(rows[i], attempt) for i in pending])
-            still = []
-            for i, res in zip(pending, answers):
-                g = graded[i]
-                g["attempts"] = attempt + 1
-                if not res.ok:  # the call failed after the client's own retries: not the judge's fault
-                    g["error"] = res.error
-                    still.append(i)
-                    continue
-                g["evaluation"] = res.text
-                g["grade"] = parse_grade(res.text)
-                g["error"] = None if g["grade"] is not None else "no grade"
-                if g["grade"] is None:
-                    still.append(i)
-            pending = still
-        for i in pending:
-            g = graded[i]
-            if g["evaluation"] is not None and g["grade"] is None:
-                g["no_grade"] = True
-                g["error"] = (f"no grade: none of {g['attempts']} answers has a line 'Grade: N/10'"
-                              + (f" (last call failed: {g['error']})" if g["error"] not in (None, "no grade") else ""))
-        usage = client.usage.to_dict()
+    # A judge that never answers (unreachable, bad key) must not leave an empty cache file behind.
+    fresh_cache = not Path(cache_path).exists()
+    empty_cache = False
+    try:
+        with LLMClient(config) as client:
+            try:
+                graded, usage = _grade_all(client, rows, request, grade_attempts)
+            finally:
+                empty_cache = fresh_cache and client.cache is not None and len(client.cache) == 0
+    finally:
+        if empty_cache:
+            for suffix in ("", "-wal", "-shm"):
+                Path(str(cache_path) + suffix).unlink(missing_ok=True)
 
     write_jsonl(out, ({k: g[k] for k in ("task_id", "completion_id", "grade", "no_grade", "error", "attempts",
                                          "evaluation")} for g in graded))
@@ -256,16 +260,54 @@ def judge_samples(
     summary.update(
         judge_model=model, base_url=base_url, prompt_version=prompt.version, prompt_sha256=prompt.sha256,
         prompt_file=str(prompt.path.name), temperature=temperature, max_tokens=max_tokens,
-        problems=str(problems), samples=str(samples), judged=str(out), usage=usage, grade_attempts=grade_attempts,
+        problems=str(problems), samples_file=str(samples), judged=str(out), usage=usage, grade_attempts=grade_attempts,
     )
     summary_path.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     summary["summary_path"] = str(summary_path)
     return summary
 
 
+def _grade_all(client, rows: list[dict[str, Any]], request, grade_attempts: int) -> tuple[list[dict[str, Any]], dict]:
+    """Ask the judge about every row until its answer holds a grade, up to `grade_attempts` answers.
+
+    `attempts` counts answers (grade attempts). A call that failed after the client's own retries (an
+    unreachable server, a 400) is a call error, not an answer: the row keeps that error and is not asked
+    again (its request would fail the same way, and the client has already retried what is transient)."""
+    from textbooks.text import plural
+
+    graded = [{**row, "attempts": 0, "grade": None, "evaluation": None, "error": None, "no_grade": False}
+              for row in rows]
+    pending = list(range(len(rows)))
+    for attempt in range(grade_attempts):
+        if not pending:
+            break
+        answers = client.run([request(rows[i], attempt) for i in pending])
+        still = []
+        for i, res in zip(pending, answers):
+            g = graded[i]
+            if not res.ok:  # not the judge's fault, and not an answer without a grade
+                g["error"] = (f"call failed: {res.error}" if g["attempts"] == 0 else
+                              f"call failed after {plural(g['attempts'], 'answer')} without a grade line: {res.error}")
+                continue
+            g["attempts"] += 1
+            g["evaluation"] = res.text
+            g["grade"] = parse_grade(res.text)
+            if g["grade"] is None:
+                g["error"] = "no grade"
+                still.append(i)
+            else:
+                g["error"] = None
+        pending = still
+    for i in pending:  # every attempt answered, none with a grade
+        g = graded[i]
+        g["no_grade"] = True
+        g["error"] = f"no grade: none of {g['attempts']} answers has a line 'Grade: N/10'"
+    return graded, client.usage.to_dict()
+
+
 def summarize_grades(rows: Iterable[dict[str, Any]]) -> dict[str, Any]:
     """score = mean grade / 10 over graded samples; per-task means. Ungraded samples are `errors`, of which
-    `no_grade` answered without an explicit grade (every attempt) and `call_errors` never got an answer."""
+    `no_grade` answered without an explicit grade (every attempt) and `call_errors` ended in a failed call."""
     rows = list(rows)
     grades = [r["grade"] for r in rows if r.get("grade") is not None]
     per_task: dict[str, list[float]] = {}
@@ -336,11 +378,14 @@ def _handler(args) -> int:
     except LLMError as e:  # unreachable server, bad key, unknown model: every call would fail
         print(f"textbooks eval judge: the judge endpoint failed: {e}", file=sys.stderr)
         return 1
+    from textbooks.text import plural
+
     score = summary["score"]
     print(
-        f"judged {summary['samples']} samples with {summary['judge_model']} (prompt {summary['prompt_version']}): "
-        f"score {'n/a' if score is None else f'{100 * score:.1f}%'} "
-        f"({summary['graded']} graded, {summary['no_grade']} no grade, {summary['call_errors']} failed calls)\n"
+        f"judged {plural(summary['samples'], 'sample')} with {summary['judge_model']} (prompt "
+        f"{summary['prompt_version']}): score {'n/a' if score is None else f'{100 * score:.1f}%'} "
+        f"({summary['graded']} graded, {summary['no_grade']} no grade, "
+        f"{plural(summary['call_errors'], 'failed call')})\n"
         f"rows: {summary['judged']}\nsummary: {summary['summary_path']}"
     )
     return 1 if summary["graded"] == 0 and summary["samples"] else 0

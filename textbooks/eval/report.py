@@ -8,7 +8,8 @@ Per benchmark (a results file of `textbooks eval execute`, one line per sample w
 completion_id, passed, result): pass@k (unbiased estimator, `textbooks.eval.passk`) for every k <= the
 smallest n of a task, the settings that made the numbers (from `samples.meta.json` of `eval generate`
 and the summary of `eval execute`: model, n, temperature, top_p, prompt format + version, seed, stop,
-max new tokens, sandbox layers, harness version), per-task outcome counts and failure categories.
+max new tokens, sandbox layers, harness version, verdict mode: "default" or "isolated@1" from
+`--verdict isolated`), per-task outcome counts and failure categories.
 
 Contamination split (paper §5.2, Table 3): with `--similar-ids` (a JSON list of task ids, a JSON object
 with one of the keys "similar_ids"/"similar"/"task_ids", or a text file with one id per line) pass@1 is
@@ -36,6 +37,7 @@ from textbooks.eval.generate import meta_path_for
 from textbooks.eval.judge import read_jsonl
 from textbooks.eval.passk import default_ks, mean_pass_at_k, task_counts
 from textbooks.jsonl import iter_jsonl
+from textbooks.text import plural
 
 # ------------------------------------------------------------------------------------------------------
 # Reading
@@ -201,7 +203,7 @@ def similar_split(per_task: dict[str, dict[str, Any]], similar: set[str]) -> dic
 
 _SETTING_KEYS = ("model", "backend", "n", "temperature", "top_p", "prompt_format", "prompt_format_version", "seed",
                  "max_new_tokens", "stop", "batch_size", "split")
-_EXEC_KEYS = ("harness", "sandbox", "timeout", "time_limits", "memory_mb")
+_EXEC_KEYS = ("harness", "verdict", "sandbox", "timeout", "time_limits", "memory_mb")
 
 
 def build_report(
@@ -262,13 +264,23 @@ def _judged_entry(path: Path) -> dict[str, Any]:
             raise FileNotFoundError(f"--judged file {path} does not exist")
     else:
         summary = _read_json(path.with_name(path.stem + ".summary.json")) or summarize_grades(read_jsonl(path, "judged"))
-    keep = ("judge_model", "prompt_version", "prompt_sha256", "samples", "graded", "errors", "no_grade", "call_errors",
-            "mean_grade", "score", "score_errors_as_zero", "samples")
-    return {"file": str(path), **{k: summary[k] for k in keep if k in summary}}
+    keep = ("judge_model", "prompt_version", "prompt_sha256", "samples_file", "graded", "errors", "no_grade",
+            "call_errors", "mean_grade", "score", "score_errors_as_zero")
+    entry = {"file": str(path), **{k: summary[k] for k in keep if k in summary}}
+    # "samples" is the number of samples judged; summaries written before samples_file existed held the samples
+    # file's path there instead.
+    samples = summary.get("samples")
+    if isinstance(samples, str):
+        entry.setdefault("samples_file", samples)
+        samples = None
+    if samples is None and "graded" in summary and "errors" in summary:
+        samples = summary["graded"] + summary["errors"]
+    entry["samples"] = samples
+    return entry
 
 
 def _coverage_label(b: dict[str, Any]) -> str:
-    """"164 tasks", "500 tasks (test split)" or "20 of 164 tasks" (a partial run says so)."""
+    """"164 tasks", "500 tasks, test split" or "20 of 164 tasks" (a partial run says so)."""
     return (b.get("coverage") or {}).get("label") or f"{b['tasks']} tasks"
 
 
@@ -280,14 +292,15 @@ def render_markdown(report: dict[str, Any]) -> str:
     lines = ["# Evaluation report", "", f"textbooks {report['textbooks_version']}", ""]
     if report["benchmarks"]:
         ks = sorted({k for b in report["benchmarks"] for k in b["pass_at_k"]}, key=lambda s: int(s.split("@")[1]))
-        lines += ["## pass@k", "", "| benchmark | model | tasks | samples/task | " + " | ".join(ks) + " |",
-                  "|---|---|---|---|" + "---|" * len(ks)]
+        lines += ["## pass@k", "", "| benchmark | model | tasks | samples/task | verdicts | " + " | ".join(ks) + " |",
+                  "|---|---|---|---|---|" + "---|" * len(ks)]
         partial = []
         for b in report["benchmarks"]:
             n = b["n_per_task"]
             per = str(n["min"]) if n["min"] == n["max"] else f"{n['min']}-{n['max']}"
             vals = " | ".join(_pct(b["pass_at_k"].get(k)) if k in b["pass_at_k"] else "-" for k in ks)
-            lines.append(f"| {b['benchmark']} | {_short_model(b['settings'])} | {_coverage_label(b)} | {per} | {vals} |")
+            lines.append(f"| {b['benchmark']} | {model_label(b)} | {_coverage_label(b)} | {per} | "
+                         f"{b['execution'].get('verdict', '-')} | {vals} |")
             if b.get("coverage", {}).get("scope") == "partial":
                 partial.append(b)
         lines.append("")
@@ -295,7 +308,8 @@ def render_markdown(report: dict[str, Any]) -> str:
             lines += [f"**{b['benchmark']}: a partial run.** pass@k over {_coverage_label(b)} only, not comparable "
                       "with a score over the whole benchmark.", ""]
     for b in report["benchmarks"]:
-        lines += [f"## {b['benchmark']}", "", f"Results: `{b['results']}`; {b['tasks_solved']} of {b['tasks']} tasks solved at least once.", ""]
+        lines += [f"## {b['benchmark']}", "", f"Results: `{b['results']}`; {b['tasks_solved']} of "
+                  f"{plural(b['tasks'], 'task')} solved at least once.", ""]
         lines += [f"- {k} over {_coverage_label(b)}: {_pct(v)}" for k, v in b["pass_at_k"].items()] + [""]
         lines += ["Settings:", ""]
         settings = {**b["settings"], **{f"execute.{k}": v for k, v in b["execution"].items()}}
@@ -326,7 +340,8 @@ def render_markdown(report: dict[str, Any]) -> str:
                   "| file | judge | prompt | samples | graded | no grade | failed calls | score |",
                   "|---|---|---|---|---|---|---|---|"]
         for j in report["judged"]:
-            lines.append(f"| `{j['file']}` | {j.get('judge_model', '?')} | {j.get('prompt_version', '?')} | {j.get('samples')} | "
+            count = "?" if j.get("samples") is None else j["samples"]
+            lines.append(f"| `{j['file']}` | {j.get('judge_model', '?')} | {j.get('prompt_version', '?')} | {count} | "
                          f"{j.get('graded')} | {j.get('no_grade', '?')} | {j.get('call_errors', '?')} | {_pct(j.get('score'))} |")
         lines.append("")
     return "\n".join(lines)
@@ -341,28 +356,43 @@ def write_report(out_dir: str | Path, report: dict[str, Any]) -> tuple[Path, Pat
     return md, js
 
 
-def _short_model(settings: dict[str, Any]) -> str:
-    """A checkpoint's path shortened to its last two parts (runs/phi1/final -> phi1/final); endpoint names as is."""
-    model = settings.get("model") or "?"
+def model_label(b: dict[str, Any]) -> str:
+    """The model of a report's benchmark entry, from the samples' meta: a checkpoint's path shortened to its last
+    two parts (runs/phi1/final -> phi1/final), endpoint names as is. Without a meta, the results file's name."""
+    settings = b.get("settings") or {}
+    model = settings.get("model")
+    if not model:
+        return Path(b["results"]).name if b.get("results") else "?"
     if settings.get("backend") in ("phi", "hf"):
         return "/".join(Path(model).parts[-2:])
-    return model
+    return str(model)
 
 
 def pass_at_1_table(rows: Iterable[dict[str, Any]]) -> str:
     """A Markdown table of pass@1, one row per model and one column per benchmark.
 
     rows: dicts with "model", "benchmark" and "pass@1" (a fraction), or the benchmark entries of a
-    report (`build_report(...)["benchmarks"]`), whose model comes from their settings.
+    report (`build_report(...)["benchmarks"]`), whose model comes from their settings (`model_label`; a run
+    with `--verdict isolated` adds "(isolated@1 verdicts)"). A second result for a model and benchmark
+    already in the table gets a row of its own, named with its results file: no row hides another.
     """
-    table: dict[str, dict[str, float | None]] = {}
+    table: dict[str, dict[str, tuple[float | None, str | None]]] = {}
     columns: list[str] = []
     for r in rows:
-        model = r.get("model") or _short_model(r.get("settings", {}))
+        model = str(r.get("model") or model_label(r))
+        verdict = (r.get("execution") or {}).get("verdict")
+        if verdict and verdict != "default":
+            model += f" ({verdict} verdicts)"
         bench = r["benchmark"]
+        # Two results of one model on one benchmark (two runs, or no meta to tell the models apart): a row each.
+        if bench in table.get(model, {}) and r.get("results"):
+            model += f" ({Path(r['results']).name})"
+        base, k = model, 2
+        while bench in table.get(model, {}):
+            model, k = f"{base} #{k}", k + 1
         value = r["pass@1"] if "pass@1" in r else r.get("pass_at_k", {}).get("pass@1")
         cover = r.get("coverage") or {}
-        table.setdefault(str(model), {})[bench] = (value, cover.get("label") if cover.get("scope") == "partial" else None)
+        table.setdefault(model, {})[bench] = (value, cover.get("label") if cover.get("scope") == "partial" else None)
         if bench not in columns:
             columns.append(bench)
     lines = ["| model | " + " | ".join(columns) + " |", "|---|" + "---|" * len(columns)]

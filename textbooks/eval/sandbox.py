@@ -270,12 +270,13 @@ def _top_names_under(root: str) -> list[str]:
 
 
 def _hideable(dirs: Sequence[str]) -> list[str]:
-    """Of `dirs`, those that can be hidden: existing, and holding none of the directories a worker needs."""
+    """Of `dirs`, those that can be hidden: existing, holding none of the directories a worker needs, and not
+    under /tmp (the private /tmp hides those already; a mount there could not be cleaned away)."""
     needed = _needed_dirs()
     out = []
     for d in dirs:
         d = os.path.realpath(d)
-        if d != "/" and os.path.isdir(d) and not any(_under(n, d) for n in needed):
+        if d != "/" and os.path.isdir(d) and not _under(d, "/tmp") and not any(_under(n, d) for n in needed):
             out.append(d)
     return sorted(set(out))
 

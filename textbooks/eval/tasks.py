@@ -151,6 +151,20 @@ def _find(relative: str) -> Path | None:
     return None
 
 
+def where_looked(subdirs: tuple[str, ...], what: str) -> str:
+    """Every place `what` (a file name or pattern) was looked for under `subdirs` of the data dirs, for a
+    not-found error: the data dirs searched, and also the places of the search rule that do not exist
+    ($TEXTBOOKS_DATA unset, no `shared/data` in any ancestor), so that the reader sees what to create."""
+    dirs = data_dirs()
+    places = [str(d / sub / what) if sub != "." else str(d / what) for d in dirs for sub in subdirs]
+    if not os.environ.get("TEXTBOOKS_DATA"):
+        places.append(f"$TEXTBOOKS_DATA/{subdirs[0]}/{what} (TEXTBOOKS_DATA is not set)")
+    shared = [d for d in dirs if d.parts[-2:] == ("shared", "data")]
+    places.append(f"shared/data/{subdirs[0]}/{what} in every ancestor of {Path(__file__).resolve().parent} and of "
+                  f"the cwd {Path.cwd().resolve()}" + ("" if shared else " (no shared/data folder there)"))
+    return "; ".join(places)
+
+
 def _read_jsonl(path: Path) -> list[dict]:
     return [row for _, row in iter_jsonl(path)]
 
@@ -206,14 +220,15 @@ def _load_mbpp_rows(sanitized: bool) -> tuple[list[dict], str]:
     if path is not None:
         rows = json.loads(path.read_text()) if name.endswith(".json") else _read_jsonl(path)
         return rows, str(path)
-    searched = [str(d / "mbpp" / name) for d in data_dirs()] or ["(no data dir: set TEXTBOOKS_DATA)"]
+    searched = where_looked(("mbpp",), name)
     try:
         return _mbpp_from_hub(sanitized), f"hf://{MBPP_HUB_REPO}"
     except Exception as e:  # noqa: BLE001 - offline, no such file, auth: all mean "not available here"
         raise FileNotFoundError(
-            f"MBPP ({name}) not found. Looked in: {', '.join(searched)}; the Hugging Face hub "
-            f"({MBPP_HUB_REPO}) failed: {type(e).__name__}: {str(e)[:200]}. Put {name} in $TEXTBOOKS_DATA/mbpp/ "
-            "(e.g. from github.com/google-research/google-research/tree/master/mbpp) or go online."
+            f"MBPP ({name}) not found. Looked in: {searched}; then the Hugging Face hub dataset {MBPP_HUB_REPO}, "
+            f"which failed: {type(e).__name__}: {str(e)[:200]}. To fix: set TEXTBOOKS_DATA to a folder holding "
+            f"mbpp/{name} (from github.com/google-research/google-research/tree/master/mbpp), or go online so "
+            f"that {MBPP_HUB_REPO} can be downloaded from the hub (HF_HUB_OFFLINE unset)."
         ) from e
 
 
@@ -255,9 +270,12 @@ def load_mbpp(sanitized: bool = False) -> list[Task]:
     return tasks
 
 
+_PLUS_SUBDIRS = ("humaneval", "mbpp", "evalplus", ".")  # of each data dir, in this order
+
+
 def _find_plus(patterns: list[str]) -> Path | None:
     for d in data_dirs():
-        for sub in ("humaneval", "mbpp", "evalplus", "."):
+        for sub in _PLUS_SUBDIRS:
             for pat in patterns:
                 hits = sorted((d / sub).glob(pat)) if (d / sub).is_dir() else []
                 if hits:
@@ -296,16 +314,22 @@ def _plus_tasks(path: Path, benchmark: str) -> list[Task]:
 def load_humaneval_plus() -> list[Task]:
     path = _find_plus(["HumanEvalPlus*.jsonl", "HumanEvalPlus*.jsonl.gz"])
     if path is None:
-        raise FileNotFoundError("HumanEval+ is not available: put HumanEvalPlus-<version>.jsonl[.gz] (an EvalPlus "
-                                f"release asset) in one of {[str(d / 'humaneval') for d in data_dirs()]}")
+        raise FileNotFoundError(
+            "HumanEval+ is not available. Looked in: "
+            f"{where_looked(_PLUS_SUBDIRS, 'HumanEvalPlus*.jsonl[.gz]')}. To fix: set TEXTBOOKS_DATA "
+            "to a folder holding humaneval/HumanEvalPlus-<version>.jsonl.gz (an EvalPlus release asset, "
+            "github.com/evalplus/humanevalplus_release)")
     return _plus_tasks(path, "humaneval+")
 
 
 def load_mbpp_plus() -> list[Task]:
     path = _find_plus(["MbppPlus*.jsonl", "MbppPlus*.jsonl.gz"])
     if path is None:
-        raise FileNotFoundError("MBPP+ is not available: put MbppPlus-<version>.jsonl[.gz] (an EvalPlus release "
-                                f"asset) in one of {[str(d / 'mbpp') for d in data_dirs()]}")
+        raise FileNotFoundError(
+            "MBPP+ is not available. Looked in: "
+            f"{where_looked(('mbpp', 'humaneval', 'evalplus', '.'), 'MbppPlus*.jsonl[.gz]')}. To fix: set "
+            "TEXTBOOKS_DATA to a folder holding mbpp/MbppPlus-<version>.jsonl.gz (an EvalPlus release asset, "
+            "github.com/evalplus/mbppplus_release)")
     return _plus_tasks(path, "mbpp+")
 
 
@@ -379,7 +403,7 @@ def final_statement(benchmark: str, task: Task) -> str | None:
 def coverage(benchmark: str, task_ids, all_ids=None) -> dict:
     """How much of the benchmark a run covers: {"tasks", "of", "scope", "label"}. scope is "all", an MBPP
     split name when the ids are exactly that split (e.g. the 500 test tasks), or "partial"; `label` reads
-    "164 tasks", "500 tasks (test split)" or "20 of 164 tasks". all_ids: the benchmark's ids (default: loaded)."""
+    "164 tasks", "500 tasks, test split" or "20 of 164 tasks". all_ids: the benchmark's ids (default: loaded)."""
     ids = {str(t) for t in task_ids}
     if all_ids is None:
         try:
@@ -395,7 +419,7 @@ def coverage(benchmark: str, task_ids, all_ids=None) -> dict:
         for split, (lo, hi) in MBPP_SPLITS.items():
             in_split = {int(i.split("/")[-1]) for i in all_ids if lo <= int(i.split("/")[-1]) <= hi}
             if nums == in_split and in_split:
-                return {"tasks": len(ids), "of": total, "scope": split, "label": f"{len(ids)} tasks ({split} split)"}
+                return {"tasks": len(ids), "of": total, "scope": split, "label": f"{len(ids)} tasks, {split} split"}
     return {"tasks": len(ids), "of": total, "scope": "partial", "label": f"{len(ids)} of {total} tasks"}
 
 

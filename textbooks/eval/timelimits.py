@@ -163,14 +163,17 @@ def cache_file(benchmark: str) -> Path:
     return cache_dir() / f"{safe}-{key}.json"
 
 
-def _read_cache(path: Path) -> dict:
+def _read_cache(path: Path, warn: bool = True) -> dict:
+    """The cached entries of this machine; {} for a missing, foreign or broken file (warn: say so once, when
+    a run first reads it; the re-read before writing stays quiet)."""
     try:
         data = json.loads(path.read_text())
     except FileNotFoundError:
         return {}
     except (OSError, json.JSONDecodeError) as e:  # a broken cache is re-measured, never trusted
-        print(f"warning: ignoring the unreadable reference-time cache {path} ({e}); re-measuring",
-              file=sys.stderr)
+        if warn:
+            print(f"warning: ignoring the unreadable reference-time cache {path} ({e}); re-measuring",
+                  file=sys.stderr)
         return {}
     if data.get("version") != CACHE_VERSION or data.get("machine") != machine_key():
         return {}
@@ -180,7 +183,7 @@ def _read_cache(path: Path) -> dict:
 def _write_cache(path: Path, benchmark: str, new: dict) -> None:
     """Merge `new` entries into the cache file (re-read first: another run may have added tasks)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tasks = {**_read_cache(path), **new}
+    tasks = {**_read_cache(path, warn=False), **new}
     data = {"version": CACHE_VERSION, "benchmark": benchmark, "machine": machine_key(), "tasks": tasks}
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
     with os.fdopen(fd, "w") as f:

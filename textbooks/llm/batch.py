@@ -5,7 +5,9 @@
 Input lines: {"id": ..., "prompt": "..."} (or {"id": ..., "messages": [...]} with --chat). A line may
 override the command's sampling options with its own "max_tokens", "temperature", "top_p", "n", "stop",
 "seed"; other fields are ignored. Output lines: {"id", "text", "usage", "finish_reason"} (+ "texts" and
-"finish_reasons" when n > 1), one per finished input id.
+"finish_reasons" when n > 1, and "prompt_tokens_dropped" when the backend reports a prompt cut to fit its
+context: `--backend phi` and `textbooks serve`; a warning counts them), one per finished input id.
+`--extra-body` goes to HTTP servers only; local backends refuse it (they could not honour its fields).
 
 The cache (default: RESULTS.jsonl.cache.sqlite next to the output) is the source of truth: every
 finished sample is committed there before it counts, and the output file is rewritten from it
@@ -22,7 +24,7 @@ import sys
 from pathlib import Path
 
 from textbooks.jsonl import iter_jsonl, write_jsonl
-from textbooks.text import STOP_HELP, stop_arg
+from textbooks.text import STOP_HELP, plural, stop_arg
 
 OVERRIDES = {"max_tokens": int, "temperature": (int, float), "top_p": (int, float), "n": int, "seed": int}
 
@@ -135,6 +137,8 @@ def write_results(path: Path, results: list) -> int:
         row = {"id": r.id, "text": r.texts[0], "usage": r.usage, "finish_reason": r.finish_reasons[0] if r.finish_reasons else None}
         if len(r.texts) > 1:
             row["texts"], row["finish_reasons"] = r.texts, r.finish_reasons
+        if r.prompt_tokens_dropped is not None:
+            row["prompt_tokens_dropped"] = r.prompt_tokens_dropped
         rows.append(row)
     return write_jsonl(path, rows)
 
@@ -193,6 +197,12 @@ def main(args: argparse.Namespace) -> int:
                 if r.error:
                     r.error = "not done: the run stopped on the error above"
     written = write_results(args.out, results)
+    cut = [r for r in results if not r.error and r.prompt_tokens_dropped]
+    if cut:
+        shown = ", ".join(f"{r.id!r}: {r.prompt_tokens_dropped}" for r in cut[:10]) + (" ..." if len(cut) > 10 else "")
+        print(f"textbooks llm complete: warning: {plural(len(cut), 'prompt')} {'was' if len(cut) == 1 else 'were'} longer "
+              f"than the model's context minus --max-tokens and kept only their last tokens (tokens dropped, by id: "
+              f"{shown}; prompt_tokens_dropped in {args.out})", file=sys.stderr)
     failed = [r for r in results if r.error]
     usage = client.last_usage
     usage.failures = len(failed)
@@ -202,7 +212,7 @@ def main(args: argparse.Namespace) -> int:
         print(f"textbooks llm complete: error: {fatal}", file=sys.stderr)
     if failed:
         write_jsonl(errors_path, ({"id": r.id, "error": r.error} for r in failed))
-        print(f"textbooks llm complete: {len(failed)} ids not done (all listed in {errors_path}):\n{failure_summary(failed)}\n"
+        print(f"textbooks llm complete: {plural(len(failed), 'id')} not done (all listed in {errors_path}):\n{failure_summary(failed)}\n"
               "Rerun the same command to retry them; finished ids are not sent again.", file=sys.stderr)
         return 1
     errors_path.unlink(missing_ok=True)

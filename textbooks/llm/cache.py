@@ -37,6 +37,7 @@ class Sample:
     finish_reason: str | None = None
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    prompt_tokens_dropped: int | None = None  # tokens cut from the front of a too-long prompt; None = not reported
 
 
 def canonical_json(value: Any) -> str:
@@ -68,6 +69,9 @@ class ResultCache:
                 " prompt_tokens INTEGER NOT NULL, completion_tokens INTEGER NOT NULL,"
                 " request TEXT NOT NULL, created REAL NOT NULL)"
             )
+            columns = {row[1] for row in self.db.execute("PRAGMA table_info(samples)")}
+            if "prompt_tokens_dropped" not in columns:  # caches written before the column existed: NULL = unknown
+                self.db.execute("ALTER TABLE samples ADD COLUMN prompt_tokens_dropped INTEGER")
             self.db.execute("CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT)")
             self.db.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
         except sqlite3.DatabaseError as e:
@@ -84,11 +88,12 @@ class ResultCache:
             chunk = keys[start : start + 500]
             marks = ",".join("?" * len(chunk))
             rows = self.db.execute(
-                f"SELECT key, text, finish_reason, prompt_tokens, completion_tokens FROM samples WHERE key IN ({marks})",
+                "SELECT key, text, finish_reason, prompt_tokens, completion_tokens, prompt_tokens_dropped FROM samples "
+                f"WHERE key IN ({marks})",
                 chunk,
             )
-            for key, text, finish, pt, ct in rows:
-                found[key] = Sample(text, finish, pt, ct)
+            for key, text, finish, pt, ct, dropped in rows:
+                found[key] = Sample(text, finish, pt, ct, dropped)
         return found
 
     def put_many(self, rows: list[tuple[str, str, Sample]]) -> None:
@@ -100,8 +105,10 @@ class ResultCache:
         self.db.execute("BEGIN IMMEDIATE")
         try:
             self.db.executemany(
-                "INSERT OR IGNORE INTO samples VALUES (?, ?, ?, ?, ?, ?, ?)",
-                [(k, s.text, s.finish_reason, int(s.prompt_tokens), int(s.completion_tokens), req, now) for k, req, s in rows],
+                "INSERT OR IGNORE INTO samples (key, text, finish_reason, prompt_tokens, completion_tokens, request, created, "
+                "prompt_tokens_dropped) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [(k, s.text, s.finish_reason, int(s.prompt_tokens), int(s.completion_tokens), req, now,
+                  None if s.prompt_tokens_dropped is None else int(s.prompt_tokens_dropped)) for k, req, s in rows],
             )
             self.db.execute("COMMIT")
         except BaseException:

@@ -211,6 +211,8 @@ class LLMClient:
                 error = w.failed or "not completed (the run stopped before this request finished)"
                 if got:
                     error += f" [{len(got)} of {w.request.n} samples done; a rerun sends only the rest]"
+            # every sample of a prompt saw the same cut: report the count once, when the backend gave it
+            dropped = [s.prompt_tokens_dropped for s in got if s.prompt_tokens_dropped is not None]
             results.append(Result(
                 id=w.request.id,
                 texts=[s.text for s in got] if error else [s.text for s in samples],
@@ -218,6 +220,7 @@ class LLMClient:
                 error=error,
                 finish_reasons=[s.finish_reason or "" for s in got],
                 cached=sum(1 for k in w.keys.values() if k in found_before),
+                prompt_tokens_dropped=max(dropped) if dropped else None,
             ))
         return results
 

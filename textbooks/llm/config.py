@@ -92,6 +92,10 @@ class LLMConfig:
             raise ValueError(f"LLMConfig.max_retries must be >= 0, got {self.max_retries}")
         if self.timeout_s <= 0:
             raise ValueError(f"LLMConfig.timeout_s must be > 0, got {self.timeout_s}")
+        if self.extra_body and self.backend != "openai":
+            # only an HTTP server receives a request body; a local backend would drop these fields silently
+            raise ValueError(f"LLMConfig.extra_body (--extra-body) is sent only to HTTP servers (backend 'openai'); the "
+                             f"{self.backend!r} backend cannot honour {', '.join(map(repr, self.extra_body))}: remove them")
 
     def api_key(self) -> str | None:
         return os.environ.get(self.api_key_env) if self.api_key_env else None
@@ -187,9 +191,12 @@ class Usage:
         return asdict(self)
 
     def summary(self) -> str:
+        from textbooks.text import plural
+
         text = (
-            f"{self.samples} samples ({self.cache_hits} from cache), {self.requests} calls sent, {self.retries} retries, "
-            f"{self.failures} failed requests, {self.prompt_tokens} prompt + {self.completion_tokens} completion tokens"
+            f"{plural(self.samples, 'sample')} ({self.cache_hits} from cache), {plural(self.requests, 'call')} sent, "
+            f"{plural(self.retries, 'retry', 'retries')}, {plural(self.failures, 'failed request')}, "
+            f"{self.prompt_tokens} prompt + {plural(self.completion_tokens, 'completion token')}"
         )
         return text + (f", cost {self.cost:.4f}" if self.cost is not None else "")
 
@@ -200,6 +207,9 @@ class Result:
 
     usage: {"prompt_tokens", "completion_tokens"} summed over the samples' calls (cached ones included,
     as they were billed when first made); cached: how many samples came from the cache.
+    prompt_tokens_dropped: tokens the backend cut from the front of a prompt too long for its context (our
+    `phi` backend and `textbooks serve` report it, as `usage.prompt_tokens_dropped`); None when the backend
+    does not say (other servers refuse a too-long prompt instead); 0 when nothing was cut.
     """
 
     id: Any
@@ -208,6 +218,7 @@ class Result:
     error: str | None = None
     finish_reasons: list[str] = field(default_factory=list)
     cached: int = 0
+    prompt_tokens_dropped: int | None = None
 
     @property
     def text(self) -> str | None:

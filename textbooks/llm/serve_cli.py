@@ -14,7 +14,9 @@ GET /v1/models, GET /v1/models/{id}, POST /v1/completions, POST /v1/chat/complet
 events), `logprobs` for small k. Concurrent requests with the same sampling parameters are decoded
 together in one batch of the KV-cache sampler; a seeded request gives the same output alone or among
 concurrent ones. A request field that is not implemented is refused with a 400 naming it (see
-textbooks/llm/serve.py for the list); nothing is ignored silently.
+textbooks/llm/serve.py for the list); nothing is ignored silently. Defaults as OpenAI's: max_tokens 16
+for completions, the rest of the context for chat; temperature 1 (0..2; below 1e-5 = greedy).
+A client that hangs up (or stops reading a stream) has its decoding cancelled at the next token.
 
   textbooks serve runs/final --port 8000
   textbooks llm complete --base-url http://127.0.0.1:8000/v1 --model final --input p.jsonl --out r.jsonl
@@ -36,6 +38,15 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-wait-ms", type=float, default=5.0, help="how long to wait for more requests to batch (default 5)")
     parser.add_argument("--model-name", help="the name clients pass as `model` (default: the directory name)")
     parser.add_argument("--api-key-env", metavar="VAR", help="require `Authorization: Bearer $VAR` (default: no key)")
+    lim = parser.add_argument_group("limits (a request beyond them gets a 4xx naming the field)")
+    lim.add_argument("--max-n", type=int, default=128, help="choices per prompt, `n` (default 128, OpenAI's cap)")
+    lim.add_argument("--max-prompts", type=int, default=64, help="prompts in one completions request (default 64)")
+    lim.add_argument("--max-body-mb", type=float, default=8.0, help="request body size; 413 above it (default 8)")
+    lim.add_argument("--request-timeout", type=float, default=60.0, metavar="S",
+                     help="seconds a connection may take to send each part of a request or to read a streamed answer, "
+                     "and may stay idle between requests; slower clients get a 408 or are cut off (default 60)")
+    lim.add_argument("--max-connections", type=int, default=64,
+                     help="connections handled at once (a thread each); more get a 503 with Retry-After (default 64)")
     parser.set_defaults(func=main)
 
 
@@ -46,6 +57,15 @@ def main(args: argparse.Namespace) -> int:
     if args.max_batch < 1:
         print("textbooks serve: --max-batch must be >= 1", file=sys.stderr)
         return 2
+    for flag, value in (("--max-n", args.max_n), ("--max-prompts", args.max_prompts), ("--max-body-mb", args.max_body_mb),
+                        ("--request-timeout", args.request_timeout), ("--max-connections", args.max_connections)):
+        if not value > 0:
+            print(f"textbooks serve: {flag} must be > 0, got {value}", file=sys.stderr)
+            return 2
+    from textbooks.llm.serve import Limits
+
+    limits = Limits(max_n=args.max_n, max_prompts=args.max_prompts, max_body_bytes=max(1, int(args.max_body_mb * 2**20)),
+                    request_timeout_s=args.request_timeout, max_connections=args.max_connections)
     if not (args.model / "config.json").exists():
         print(f"textbooks serve: {args.model} is not a checkpoint directory (no config.json); pass the directory "
               "that holds config.json, model.safetensors and the tokenizer files", file=sys.stderr)
@@ -68,7 +88,8 @@ def main(args: argparse.Namespace) -> int:
         return 2
     name = args.model_name or args.model.resolve().name
     try:
-        server = Server(generator, name, host=args.host, port=args.port, max_batch=args.max_batch, max_wait_ms=args.max_wait_ms, api_key=api_key)
+        server = Server(generator, name, host=args.host, port=args.port, max_batch=args.max_batch,
+                        max_wait_ms=args.max_wait_ms, api_key=api_key, limits=limits)
     except OSError as e:
         print(f"textbooks serve: cannot listen on {args.host}:{args.port}: {e} (another server there? try --port)", file=sys.stderr)
         return 2

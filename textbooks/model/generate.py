@@ -40,6 +40,7 @@ The rules every caller gets (README "Seeds, stop strings and long prompts"):
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator, Protocol, Sequence
@@ -47,7 +48,8 @@ from typing import Callable, Iterator, Protocol, Sequence
 import torch
 
 from textbooks.model.phi import KVCache, Phi
-from textbooks.text import cut_at_stop, derive_seed  # cut_at_stop re-exported for `from textbooks.model.generate import`
+# cut_at_stop, GREEDY_BELOW and MAX_TEMPERATURE re-exported for `from textbooks.model.generate import`
+from textbooks.text import GREEDY_BELOW, MAX_TEMPERATURE, cut_at_stop, derive_seed
 
 MAX_LOGPROBS = 20  # top alternatives per token (OpenAI: 5 for completions, 20 for chat)
 
@@ -64,7 +66,8 @@ class TokenizerLike(Protocol):
 
 @dataclass
 class SamplingParams:
-    """How to sample. temperature 0 = greedy (argmax); top_p 1.0 = no nucleus cut.
+    """How to sample. temperature 0 = greedy (argmax; so is any temperature below `GREEDY_BELOW` = 1e-5);
+    top_p 1.0 = no nucleus cut; temperature at most 2 (OpenAI's bound).
 
     Example: `SamplingParams(max_new_tokens=512, temperature=0.8, top_p=0.95, stop=["\\ndef ", "\\nclass "],
     seed=0, n=10)` draws 10 samples per prompt, each cut before the first top-level def/class.
@@ -83,21 +86,52 @@ class SamplingParams:
     def __post_init__(self):
         if isinstance(self.stop, str):  # a lone string is a classic mistake: stop="\n" would be iterated by char
             self.stop = [self.stop]
-        problems = []
-        if int(self.max_new_tokens) < 1:
-            problems.append(f"max_new_tokens must be >= 1 (got {self.max_new_tokens})")
-        if not self.temperature >= 0.0:
-            problems.append(f"temperature must be >= 0 (got {self.temperature}; 0 = greedy)")
-        if not 0.0 < self.top_p <= 1.0:
-            problems.append(f"top_p must be in (0, 1] (got {self.top_p})")
-        if int(self.n) < 1:
-            problems.append(f"n must be >= 1 (got {self.n})")
+        problems = []  # (field, what is wrong): front ends name the field their own way (--n, max_tokens)
+
+        def number(name, value, integer=False) -> bool:
+            ok = (not isinstance(value, bool) and isinstance(value, (int, float)) and math.isfinite(value)
+                  and (not integer or value == int(value)))
+            if not ok:
+                problems.append((name, f"must be a finite {'integer' if integer else 'number'} (got {value!r})"))
+            return ok
+
+        if number("max_new_tokens", self.max_new_tokens, True) and self.max_new_tokens < 1:
+            problems.append(("max_new_tokens", f"must be >= 1 (got {self.max_new_tokens})"))
+        if number("temperature", self.temperature) and not 0.0 <= self.temperature <= MAX_TEMPERATURE:
+            problems.append(("temperature", f"must be in 0..{MAX_TEMPERATURE:g} (got {self.temperature}; 0 = greedy)"))
+        if number("top_p", self.top_p) and not 0.0 < self.top_p <= 1.0:
+            problems.append(("top_p", f"must be in (0, 1] (got {self.top_p})"))
+        if number("n", self.n, True) and self.n < 1:
+            problems.append(("n", f"must be >= 1 (got {self.n})"))
         if any(not isinstance(s, str) or s == "" for s in self.stop):
-            problems.append(f"stop strings must be non-empty strings (got {self.stop!r})")
-        if self.logprobs is not None and not 0 <= int(self.logprobs) <= MAX_LOGPROBS:
-            problems.append(f"logprobs must be in 0..{MAX_LOGPROBS} or None (got {self.logprobs})")
+            problems.append(("stop", f"must be non-empty strings (got {self.stop!r})"))
+        if self.logprobs is not None and number("logprobs", self.logprobs, True) \
+                and not 0 <= self.logprobs <= MAX_LOGPROBS:
+            problems.append(("logprobs", f"must be in 0..{MAX_LOGPROBS} or None (got {self.logprobs})"))
         if problems:
-            raise ValueError("invalid SamplingParams: " + "; ".join(problems))
+            raise SamplingParamsError(problems)
+
+    @property
+    def greedy(self) -> bool:
+        """Argmax decoding: temperature 0, or below `GREEDY_BELOW` (where logits / T overflows float32)."""
+        return self.temperature < GREEDY_BELOW
+
+
+class SamplingParamsError(ValueError):
+    """Invalid sampling settings. `problems` is [(field, what is wrong)]; `describe(names)` words them with a
+    front end's own names for the fields ({"n": "--n"} in a CLI, {"max_new_tokens": "max_tokens"} in serve)."""
+
+    def __init__(self, problems: list[tuple[str, str]]):
+        self.problems = problems
+        super().__init__("invalid SamplingParams: " + self.describe())
+
+    @property
+    def field(self) -> str:
+        return self.problems[0][0]
+
+    def describe(self, names: dict[str, str] | None = None) -> str:
+        names = names or {}
+        return "; ".join(f"{names.get(f, f)} {text}" for f, text in self.problems)
 
 
 @dataclass
@@ -154,6 +188,27 @@ class IncrementalDecoder:
         return ""
 
 
+def token_texts(tokenizer: TokenizerLike, token_ids: Sequence[int], text: str) -> list[str]:
+    """The text each token adds to `text` (a completion's returned text): one string per token, joined they
+    are `text` exactly. Decoded incrementally (`IncrementalDecoder`), so a token that ends in the middle of
+    a multi-byte character gets "" and the token that completes it gets the whole character; tokens past
+    the end of `text` (a stop string cut off) get the part of their text that is kept, possibly "".
+    """
+    decoder = IncrementalDecoder(tokenizer)
+    pieces = [decoder.push(t) for t in token_ids]
+    full = tokenizer.decode(list(token_ids))
+    if pieces and full.startswith(decoder.text):  # bytes still held (a cut-off character) go to the last token
+        pieces[-1] += full[len(decoder.text) :]
+    if not "".join(pieces).startswith(text):  # a tokenizer whose decode is not a concatenation: one piece
+        return [text] + [""] * (len(pieces) - 1) if pieces else []
+    out, used = [], 0
+    for p in pieces:
+        keep = max(0, min(len(p), len(text) - used))
+        out.append(p[:keep])
+        used += keep
+    return out
+
+
 class _StopWatcher:
     """Watches one sequence's decoded text for stop strings (checks only the new tail)."""
 
@@ -186,7 +241,7 @@ class _Sequence:
 
 def _choose(logits: torch.Tensor, params: SamplingParams, rows: list[_Sequence]) -> torch.Tensor:
     """logits (B, V) -> next token ids (B,) long."""
-    if params.temperature == 0.0:
+    if params.greedy:
         return logits.argmax(dim=-1)
     probs = torch.softmax(logits.float() / params.temperature, dim=-1)  # (B, V)
     if params.top_p < 1.0:
@@ -211,11 +266,12 @@ def _record_logprobs(logits: torch.Tensor, tokens: torch.Tensor, rows: list[_Seq
 
 
 OnToken = Callable[[int, int, int], None]  # (prompt index, sample id, token id), called as each token is chosen
+Cancelled = Callable[[int], bool]  # (prompt index) -> stop decoding that prompt's rows now (serve: client gone)
 
 
 @torch.inference_mode()
 def _decode_batch(model: Phi, seqs: list[_Sequence], params: SamplingParams, eos_id: int | None, device,
-                  on_token: OnToken | None = None) -> None:
+                  on_token: OnToken | None = None, cancelled: Cancelled | None = None) -> None:
     """Decode one batch in place (fills seq.out, seq.logprobs and seq.finish_reason)."""
     # Distinct prompts are prefilled once; `expand` maps each sequence to its prompt's prefill row.
     row_of: dict[int, int] = {}
@@ -253,6 +309,10 @@ def _decode_batch(model: Phi, seqs: list[_Sequence], params: SamplingParams, eos
                          if params.logprobs is not None else None)
         finished = []
         for k, (seq, tok) in enumerate(zip(active, tokens.tolist())):
+            if cancelled is not None and cancelled(seq.index):  # checked between decode steps
+                seq.finish_reason = "cancelled"
+                finished.append(k)
+                continue
             if tok == eos_id:
                 seq.finish_reason = "eos"
                 finished.append(k)
@@ -310,7 +370,7 @@ def fit_prompt(ids: Sequence[int], budget: int, eos_id: int | None) -> tuple[lis
 
 
 def _run(model, prompt_ids, params, *, eos_id, batch_size, device, tokenizer=None, progress=False,
-         sample_ids=None, on_token=None) -> Iterator[list[_Sequence]]:
+         sample_ids=None, on_token=None, seeds=None, cancelled=None) -> Iterator[list[_Sequence]]:
     """Yields the finished sequences batch by batch."""
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1 (got {batch_size})")
@@ -319,16 +379,20 @@ def _run(model, prompt_ids, params, *, eos_id, batch_size, device, tokenizer=Non
         sample_ids = [list(range(params.n))] * len(prompt_ids)
     elif len(sample_ids) != len(prompt_ids):
         raise ValueError(f"sample_ids has {len(sample_ids)} lists for {len(prompt_ids)} prompts; give one per prompt")
-    greedy = params.temperature == 0.0
+    if seeds is None:
+        seeds = [params.seed] * len(prompt_ids)
+    elif len(seeds) != len(prompt_ids):
+        raise ValueError(f"seeds has {len(seeds)} values for {len(prompt_ids)} prompts; give one per prompt")
+    greedy = params.greedy
     seqs = []
-    for i, (raw, js) in enumerate(zip(prompt_ids, sample_ids)):
+    for i, (raw, js, seed) in enumerate(zip(prompt_ids, sample_ids, seeds)):
         ids, dropped = fit_prompt(raw, budget, eos_id)
         js = [int(j) for j in js]
         # Greedy samples of one prompt are all the same: decode one and share it.
         for j in (js[:1] if greedy else js):
             seq = _Sequence(index=i, sample=j, prompt_ids=ids, shared=js if greedy else [j], dropped=dropped)
             if not greedy:
-                seq.generator = torch.Generator(device=device).manual_seed(derive_seed(params.seed, ids, j))
+                seq.generator = torch.Generator(device=device).manual_seed(derive_seed(seed, ids, j))
             if params.stop and tokenizer is not None:
                 seq.watcher = _StopWatcher(tokenizer, params.stop)
             if params.logprobs is not None:
@@ -343,7 +407,11 @@ def _run(model, prompt_ids, params, *, eos_id, batch_size, device, tokenizer=Non
 
             batches = tqdm(batches, desc="generate", unit="batch")
         for batch in batches:
-            _decode_batch(model, batch, params, eos_id, device, on_token)
+            if cancelled is not None and all(cancelled(s.index) for s in batch):
+                for s in batch:
+                    s.finish_reason = "cancelled"
+            else:
+                _decode_batch(model, batch, params, eos_id, device, on_token, cancelled)
             yield batch
     finally:
         model.train(was_training)
@@ -357,7 +425,7 @@ def _completions(seq: _Sequence, tokenizer: TokenizerLike, params: SamplingParam
     text, stopped = tokenizer.decode(seq.out), False
     if params.stop:  # exact cut on the full text, whatever the incremental check saw
         text, stopped = cut_at_stop(text, params.stop)
-    reason = "stop" if stopped else ("eos" if seq.finish_reason == "eos" else "length")
+    reason = "stop" if stopped else (seq.finish_reason if seq.finish_reason in ("eos", "cancelled") else "length")
     return [Completion(text, list(seq.out), reason, len(seq.prompt_ids), seq.dropped, j,
                        list(seq.logprobs) if seq.logprobs is not None else None) for j in seq.shared]
 
@@ -371,13 +439,17 @@ def generate_iter(
     *,
     sample_ids: Sequence[Sequence[int]] | None = None,
     on_token: OnToken | None = None,
+    seeds: Sequence[int] | None = None,
+    cancelled: Cancelled | None = None,
     progress: bool = False,
 ) -> Iterator[list[tuple[int, Completion]]]:
     """The sampling function. Yields, batch by batch as they finish, [(prompt index, Completion)].
 
     sample_ids[i]: the sample indices j to draw for prompt i (default 0..n-1; `params.n` is then unused);
-    each is seeded by (params.seed, prompt i's token ids, j). on_token(i, j, token_id) is called from the
-    decode loop for each generated token (streaming); it must be quick.
+    each is seeded by (params.seed, prompt i's token ids, j). seeds[i]: prompt i's own seed instead of
+    params.seed (serve batches requests with different seeds). on_token(i, j, token_id) is called from the
+    decode loop for each generated token (streaming); it must be quick. cancelled(i) is asked between decode
+    steps: True drops prompt i's rows from the batch (their Completion has finish_reason "cancelled").
     """
     if isinstance(prompts, str):
         raise TypeError("prompts must be a list of strings (got one string); wrap it: generate(..., [prompt], ...)")
@@ -385,7 +457,7 @@ def generate_iter(
     prompt_ids = encode_batch(list(prompts)) if encode_batch else [tokenizer.encode(p) for p in prompts]
     for batch in _run(model, prompt_ids, params, eos_id=tokenizer.eos_id, batch_size=batch_size,
                       device=_model_device(model), tokenizer=tokenizer, progress=progress, sample_ids=sample_ids,
-                      on_token=on_token):
+                      on_token=on_token, seeds=seeds, cancelled=cancelled):
         yield [(seq.index, c) for seq in batch for c in _completions(seq, tokenizer, params)]
 
 
@@ -398,12 +470,14 @@ def generate(
     *,
     sample_ids: Sequence[Sequence[int]] | None = None,
     on_token: OnToken | None = None,
+    seeds: Sequence[int] | None = None,
+    cancelled: Cancelled | None = None,
     progress: bool = False,
 ) -> list[list[Completion]]:
     """`generate_iter` collected: the completions of each prompt, in prompt order and sample-id order."""
     grouped: list[list[Completion]] = [[] for _ in prompts]
     for batch in generate_iter(model, tokenizer, prompts, params, batch_size, sample_ids=sample_ids,
-                               on_token=on_token, progress=progress):
+                               on_token=on_token, seeds=seeds, cancelled=cancelled, progress=progress):
         for i, c in batch:
             grouped[i].append(c)
     order = sample_ids or [list(range(params.n))] * len(prompts)
@@ -462,7 +536,7 @@ class Generator:
         return encode_batch(list(prompts)) if encode_batch else [self.tokenizer.encode(p) for p in prompts]
 
     def generate(self, prompts: list[str], params: SamplingParams, batch_size: int = 8, **kwargs) -> list[list[Completion]]:
-        """`generate(...)` on this model (kwargs: sample_ids, on_token, progress)."""
+        """`generate(...)` on this model (kwargs: sample_ids, on_token, seeds, cancelled, progress)."""
         return generate(self.model, self.tokenizer, prompts, params, batch_size, **kwargs)
 
     def generate_iter(self, prompts: list[str], params: SamplingParams, batch_size: int = 8, **kwargs):
@@ -470,4 +544,4 @@ class Generator:
 
 
 __all__ = ["SamplingParams", "Completion", "TokenLogprob", "Generator", "generate", "generate_iter", "generate_ids",
-           "IncrementalDecoder", "cut_at_stop", "fit_prompt", "prompt_budget"]
+           "IncrementalDecoder", "SamplingParamsError", "cut_at_stop", "fit_prompt", "prompt_budget", "token_texts"]

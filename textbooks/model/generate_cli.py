@@ -21,9 +21,12 @@ import sys
 from pathlib import Path
 
 from textbooks.jsonl import iter_jsonl, write_jsonl
-from textbooks.text import STOP_HELP, stop_arg
+from textbooks.text import STOP_HELP, plural, stop_arg
 
 DTYPES = ("float32", "bfloat16", "float16")
+# SamplingParams fields as this command's flags, for its error messages
+FLAGS = {"max_new_tokens": "--max-new-tokens", "temperature": "--temperature", "top_p": "--top-p", "n": "--n",
+         "stop": "--stop"}
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -41,7 +44,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, metavar="FILE.jsonl",
                         help="write one JSON line per completion here (default: print text to stdout)")
     parser.add_argument("--max-new-tokens", type=int, default=128, metavar="N", help="tokens to generate at most (default: 128)")
-    parser.add_argument("--temperature", type=float, default=0.0, metavar="T", help="0 = greedy (default: 0)")
+    parser.add_argument("--temperature", type=float, default=0.0, metavar="T",
+                        help="0..2; 0 (or below 1e-5) = greedy (default: 0)")
     parser.add_argument("--top-p", type=float, default=1.0, metavar="P", help="nucleus sampling mass (default: 1.0 = off)")
     parser.add_argument("--stop", nargs="+", action="extend", default=[], metavar="S", type=stop_arg,
                         help="stop strings; the completion is cut before the first one (e.g. '\\ndef '); " + STOP_HELP)
@@ -90,7 +94,7 @@ def run(args: argparse.Namespace) -> int:
 
     import torch
 
-    from textbooks.model.generate import Generator, SamplingParams
+    from textbooks.model.generate import Generator, SamplingParams, SamplingParamsError
     from textbooks.model.hf import CheckpointError, CheckpointNotFoundError
 
     try:
@@ -98,8 +102,8 @@ def run(args: argparse.Namespace) -> int:
             max_new_tokens=args.max_new_tokens, temperature=args.temperature, top_p=args.top_p, stop=args.stop,
             seed=args.seed, n=args.n,
         )
-    except ValueError as e:
-        return _fail(str(e))
+    except SamplingParamsError as e:
+        return _fail(e.describe(FLAGS))
     if args.device == "cuda" and not torch.cuda.is_available():
         return _fail("--device cuda but no CUDA device is visible; use --device cpu")
     try:
@@ -116,7 +120,8 @@ def run(args: argparse.Namespace) -> int:
     dropped = [(i, cs[0].prompt_tokens_dropped) for i, cs in enumerate(outs) if cs and cs[0].prompt_tokens_dropped]
     if dropped:
         shown = ", ".join(f"prompt {i}: {d}" for i, d in dropped[:10]) + (" ..." if len(dropped) > 10 else "")
-        print(f"textbooks generate: warning: {len(dropped)} prompts were longer than max_seq_len "
+        print(f"textbooks generate: warning: {plural(len(dropped), 'prompt')} {'was' if len(dropped) == 1 else 'were'} "
+              f"longer than max_seq_len "
               f"{gen.max_seq_len} - --max-new-tokens {args.max_new_tokens} and kept only their last tokens "
               f"(tokens dropped: {shown}; recorded as prompt_tokens_dropped)", file=sys.stderr)
 
@@ -131,5 +136,5 @@ def run(args: argparse.Namespace) -> int:
          "finish_reason": c.finish_reason, "prompt_tokens": c.prompt_tokens,
          "prompt_tokens_dropped": c.prompt_tokens_dropped, "completion_tokens": len(c.token_ids)}
         for i, (record, completions) in enumerate(zip(records, outs)) for j, c in enumerate(completions)))
-    print(f"wrote {total} completions for {len(records)} prompts to {args.out}", file=sys.stderr)
+    print(f"wrote {plural(total, 'completion')} for {plural(len(records), 'prompt')} to {args.out}", file=sys.stderr)
     return 0

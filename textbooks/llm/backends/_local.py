@@ -52,7 +52,8 @@ def run_local(works: list, sink, *, max_n: int, batch_size: int, call) -> None:
 
     def done(w, outs) -> None:
         usage = split_usage(outs[0][2], [o[3] for o in outs]) if outs else []
-        sink.done(w, {i: Sample(o[0], o[1], pt, ct) for i, o, (pt, ct) in zip(list(w.missing), outs, usage)})
+        # these backends refuse a prompt that does not fit (ValueError), so they never cut one: 0 dropped
+        sink.done(w, {i: Sample(o[0], o[1], pt, ct, 0) for i, o, (pt, ct) in zip(list(w.missing), outs, usage)})
 
     while pending := [w for w in works if w.missing and w.failed is None]:
         for key, group in group_by_params(pending, max_n):

@@ -226,10 +226,13 @@ class OpenAIHTTPBackend:
             raise Transient(f"unreadable answer from {url} ({type(e).__name__}: {str(e)[:200]}): {response.text[:200]!r}") from None
         usage = data.get("usage") or {}
         pt, ct = int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0)
+        # `textbooks serve` says how many prompt tokens it cut to fit the context (others refuse long prompts).
+        dropped = usage.get("prompt_tokens_dropped")
+        dropped = int(dropped) if isinstance(dropped, (int, float)) and not isinstance(dropped, bool) else None
         # One call's usage covers all its choices: charge the prompt once and split the completion tokens.
         k = len(texts)
         samples = [
-            Sample(t, f, pt if j == 0 else 0, ct // k + (1 if j < ct % k else 0))
+            Sample(t, f, pt if j == 0 else 0, ct // k + (1 if j < ct % k else 0), dropped)
             for j, (t, f) in enumerate(zip(texts, finish))
         ]
         return samples, (pt + ct) if usage else None
