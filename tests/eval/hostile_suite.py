@@ -177,6 +177,57 @@ for path in (sys.executable, os.__file__):
                 pass
 assert not hits, hits
 return 1""", "passed"),
+    # State that outlives its program in the kernel: an SCM_RIGHTS cycle keeping an unlinked /dev/shm file
+    # and a listening abstract socket in flight; ACLs, xattrs and modes on the directories programs write.
+    ("stash_in_flight", f"""
+import array, os, socket
+fd = os.open('/dev/shm/{MARKER}', os.O_CREAT | os.O_RDWR)
+os.write(fd, b'x' * (8 << 20))
+os.unlink('/dev/shm/{MARKER}')
+srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+srv.bind('\\0{MARKER}')
+srv.listen(1)
+x, y = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)
+rights = [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array('i', [fd, srv.fileno(), x.fileno(), y.fileno()]))]
+x.sendmsg([b'a'], rights)
+y.sendmsg([b'b'], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array('i', [x.fileno(), y.fileno()]))])
+return 1""", "passed"),
+    ("find_stash", f"""
+import os, socket
+st = os.statvfs('/dev/shm')
+assert (st.f_blocks - st.f_bfree) * st.f_frsize < (1 << 20), 'pages of a previous program are still held'
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+try:
+    s.connect('\\0{MARKER}')
+    raise AssertionError('an abstract socket of a previous program survived')
+except ConnectionRefusedError:
+    pass
+return 1""", "passed"),
+    ("set_acls", """
+import os, struct
+deny_all = struct.pack('<I', 2) + b''.join(struct.pack('<HHI', tag, 0, 0xFFFFFFFF) for tag in (1, 4, 0x20))
+for d in ('.', '/tmp', '/dev/shm'):
+    for name, value in (('system.posix_acl_default', deny_all), ('user.mark', b'x')):
+        try:
+            os.setxattr(d, name, value)
+        except OSError:
+            pass
+for d in ('/tmp', '/dev/shm', '/dev/pts'):
+    try:
+        os.chmod(d, 0)
+    except OSError:
+        pass
+return 1""", "passed"),
+    ("find_acls", """
+import os, pty
+for d in ('.', '/tmp', '/dev/shm'):
+    assert os.listxattr(d) == [], (d, os.listxattr(d))
+    path = os.path.join(d, 'probe-file')
+    open(path, 'w').write('x')
+    assert open(path).read() == 'x'
+    os.unlink(path)
+master, slave = os.openpty()
+return 1""", "passed"),
     # Sabotage the worker's cleanup.
     ("deep_dirs", "import os\nfor i in range(1500):\n    os.mkdir('d')\n    os.chdir('d')\nreturn 1", "passed"),
     ("chmod_cwd", "import os\nos.mkdir('locked')\nopen('locked/f', 'w').write('x')\nos.chmod('locked', 0)\n"

@@ -321,6 +321,10 @@ FORGERS = {
             "    f = f.f_back\\n")
         has_close_elements = _t.ModuleType("unittest.__main__")
     '''), "failed", "IsolationError"),
+    # a StopIteration out of the call ends the `map` inside the tests' `all(...)`, which then passes
+    "stop_iteration": (body('''
+        raise StopIteration
+    '''), None, "RuntimeError: the completion raised StopIteration"),
     # redefine check in the completion (the tests define it again after, in both modes)
     "redefine_check": ("    return None\n\ndef check(candidate):\n    pass\n", "failed", "AssertionError"),
 }
@@ -709,3 +713,17 @@ def test_forgers_fail_with_the_harness_as_an_ordinary_user(tmp_path):
             (name, result)  # expected: failed, for the same reason as with the harness as root
     assert correct == "passed" and probe == "passed", (correct, probe)  # expected: passed
     assert unprivileged.processes_of(unprivileged.TEST_UID) == []  # and nothing left running
+
+
+def test_control_flow_exceptions_do_not_steer_the_tests(sandbox):
+    """A StopIteration raised by the candidate inside `all(map(...))` ends the map, so `all` passes in one
+    process; isolated mode turns such exceptions into a RuntimeError (as PEP 479 does for generators)."""
+    t = task("f", "def check(candidate):\n    cases = [(1, 2), (2, 3)]\n"
+                  "    assert all(map(lambda p: candidate(p[0]) == p[1], cases))\n")
+    honest = "    return args[0] + 1\n"
+    steer = "    raise StopIteration\n"
+    default = run(sandbox, [(t, honest), (t, steer)], mode="default")
+    isolated = run(sandbox, [(t, honest), (t, steer)])
+    assert [o.result for o in default] == ["passed", "passed"]  # the documented weakness of one process
+    assert isolated[0].result == "passed"
+    assert isolated[1].result.startswith("failed: RuntimeError: the completion raised StopIteration")

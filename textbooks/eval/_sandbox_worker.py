@@ -478,8 +478,8 @@ def _empty_dir(path, keep=()):
 
 
 def _fresh_workdir(scratch, drop_uid):
-    """scratch/run: an empty directory owned by the program's uid, mode 0700 (recreated if the program
-    replaced it or changed its mode)."""
+    """scratch/run: an empty directory owned by the program's uid, mode 0700 (`_cleanup` removes it after
+    every program; recreated here if anything is in the way)."""
     workdir = os.path.join(scratch, "run")
     uid = CHILD_UID if drop_uid else os.getuid()
     try:
@@ -501,20 +501,59 @@ def _fresh_workdir(scratch, drop_uid):
 
 
 def _cleanup(scratch, private_scratch, workdir):
-    """Empty what the program could write: its run dir (kept between programs: creating and removing a
-    directory per program costs milliseconds on some filesystems), with bubblewrap the whole private /tmp but
-    the interpreter binds, and the private /dev/shm. A run dir the program replaced by something else is
-    dealt with by `_fresh_workdir` before the next program."""
+    """Empty what the program could write and undo what it could set: its run dir goes (recreated by
+    `_fresh_workdir`, so no mode, ACL or xattr it set survives), with bubblewrap so does everything else in the
+    private /tmp but the interpreter's read-only mounts, and everything in the private /dev/shm; those
+    directories and /dev/pts get their own modes back and lose any xattr/ACL (the harness not root: they
+    belong to the programs' uid). Then no unix socket may be left in the worker's network namespace: one kept
+    in flight by an SCM_RIGHTS cycle would keep memfds, unlinked tmpfs files or an abstract address alive for
+    the next program; the kernel's collector takes them once a unix socket is closed."""
+    for d, mode in RESET_DIRS:  # first: a program may have made them unreadable (chmod 0)
+        _reset_dir(d, mode)
     if private_scratch:
-        _empty_dir(scratch, keep={"run", *KEEP})
-    try:
-        is_dir = (os.lstat(workdir).st_mode & 0o170000) == 0o040000
-    except FileNotFoundError:
-        is_dir = False
-    if is_dir:
-        _empty_dir(workdir)
+        _empty_dir(scratch, keep=KEEP)
+    elif os.path.lexists(workdir):
+        if os.path.isdir(workdir) and not os.path.islink(workdir):
+            _empty_dir(workdir)
+            os.rmdir(workdir)
+        else:
+            os.unlink(workdir)
     for d in CLEAN_DIRS:
         _empty_dir(d)
+    if CHECK_SOCKETS:
+        _collect_sockets()
+
+
+def _reset_dir(path, mode):
+    """Give a directory the worker owns its mode back (by path: an fd needs the read permission the program
+    may have taken away) and drop every xattr/ACL the program set on it."""
+    if os.lstat(path).st_mode & 0o7777 != mode:
+        os.chmod(path, mode, follow_symlinks=False)
+    for name in os.listxattr(path, follow_symlinks=False):
+        os.removexattr(path, name, follow_symlinks=False)
+
+
+def _unix_sockets():
+    return _read_proc("/proc/net/unix").count(b"\n") - 1  # a header line, then one line per socket
+
+
+def _collect_sockets(patience=1.0):
+    """No unix socket may outlive its program (see `_cleanup`). Closing one runs the kernel's collector of
+    in-flight cycles (asynchronously on recent kernels: wait a little)."""
+    if _unix_sockets() <= 0:
+        return
+    import socket
+
+    deadline = time.monotonic() + patience
+    while True:
+        a, b = socket.socketpair()
+        a.close()
+        b.close()
+        if _unix_sockets() <= 0:
+            return
+        if time.monotonic() > deadline:
+            raise OSError(f"{_unix_sockets()} unix sockets outlived the program (kept in flight)")
+        time.sleep(0.005)
 
 
 def _rlimits(limits, address_space):
@@ -686,6 +725,8 @@ DIE_WITH_WORKER = False  # set in main(): without bubblewrap (whose PID namespac
 OOM_FIRST = False  # set in main(): under a memory cgroup, programs are the OOM killer's first choice
 KEEP = frozenset()  # top-level names in the scratch dir that hold the interpreter (bound there read-only)
 CLEAN_DIRS = ()  # other directories emptied after every program (the private /dev/shm)
+RESET_DIRS = ()  # (dir, mode): modes restored and xattrs/ACLs removed after every program (bubblewrap only)
+CHECK_SOCKETS = False  # no unix socket may outlive a program (bubblewrap: the network namespace is ours)
 OOM_EVENTS = None  # the worker cgroup's memory.events / memory.oom_control, and its last `oom_kill` count
 _OOM_SEEN = [0]
 
@@ -776,7 +817,7 @@ def _install_seccomp(program):
 
 
 def main():
-    global DROP_UID, DROP_CAPS, DIE_WITH_WORKER, OOM_FIRST, OOM_EVENTS, KEEP, CLEAN_DIRS
+    global DROP_UID, DROP_CAPS, DIE_WITH_WORKER, OOM_FIRST, OOM_EVENTS, KEEP, CLEAN_DIRS, RESET_DIRS, CHECK_SOCKETS
     layers, missing = [], []
     libc = _LIBC
     if libc.prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0:
@@ -802,6 +843,10 @@ def main():
     KEEP = frozenset(config.get("keep") or ())
     DIE_WITH_WORKER = not config.get("private_scratch")
     CLEAN_DIRS = tuple(config.get("clean_dirs") or ())
+    if config.get("private_scratch"):
+        RESET_DIRS = tuple((d, os.stat(d).st_mode & 0o7777) for d in (scratch, *CLEAN_DIRS, "/dev/pts")
+                           if os.path.isdir(d))
+        CHECK_SOCKETS = True
     OOM_FIRST = bool(config.get("oom_events"))
     if OOM_FIRST:
         OOM_EVENTS = config["oom_events"]

@@ -30,8 +30,10 @@ What is protected (bubblewrap, harness as root or as any other user):
   the host's abstract unix sockets are out of reach too. /run (and so /var/run, where the docker and dbus
   sockets live) is hidden.
 - Read-only filesystem (`--ro-bind / /`). The only writable places are a private 512 MiB tmpfs at /tmp (the
-  program's cwd is /tmp/run) and a private 64 MiB /dev/shm; the worker empties both after every program
-  (iteratively, whatever the depth or the modes the program set). /home, /root, /mnt, /media, /srv,
+  program's cwd is /tmp/run, made afresh for every program) and a private 64 MiB /dev/shm; the worker
+  empties both after every program (iteratively, whatever the depth or the modes the program set) and gives
+  /tmp, /dev/shm and /dev/pts their modes back without any xattr or ACL the program set. Every other mount
+  bubblewrap makes is read-only. /home, /root, /mnt, /media, /srv,
   /var/tmp and $HOME are replaced by empty tmpfs mounts, so the user's home cannot be read; the
   interpreter's and this package's directories are bound back read-only if they live there.
 - No reaching another sample or the run. Every worker has its own bubblewrap (mount, PID, IPC, UTS, network
@@ -99,10 +101,11 @@ What is NOT protected:
   workers then also share uid 65534's RLIMIT_NPROC count (harness as root): a fork bomb in one can make
   forks fail in another. (With a pids cgroup per worker the rlimit sits above all workers together.)
 - A program can slow its neighbours by using CPU, memory bandwidth or disk cache (no CPU cgroup limits).
-- The network namespace is per worker, not per program (a new one per program would cost milliseconds): an
-  abstract unix socket kept alive by an in-flight SCM_RIGHTS cycle can outlive its program until the kernel
-  collects it, a channel from one hostile program to a later one on the same worker. It cannot change an
-  honest program's verdict.
+- The network namespace is per worker, not per program (a new one per program would cost milliseconds). A
+  unix socket kept in flight by an SCM_RIGHTS cycle (holding memfds, unlinked tmpfs files or an abstract
+  address) would outlive its program: the worker checks that none is left in its namespace after every
+  program, closing a socket to run the kernel's collector, and is replaced if one stays. Timestamps of the
+  directories a program may write are not reset (a covert channel between hostile programs only).
 
 Fallback, `--isolation process` (or `none`): no bubblewrap. A RuntimeWarning names what is missing. These layers
 remain: worker/child process isolation, rlimits, the wall-clock kill of the group and its descendants, a
@@ -270,13 +273,16 @@ def _top_names_under(root: str) -> list[str]:
 
 
 def _hideable(dirs: Sequence[str]) -> list[str]:
-    """Of `dirs`, those that can be hidden: existing, holding none of the directories a worker needs, and not
-    under /tmp (the private /tmp hides those already; a mount there could not be cleaned away)."""
+    """Of `dirs`, those that can be hidden: existing, and holding none of the directories a worker needs. One
+    under /tmp only if a needed dir bound back there shows it (the private /tmp hides the others, and a mount
+    point left in it could not be cleaned away)."""
     needed = _needed_dirs()
     out = []
     for d in dirs:
         d = os.path.realpath(d)
-        if d != "/" and os.path.isdir(d) and not _under(d, "/tmp") and not any(_under(n, d) for n in needed):
+        if _under(d, "/tmp") and not any(_under(d, n) for n in needed if n != "/tmp"):
+            continue
+        if d != "/" and os.path.isdir(d) and not any(_under(n, d) for n in needed):
             out.append(d)
     return sorted(set(out))
 
