@@ -488,16 +488,20 @@ def _fresh_workdir(scratch, drop_uid):
     except FileNotFoundError:
         ok = False
     if not ok:
-        if os.path.lexists(workdir):
-            if os.path.isdir(workdir) and not os.path.islink(workdir):
-                _empty_dir(workdir)
-                os.rmdir(workdir)
-            else:
-                os.unlink(workdir)
+        _remove(workdir)
         os.mkdir(workdir, 0o700)
         if drop_uid:
             os.chown(workdir, CHILD_UID, CHILD_UID)
     return workdir
+
+
+def _remove(path):
+    """Remove a file, link or directory tree, if there is one."""
+    if os.path.isdir(path) and not os.path.islink(path):
+        _empty_dir(path)
+        os.rmdir(path)
+    elif os.path.lexists(path):
+        os.unlink(path)
 
 
 def _cleanup(scratch, private_scratch, workdir):
@@ -512,12 +516,8 @@ def _cleanup(scratch, private_scratch, workdir):
         _reset_dir(d, mode)
     if private_scratch:
         _empty_dir(scratch, keep=KEEP)
-    elif os.path.lexists(workdir):
-        if os.path.isdir(workdir) and not os.path.islink(workdir):
-            _empty_dir(workdir)
-            os.rmdir(workdir)
-        else:
-            os.unlink(workdir)
+    else:
+        _remove(workdir)
     for d in CLEAN_DIRS:
         _empty_dir(d)
     if CHECK_SOCKETS:
