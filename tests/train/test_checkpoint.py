@@ -182,3 +182,114 @@ def test_state_round_trips_every_type_the_trainer_stores(tmp_path):
     assert back["window"] == [1.5, 2.25] and back["__tensor__"] == "a key that looks like a tag"
     with pytest.raises(TypeError, match="at .custom: cannot store a object"):
         save_state({"custom": object()}, tmp_path)
+
+
+# --- a save that fails (disk full) and a state of the wrong shape -----------------------------------------
+
+
+def test_disk_full_during_a_save_is_a_clean_error_and_leaves_no_partial_dir(make_config, tmp_path, capsys, monkeypatch):
+    import errno
+
+    from textbooks.cli import main
+    from textbooks.train import state as state_module
+
+    cfg = make_config("schedule.stop_step=10")
+    yaml = tmp_path / "c.yaml"
+    cfg.save(yaml)
+    real = state_module.save_state
+    calls = {"n": 0}
+
+    def full_disk(tree, directory):
+        calls["n"] += 1
+        if calls["n"] == 2:  # the second checkpoint (step 10) finds the disk full
+            raise OSError(errno.ENOSPC, "No space left on device", str(Path(directory) / "trainer_state.safetensors"))
+        return real(tree, directory)
+
+    monkeypatch.setattr(ckpt, "save_state", full_disk)
+    assert main(["train", "--config", str(yaml)]) == 1
+    err = capsys.readouterr().err
+    assert "checkpoint save failed: No space left on device" in err and "step_000010" in err, err
+    assert "step_000005 is intact" in err and "--resume" in err and "Traceback" not in err
+    root = Path(cfg.trainer.run_dir) / "checkpoints"
+    assert sorted(p.name for p in root.iterdir()) == ["step_000005"]  # no .tmp-* left behind
+    monkeypatch.setattr(ckpt, "save_state", real)
+    assert Trainer(cfg, resume=True).fit()["steps"] == 10
+
+
+def test_safetensors_error_during_a_save_is_caught_too(make_config, monkeypatch):
+    from safetensors import SafetensorError
+
+    from textbooks.train.checkpoint import CheckpointSaveError
+
+    def fail(tree, directory):
+        raise SafetensorError("Error while serializing: IoError(No space left on device)")
+
+    monkeypatch.setattr(ckpt, "save_state", fail)
+    cfg = make_config("schedule.stop_step=2")
+    with pytest.raises(CheckpointSaveError, match="there is no earlier checkpoint"):
+        Trainer(cfg).fit()
+    assert not any((Path(cfg.trainer.run_dir) / "checkpoints").iterdir())
+
+
+def _edit_state(path: Path, edit) -> None:
+    import json
+
+    f = path / "trainer_state.json"
+    tree = json.loads(f.read_text())
+    edit(tree)
+    f.write_text(json.dumps(tree))
+
+
+@pytest.mark.parametrize("name, edit, message", [
+    ("no keys", lambda t: t.update(state={}), "missing step"),
+    ("a list", lambda t: t.update(state=[1, 2]), "not a mapping"),
+    ("no state", lambda t: t.pop("state"), "has no state"),
+    ("bad window", lambda t: t["state"].update(loss_window={"losses": "abc", "seconds": 1}), "loss_window"),
+    ("negative step", lambda t: t["state"].update(step=-5), "step=-5 is not a non-negative integer"),
+    ("huge step", lambda t: t["state"].update(step=10**30), "but the folder is step_000004"),
+    ("string step", lambda t: t["state"].update(step="4"), "step='4' is not"),
+    ("other step", lambda t: t["state"].update(step=3), "step=3 but the folder is step_000004"),
+    ("bad tuple", lambda t: t["state"].update(best_step={"__tuple__": 5}), "malformed"),
+])
+def test_trainer_state_of_the_wrong_shape_is_damage(make_config, name, edit, message):
+    from textbooks.train.config import ConfigError
+
+    cfg = make_config("schedule.stop_step=4", "trainer.checkpoint_every=2")
+    Trainer(cfg).fit()
+    run_dir = Path(cfg.trainer.run_dir)
+    metrics = (run_dir / "metrics.jsonl").read_text()
+    _edit_state(run_dir / "checkpoints" / "step_000004", edit)
+    with pytest.raises(ConfigError, match=rf"{message}.*the checkpoint is damaged: move .*step_000004 away"):
+        Trainer(cfg, resume=True).fit()
+    assert (run_dir / "metrics.jsonl").read_text() == metrics  # nothing truncated
+
+
+def test_deeply_nested_state_is_damage_not_a_recursion_error(make_config):
+    from textbooks.train.config import ConfigError
+
+    cfg = make_config("schedule.stop_step=2")
+    Trainer(cfg).fit()
+    f = Path(cfg.trainer.run_dir) / "checkpoints" / "step_000002" / "trainer_state.json"
+    f.write_text('{"format":"textbooks.trainer_state","version":2,"state":' + "[" * 100000 + "]" * 100000 + "}")
+    with pytest.raises(ConfigError, match="the checkpoint is damaged"):
+        Trainer(cfg, resume=True).fit()
+
+
+def test_a_newer_dir_without_state_is_skipped_with_a_warning_and_damaged_weights_say_move_away(make_config, capsys):
+    from textbooks.train.config import ConfigError
+
+    cfg = make_config("schedule.stop_step=4", "trainer.checkpoint_every=2")
+    Trainer(cfg).fit()
+    root = Path(cfg.trainer.run_dir) / "checkpoints"
+    (root / "step_000004" / "trainer_state.json").unlink()
+    capsys.readouterr()
+    t = Trainer(cfg, resume=True)
+    t.setup()
+    t.close()
+    assert t.resume_from.name == "step_000002"
+    err = capsys.readouterr().err
+    assert "warning: skipping" in err and "step_000004: it has no trainer_state.json" in err
+    weights = root / "step_000002" / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:100])
+    with pytest.raises(ConfigError, match=r"cannot load weights from --resume checkpoint .*step_000002.*move .*step_000002 away"):
+        Trainer(cfg, resume=True).fit()

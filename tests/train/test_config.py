@@ -1,5 +1,6 @@
 """Config loading: typed sections, overrides, clear errors, and the shipped configs' paper numbers."""
 
+import re
 from pathlib import Path
 
 import pytest
@@ -100,3 +101,41 @@ def test_removed_val_batches_says_what_replaces_it(tmp_path):
         load_config(path)
     with pytest.raises(ConfigError, match=r"trainer.val_tokens=16 must be >= data.seq_len=32"):
         load_config(None, ["data.seq_len=32", "trainer.val_tokens=16"])
+
+
+@pytest.mark.parametrize("override, message", [
+    ("trainer.cpu_threads=-3", "trainer.cpu_threads=-3 must be >= 1"),
+    ("trainer.cpu_threads=0", "trainer.cpu_threads=0 must be >= 1"),
+    ("trainer.device=tpu", "trainer.device='tpu' must be auto, cpu, cuda or cuda:N"),
+    ("optimizer.eps=-1", "optimizer.eps=-1.0 must be > 0"),
+    ("trainer.peak_flops=-5", "trainer.peak_flops=-5.0 must be > 0"),
+])
+def test_range_checks_name_the_key(override, message):
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        load_config(None, [override])
+
+
+def test_errors_in_set_values_name_the_set_argument_not_the_file():
+    path = CONFIGS / "demo-tiny.yaml"
+    with pytest.raises(ConfigError, match=r"^--set trainer.foo=1: unknown key 'trainer.foo'"):
+        load_config(path, ["trainer.foo=1"])
+    with pytest.raises(ConfigError, match=r"^--set trainer.micro_batch_size=abc: trainer.micro_batch_size must be an integer"):
+        load_config(path, ["trainer.micro_batch_size=abc"])
+    with pytest.raises(ConfigError, match=r"^--set model.overrides=3: model.overrides must be a mapping"):
+        load_config(path, ["model.overrides=3"])
+    with pytest.raises(ConfigError, match=r"^--set data.datasets=\[\{path: x, wieght: 2\}\]: unknown key 'data.datasets\[0\].wieght'"):
+        load_config(path, ["data.datasets=[{path: x, wieght: 2}]"])
+
+
+def test_world_size_without_torchrun_and_cuda_without_a_gpu_are_config_errors(monkeypatch):
+    import torch
+
+    from textbooks.train import parallel
+
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.delenv("RANK", raising=False)
+    with pytest.raises(ConfigError, match="WORLD_SIZE=2 is set but RANK is not.*torchrun"):
+        parallel.launched_world_size()
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(ConfigError, match="trainer.device='cuda:0' but CUDA is not available"):
+        parallel.resolve_device("cuda")

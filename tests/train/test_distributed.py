@@ -73,8 +73,9 @@ def test_parallel_none_is_refused_with_two_ranks(make_config, tmp_path):
     make_config("trainer.parallel=none", f"trainer.run_dir={run_dir}").save(path)
     done = _torchrun(2, "-m", "textbooks", "train", "--config", str(path))
     assert done.returncode != 0
-    # a usage error from each worker (torchrun then prints its own ChildFailedError traceback)
-    assert "textbooks train: error: trainer.parallel=none but this launch has 2 processes" in done.stderr, done.stderr[-3000:]
+    # a usage error, printed by rank 0 alone (torchrun then prints its own ChildFailedError traceback)
+    assert done.stderr.count("textbooks train: error: trainer.parallel=none but this launch has 2 processes") == 1, \
+        done.stderr[-3000:]
     assert "set trainer.parallel=ddp" in done.stderr and "ConfigError" not in done.stderr
     assert not run_dir.exists()
 
@@ -111,6 +112,7 @@ def test_validation_loss_of_a_checkpoint_is_the_same_on_one_and_two_ranks(make_c
         resumed = Trainer(config(f"trainer.micro_batch_size={micro}"), resume=True)
         resumed.setup()
         assert len(resumed.val_set) == 5 and resumed.evaluate() == logged
+        resumed.close()  # let the torchrun launch below take the run_dir
 
     path = tmp_path / "two.yaml"
     config("trainer.micro_batch_size=1", f"trainer.parallel={parallel}").save(path)  # accumulation 4 / (1 x 2) = 2
@@ -120,3 +122,23 @@ def test_validation_loss_of_a_checkpoint_is_the_same_on_one_and_two_ranks(make_c
     assert done.returncode == 0, done.stderr[-3000:]
     result = json.loads(done.stdout.strip().splitlines()[-1])
     assert result == {"step": 4, "val_loss": logged, "windows": 5}  # exact float equality
+
+
+def test_under_torchrun_only_rank_0_prints_an_error_all_ranks_share(make_config, tmp_path, capsys, monkeypatch):
+    import torch
+
+    from textbooks.cli import main
+
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("trainer:\n  run_dri: x\n")
+    monkeypatch.setenv("RANK", "1")
+    assert main(["train", "--config", str(bad)]) == 2
+    assert capsys.readouterr().err == ""  # rank 0 prints it
+    # an error of this rank alone (its GPU is missing) is printed by the rank itself
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setenv("LOCAL_RANK", "1")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    yaml = tmp_path / "cuda.yaml"
+    make_config("trainer.device=cuda").save(yaml)
+    assert main(["train", "--config", str(yaml)]) == 2
+    assert "error: rank 1 (LOCAL_RANK=1): trainer.device='cuda:1' but CUDA is not available" in capsys.readouterr().err

@@ -79,3 +79,83 @@ def test_dry_run_refuses_what_a_launch_would(make_config, tmp_path, capsys):
     assert _field(out, "steps").startswith("2 -> 20 = 18 (resuming ")
     with pytest.raises(SystemExit):
         main(["train", "--config", str(changed), "--dry-run", "--mfu", "abc"])
+
+
+def test_dry_run_refuses_bad_flags_and_names_the_flag(make_config, tmp_path, capsys, monkeypatch):
+    yaml = tmp_path / "c.yaml"
+    make_config().save(yaml)
+    assert main(["train", "--config", str(yaml), "--dry-run", "--peak-flops", "-5"]) == 2
+    assert "--peak-flops -5.0: must be > 0" in capsys.readouterr().err
+    assert main(["train", "--config", str(yaml), "--dry-run", "--allow-config-change", "optimizer.lr"]) == 2
+    assert "--allow-config-change only applies with --resume" in capsys.readouterr().err
+    none = tmp_path / "none.yaml"
+    make_config("trainer.parallel=none").save(none)
+    assert main(["train", "--config", str(none), "--dry-run", "--world-size", "2"]) == 2
+    err = capsys.readouterr().err
+    assert "(--world-size 2)" in err and "WORLD_SIZE=2" not in err
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.delenv("RANK", raising=False)
+    assert main(["train", "--config", str(yaml), "--dry-run"]) == 2
+    assert "WORLD_SIZE=2 is set but RANK is not" in capsys.readouterr().err
+
+
+def test_dry_run_and_launch_print_the_validation_size(make_config, tmp_path, capsys):
+    from textbooks.train import Trainer
+
+    cfg = make_config("trainer.val_every=2", "trainer.val_tokens=100000000", "schedule.stop_step=2")
+    yaml = tmp_path / "c.yaml"
+    cfg.save(yaml)
+    assert main(["train", "--config", str(yaml), "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    line = re.search(r"^val: ([\d,]+) windows \(([\d,]+) tokens; val_tokens asks for 100,000,000\)$", out, re.M)
+    assert line, out
+    windows = int(line.group(1).replace(",", ""))
+    assert int(line.group(2).replace(",", "")) == windows * 32
+    assert "fewer than trainer.val_tokens=100,000,000 asks for" in out
+    Trainer(cfg).fit()
+    err = capsys.readouterr().err
+    assert line.group(0) in err and "warning: the validation split of" in err
+
+    Trainer(make_config("trainer.val_every=2", "trainer.val_tokens=100", "schedule.stop_step=2",
+                        f"trainer.run_dir={tmp_path / 'r2'}")).fit()
+    err = capsys.readouterr().err
+    assert "val: 3 windows (96 tokens; val_tokens asks for 100)" in err and "not a multiple of data.seq_len=32" in err
+
+
+def test_dry_run_resolves_the_checkpoint_as_the_launch_would(make_config, tmp_path, capsys):
+    """A crash between the two renames of a re-save leaves `.old-step_N` and no step_N: the launch's recover()
+    resumes from it, so the dry run (which changes nothing) must report it too; a refused resume is not shown as
+    resuming."""
+    import shutil
+
+    from textbooks.train import Trainer
+
+    cfg = make_config("schedule.stop_step=4", "trainer.checkpoint_every=2")
+    Trainer(cfg).fit()
+    root = Path(cfg.trainer.run_dir) / "checkpoints"
+    shutil.move(root / "step_000004", root / ".old-step_000004")
+    yaml = tmp_path / "c.yaml"
+    make_config().save(yaml)
+    assert main(["train", "--config", str(yaml), "--dry-run", "--resume"]) == 0
+    out = capsys.readouterr().out
+    assert _field(out, "steps").startswith("4 -> 20 = 16 (resuming ") and ".old-step_000004" in _field(out, "steps")
+    assert (root / ".old-step_000004").exists()  # read-only
+
+    changed = tmp_path / "changed.yaml"
+    make_config("optimizer.lr=1e-3").save(changed)
+    assert main(["train", "--config", str(changed), "--dry-run", "--resume"]) == 2
+    out = capsys.readouterr().out
+    assert "(resuming" not in _field(out, "steps") and "refused" in _field(out, "steps")
+
+
+def test_dry_run_of_a_finished_run_and_of_a_stop_before_the_checkpoint(make_config, tmp_path, capsys):
+    from textbooks.train import Trainer
+
+    Trainer(make_config("schedule.stop_step=4")).fit()
+    yaml = tmp_path / "c.yaml"
+    make_config("schedule.stop_step=4").save(yaml)
+    assert main(["train", "--config", str(yaml), "--dry-run", "--resume"]) == 0
+    assert "already at step 4 = stop_step; nothing to do" in capsys.readouterr().out
+    make_config("schedule.stop_step=2").save(yaml)
+    assert main(["train", "--config", str(yaml), "--dry-run", "--resume"]) == 2
+    assert "schedule.stop_step=2 is before the checkpoint's step 4" in capsys.readouterr().out

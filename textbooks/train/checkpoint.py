@@ -27,7 +27,11 @@ Atomicity: at every instant of a save, the previous checkpoint or the new one is
 5. Pruning renames a checkpoint to `.trash-...` (atomic) before deleting its files, so a half-deleted
    checkpoint is never listed as complete.
 `recover()` (run by rank 0 before resuming and before each save) finishes any of these left half done, and
-removes `.tmp-*` / `.trash-*` leftovers. tests/train/test_checkpoint.py kills a save at every filesystem
+removes `.tmp-*` / `.trash-*` leftovers (safe because one launch holds the run_dir: textbooks/train/lock.py).
+A save that fails (disk full: OSError / SafetensorError) is cleaned up the same way and raised as
+CheckpointSaveError naming the intact previous checkpoint; the new one is published before old ones are
+pruned, so a save needs room for one more checkpoint. `load_state` checks the state's shape
+(`check_trainer_state`: the keys the trainer writes, and a `step` equal to the folder's). tests/train/test_checkpoint.py kills a save at every filesystem
 call it makes and resumes from what is left.
 """
 
@@ -146,6 +150,40 @@ def latest_checkpoint(root: str | Path) -> Path | None:
     return found[-1][1] if found else None
 
 
+def latest_after_recovery(root: str | Path) -> Path | None:
+    """The checkpoint `recover(root)` then `latest_checkpoint(root)` would give, changing nothing (--dry-run):
+    an `.old-step_N` whose replacement was never published still counts as step N."""
+    root = Path(root)
+    found = dict(list_checkpoints(root))
+    if root.is_dir():
+        for p in root.iterdir():
+            m = OLD_RE.match(p.name)
+            if m and not _is_checkpoint(root / m.group(1)) and _is_checkpoint(p):
+                found[int(STEP_RE.match(m.group(1)).group(1))] = p
+    return found[max(found)] if found else None
+
+
+def skipped_checkpoints(root: str | Path, latest: Path | None) -> list[Path]:
+    """step_* directories newer than `latest` that are not complete checkpoints (no trainer state): `latest`
+    skips them. Saves publish complete directories only, so these were damaged or copied in part."""
+    root = Path(root)
+    if not root.is_dir():
+        return []
+    newest = checkpoint_step(latest) if latest is not None else -1
+    out = []
+    for p in sorted(root.iterdir()):
+        m = STEP_RE.match(p.name)
+        if m and p.is_dir() and not p.is_symlink() and not _is_checkpoint(p) and int(m.group(1)) > newest:
+            out.append(p)
+    return out
+
+
+def checkpoint_step(path: Path) -> int | None:
+    """The step in a checkpoint directory's name (step_000123, or .old-step_000123), None if it has none."""
+    m = re.search(r"step_(\d+)$", Path(path).name)
+    return int(m.group(1)) if m else None
+
+
 def best_checkpoint(root: str | Path) -> Path | None:
     link = Path(root) / BEST
     return link.resolve() if link.is_symlink() and link.resolve().is_dir() else None
@@ -191,6 +229,62 @@ def write_model_dir(state: dict, config, tokenizer, directory: Path) -> None:
     save_model_dir(model, tokenizer, directory)
 
 
+class CheckpointSaveError(RuntimeError):
+    """A checkpoint could not be written (disk full, I/O error); the previous checkpoint is intact."""
+
+
+def _number(x, finite: bool = True) -> bool:
+    import math
+
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and (not finite or math.isfinite(x))
+
+
+def _int(x, minimum: int = 0) -> bool:
+    return isinstance(x, int) and not isinstance(x, bool) and x >= minimum
+
+
+def check_trainer_state(state, path: Path) -> None:
+    """StateError unless `state` has the shape `Trainer.checkpoint` writes and its step is the folder's."""
+    import torch
+
+    def need(ok: bool, what: str) -> None:
+        if not ok:
+            raise StateError(f"{path / STATE_FILE}: {what}")
+
+    need(isinstance(state, dict), f"the state is a {type(state).__name__}, not a mapping")
+    required = ("step", "tokens_seen", "global_batch", "world_size", "lr", "best_val_loss", "best_step",
+                "loss_window", "data", "rng", "optimizer", "scaler")
+    missing = [k for k in required if k not in state]
+    need(not missing, f"missing {', '.join(missing)}")
+    folder_step = checkpoint_step(path)
+    need(_int(state["step"]), f"step={state['step']!r} is not a non-negative integer")
+    need(folder_step is None or state["step"] == folder_step, f"step={state['step']!r} but the folder is {path.name}")
+    need(_int(state["tokens_seen"]), f"tokens_seen={state['tokens_seen']!r} is not a non-negative integer")
+    need(_int(state["global_batch"], 1) and _int(state["world_size"], 1),
+         "global_batch and world_size must be integers >= 1")
+    need(_number(state["lr"]), f"lr={state['lr']!r} is not a number")
+    need(state["best_val_loss"] is None or _number(state["best_val_loss"]), f"best_val_loss={state['best_val_loss']!r}")
+    need(state["best_step"] is None or _int(state["best_step"]), f"best_step={state['best_step']!r}")
+    w = state["loss_window"]
+    need(isinstance(w, dict) and isinstance(w.get("losses"), list) and all(_number(x) for x in w["losses"])
+         and _number(w.get("seconds")), "loss_window must be {losses: [numbers], seconds: number}")
+    d = state["data"]
+    need(isinstance(d, dict) and all(k in d for k in ("version", "seed", "seq_len", "samples", "cursors", "rng", "datasets"))
+         and _int(d["samples"]) and isinstance(d["cursors"], list) and isinstance(d["rng"], dict)
+         and isinstance(d["datasets"], list) and all(isinstance(e, dict) for e in d["datasets"])
+         and all(isinstance(c, list) and len(c) == 2 and all(_int(v) for v in c) for c in d["cursors"]),
+         "data (the loader position) is malformed")
+    rng = state["rng"]
+    need(isinstance(rng, list) and len(rng) == state["world_size"]
+         and all(isinstance(r, dict) and isinstance(r.get("python"), tuple) and isinstance(r.get("numpy"), tuple)
+                 and isinstance(r.get("torch"), torch.Tensor) for r in rng),
+         "rng must hold one {python, numpy, torch} state per rank")
+    opt = state["optimizer"]
+    need(isinstance(opt, dict) and isinstance(opt.get("state"), dict) and isinstance(opt.get("param_groups"), list),
+         "optimizer must be {state: ..., param_groups: [...]}")
+    need(state["scaler"] is None or isinstance(state["scaler"], dict), "scaler must be a mapping or null")
+
+
 class Checkpointer:
     """The trainer's checkpoints in one directory: what a checkpoint holds, when old ones go, which is best."""
 
@@ -207,6 +301,9 @@ class Checkpointer:
     def best(self) -> Path | None:
         return best_checkpoint(self.root)
 
+    def skipped(self, latest: Path | None) -> list[Path]:
+        return skipped_checkpoints(self.root, latest)
+
     def save(self, step: int, *, model_state: dict, model_config, tokenizer, trainer_state: dict, config,
              is_best: bool) -> Path:
         """Publish step_NNNNNN atomically, then move `best` and prune (rank 0 only)."""
@@ -216,10 +313,31 @@ class Checkpointer:
             save_state(trainer_state, tmp)
             config.save(tmp / "config.yaml")
 
-        path = write_checkpoint(self.root, step, write)
-        if self.keep_best and is_best:
-            set_best(self.root, path)
-        prune(self.root, self.keep_last)
+        from safetensors import SafetensorError
+
+        previous = self.latest()
+        target = self.root / step_dir_name(step)
+        try:
+            path = write_checkpoint(self.root, step, write)
+        except (OSError, SafetensorError) as e:
+            try:
+                recover(self.root)  # drop the partial .tmp dir; put back a re-saved step's old copy
+            except OSError:
+                pass
+            intact = f"{previous.name} is intact" if previous is not None else "there is no earlier checkpoint"
+            raise CheckpointSaveError(
+                f"checkpoint save failed: {_reason(e)} at {target}; {intact}; free space (a save needs room for one more "
+                f"checkpoint: old ones are pruned only after the new one is published) and --resume"
+            ) from None
+        try:
+            if self.keep_best and is_best:
+                set_best(self.root, path)
+            prune(self.root, self.keep_last)
+        except OSError as e:
+            raise CheckpointSaveError(
+                f"{path} was saved, but moving `best` or pruning old checkpoints failed: {_reason(e)}; free space and "
+                f"--resume (it continues from {path.name})"
+            ) from None
         return path
 
     @staticmethod
@@ -232,14 +350,23 @@ class Checkpointer:
                 f"new run from its weights with model.init_from={path} (fresh optimizer and schedule)"
             )
         try:
-            return load_state(path)
+            state = load_state(path)
+            check_trainer_state(state, path)
+            return state
         except StateError as e:
             raise ConfigError(
                 f"{e}; the checkpoint is damaged: move {path} away to resume from the one before it"
             ) from None
 
 
+def _reason(e: Exception) -> str:
+    if isinstance(e, OSError) and e.strerror:
+        return e.strerror + (f" ({e.filename})" if e.filename else "")
+    return str(e) or type(e).__name__
+
+
 __all__ = [
-    "Checkpointer", "STATE_FILE", "TENSOR_FILE", "BEST", "recover", "write_checkpoint", "list_checkpoints",
+    "Checkpointer", "CheckpointSaveError", "check_trainer_state", "latest_after_recovery", "skipped_checkpoints",
+    "STATE_FILE", "TENSOR_FILE", "BEST", "recover", "write_checkpoint", "list_checkpoints",
     "latest_checkpoint", "best_checkpoint", "set_best", "prune", "step_dir_name", "write_model_dir",
 ]

@@ -10,7 +10,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 
 EPILOG = """examples:
@@ -26,7 +25,9 @@ EPILOG = """examples:
 resume: the config must match the checkpoint's, except the time budget, stop step, logging / validation /
 checkpoint cadence, run_dir, parallelism and compile settings, and the batch layout (micro-batch,
 accumulation, number of ranks) while the global batch stays the same; anything else needs
---allow-config-change KEY. Each launch and each change is recorded in run_dir/history.jsonl.
+--allow-config-change KEY, except data.seq_len, data.datasets and trainer.seed, which never change on resume
+(they define the data order; start a new run with model.init_from=CHECKPOINT instead). Each launch and each
+change is recorded in run_dir/history.jsonl. One launch per run_dir at a time (run_dir/.lock).
 
 outputs (in trainer.run_dir): config.yaml (this launch's), history.jsonl, metrics.jsonl, tensorboard/,
 checkpoints/step_NNNNNN/ (HF model dir + tokenizer + trainer_state.json/.safetensors), checkpoints/best.
@@ -60,7 +61,15 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from textbooks.train.checkpoint import CheckpointSaveError
     from textbooks.train.config import ConfigError, load_config
+    from textbooks.train.parallel import RankError, launch_rank
+
+    # Under torchrun every rank meets the same error: rank 0 alone prints it (the others exit with the same code),
+    # except errors only some ranks meet (RankError).
+    def error(message: str, every_rank: bool = False) -> None:
+        if launch_rank() == 0 or every_rank:
+            print(f"textbooks train: error: {message}", file=sys.stderr)
 
     try:
         config = load_config(args.config, args.overrides)
@@ -70,14 +79,22 @@ def run(args: argparse.Namespace) -> int:
 
         summary = Trainer(config, resume=args.resume, allow_config_change=args.allow).fit()
     except ConfigError as e:
-        print(f"textbooks train: error: {e}", file=sys.stderr)
+        error(str(e), every_rank=isinstance(e, RankError))
         return 2
+    except CheckpointSaveError as e:  # disk full or an I/O error: the previous checkpoint is intact
+        error(str(e))
+        return 1
     except FloatingPointError as e:  # a NaN/inf loss: the run diverged (checkpoints before it are intact)
-        print(f"textbooks train: error: training diverged: {e}", file=sys.stderr)
+        error(f"training diverged: {e}")
         return 1
     if summary["interrupted"]:
         return 130
-    if summary.get("checkpoint"):
+    if summary.get("nothing_to_do"):
+        if launch_rank() == 0:
+            print(f"already at step {summary['steps']} = stop_step; nothing to do (checkpoint {summary['checkpoint']}; "
+                  f"raise schedule.stop_step to train on)", file=sys.stderr)
+        return 0
+    if summary.get("checkpoint") and summary.get("final_loss") is not None:
         print(f"done: step {summary['steps']}, loss {summary['final_loss']:.4f}, checkpoint {summary['checkpoint']}",
               file=sys.stderr)
     return 0
@@ -86,8 +103,13 @@ def run(args: argparse.Namespace) -> int:
 def _dry_run(config, args) -> int:
     from textbooks.train.plan import format_plan, make_plan
 
-    world = args.world_size if args.world_size is not None else int(os.environ.get("WORLD_SIZE", "1"))
+    from textbooks.train.parallel import launched_world_size
+
+    if args.world_size is not None:
+        world, source = args.world_size, f"--world-size {args.world_size}"
+    else:
+        world, source = launched_world_size(), None  # $WORLD_SIZE (ConfigError without torchrun's RANK)
     plan = make_plan(config, world_size=world, mfu=args.mfu, peak_flops=args.peak_flops, gpu=args.gpu,
-                     resume=args.resume, allow_config_change=args.allow)
+                     resume=args.resume, allow_config_change=args.allow, world_source=source)
     print(format_plan(plan))
     return 2 if plan.problems else 0

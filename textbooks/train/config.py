@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import re
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +31,9 @@ import yaml
 
 class ConfigError(ValueError):
     """A bad training config: the message names the file/key and suggests the fix."""
+
+
+DEVICE_RE = re.compile(r"^(auto|cpu|cuda(:\d+)?)$")
 
 
 @dataclass
@@ -150,8 +154,8 @@ class TrainConfig:
         Path(path).write_text(yaml.safe_dump(self.to_dict(), sort_keys=False))
 
     @classmethod
-    def from_dict(cls, values: dict, source: str = "config") -> "TrainConfig":
-        return _build(cls, values, prefix="", source=source)
+    def from_dict(cls, values: dict, source: "str | _Source" = "config") -> "TrainConfig":
+        return _build(cls, values, prefix="", source=source if isinstance(source, _Source) else _Source(source))
 
 
 def load_config(path: str | Path | None = None, overrides: list[str] | tuple[str, ...] = ()) -> TrainConfig:
@@ -168,12 +172,14 @@ def load_config(path: str | Path | None = None, overrides: list[str] | tuple[str
             raise ConfigError(f"{p}: not valid YAML: {e}") from None
         if not isinstance(values, dict):
             raise ConfigError(f"{p}: the top level must be a mapping of sections (model, data, ...)")
+    origins: dict[str, str] = {}
     for item in overrides:
         key, sep, raw = item.partition("=")
         if not sep or not key.strip():
             raise ConfigError(f"--set {item!r}: expected section.key=value, e.g. --set trainer.micro_batch_size=4")
         _set_path(values, key.strip().split("."), _parse_scalar(raw), item)
-    return TrainConfig.from_dict(values, source=source)
+        origins[key.strip()] = f"--set {item}"
+    return TrainConfig.from_dict(values, source=_Source(source, origins))
 
 
 # Keys of earlier versions, with what replaces them (a plain "unknown key" would not say what to write instead).
@@ -184,6 +190,21 @@ REMOVED_KEYS = {
 
 
 # --- typed building --------------------------------------------------------------------------------
+
+
+class _Source:
+    """Names where a key's value came from in errors: the `--set` argument that gave it, else the file."""
+
+    def __init__(self, file: str, origins: dict[str, str] | None = None):
+        self.file, self.origins = file, origins or {}
+
+    def __call__(self, key: str) -> str:
+        parts = key.replace("[", ".[").split(".")
+        for i in range(len(parts), 0, -1):  # the key itself, then its sections (`--set model.overrides={...}`)
+            origin = self.origins.get(".".join(parts[:i]).replace(".[", "["))
+            if origin:
+                return origin
+        return self.file
 
 
 def _parse_scalar(raw: str) -> Any:
@@ -208,28 +229,28 @@ def _suggest(key: str, valid: list[str]) -> str:
     return f"; did you mean {hint[0]!r}?" if hint else ""
 
 
-def _build(cls, values: Any, prefix: str, source: str):
+def _build(cls, values: Any, prefix: str, source: _Source):
     if values is None:
         values = {}
     if not isinstance(values, dict):
-        raise ConfigError(f"{source}: {prefix.rstrip('.') or 'config'} must be a mapping, got {type(values).__name__}")
+        raise ConfigError(f"{source(prefix.rstrip('.'))}: {prefix.rstrip('.') or 'config'} must be a mapping, got {type(values).__name__}")
     hints = typing.get_type_hints(cls)
     fields = [f.name for f in dataclasses.fields(cls)]
     kwargs = {}
     for key, value in values.items():
         if prefix + str(key) in REMOVED_KEYS:
-            raise ConfigError(f"{source}: {prefix + str(key)} was removed: {REMOVED_KEYS[prefix + str(key)]}")
+            raise ConfigError(f"{source(prefix + str(key))}: {prefix + str(key)} was removed: {REMOVED_KEYS[prefix + str(key)]}")
         if key not in fields:
             full = [prefix + f for f in fields]
             raise ConfigError(
-                f"{source}: unknown key {prefix + str(key)!r}{_suggest(prefix + str(key), full)} "
+                f"{source(prefix + str(key))}: unknown key {prefix + str(key)!r}{_suggest(prefix + str(key), full)} "
                 f"(valid keys here: {', '.join(fields)})"
             )
         kwargs[key] = _coerce(value, hints[key], prefix + key, source)
     return cls(**kwargs)
 
 
-def _coerce(value: Any, tp: Any, key: str, source: str) -> Any:
+def _coerce(value: Any, tp: Any, key: str, source: _Source) -> Any:
     origin, args = typing.get_origin(tp), typing.get_args(tp)
     if origin is Union:  # Optional[X]
         if value is None and type(None) in args:
@@ -239,7 +260,7 @@ def _coerce(value: Any, tp: Any, key: str, source: str) -> Any:
     if origin is Literal:
         if value not in args:
             raise ConfigError(
-                f"{source}: {key}={value!r} is not one of {', '.join(map(repr, args))}"
+                f"{source(key)}: {key}={value!r} is not one of {', '.join(map(repr, args))}"
                 + _suggest(str(value), [str(a) for a in args])
             )
         return value
@@ -251,19 +272,19 @@ def _coerce(value: Any, tp: Any, key: str, source: str) -> Any:
         if isinstance(value, str) and args and args[0] in (str, DatasetEntry):
             value = [value]  # `--set data.datasets=DIR` means a one-element list
         if isinstance(value, (str, dict)) or not isinstance(value, (list, tuple)):
-            raise ConfigError(f"{source}: {key} must be a list, got {value!r}")
+            raise ConfigError(f"{source(key)}: {key} must be a list, got {value!r}")
         return [_coerce(v, args[0] if args else Any, f"{key}[{i}]", source) for i, v in enumerate(value)]
     if tp is dict or origin is dict:
         if not isinstance(value, dict):
-            raise ConfigError(f"{source}: {key} must be a mapping, got {value!r}")
+            raise ConfigError(f"{source(key)}: {key} must be a mapping, got {value!r}")
         return dict(value)
     if tp is bool:
         if not isinstance(value, bool):
-            raise ConfigError(f"{source}: {key} must be true or false, got {value!r}")
+            raise ConfigError(f"{source(key)}: {key} must be true or false, got {value!r}")
         return value
     if tp is int:
         if isinstance(value, bool) or not (isinstance(value, int) or (isinstance(value, float) and value.is_integer())):
-            raise ConfigError(f"{source}: {key} must be an integer, got {value!r}")
+            raise ConfigError(f"{source(key)}: {key} must be an integer, got {value!r}")
         return int(value)
     if tp is float:
         if isinstance(value, str):  # YAML 1.1 reads `1e-3` as a string; accept it as a number
@@ -272,11 +293,11 @@ def _coerce(value: Any, tp: Any, key: str, source: str) -> Any:
             except ValueError:
                 pass
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ConfigError(f"{source}: {key} must be a number, got {value!r}")
+            raise ConfigError(f"{source(key)}: {key} must be a number, got {value!r}")
         return float(value)
     if tp is str:
         if not isinstance(value, (str, int, float)) or isinstance(value, bool):
-            raise ConfigError(f"{source}: {key} must be a string, got {value!r}")
+            raise ConfigError(f"{source(key)}: {key} must be a string, got {value!r}")
         return str(value)
     return value
 
@@ -293,6 +314,9 @@ def _validate_values(cfg: TrainConfig) -> None:
         (t.val_every >= 0, "trainer.val_every must be >= 0 (0 = no validation)"),
         (t.val_every == 0 or t.val_tokens >= d.seq_len, f"trainer.val_tokens={t.val_tokens} must be >= data.seq_len={d.seq_len} (one window)"),
         (t.max_minutes is None or t.max_minutes > 0, "trainer.max_minutes must be > 0 or null"),
+        (t.cpu_threads is None or t.cpu_threads >= 1, f"trainer.cpu_threads={t.cpu_threads} must be >= 1 or null (torch's default)"),
+        (bool(DEVICE_RE.match(t.device)), f"trainer.device={t.device!r} must be auto, cpu, cuda or cuda:N"),
+        (t.peak_flops is None or t.peak_flops > 0, f"trainer.peak_flops={t.peak_flops} must be > 0 FLOP/s or null"),
         (s.warmup_steps >= 0, "schedule.warmup_steps must be >= 0"),
         (s.decay_steps > s.warmup_steps, "schedule.decay_steps (schedule length) must be > schedule.warmup_steps"),
         (s.stop_step is None or 0 < s.stop_step, "schedule.stop_step must be > 0"),
@@ -302,6 +326,7 @@ def _validate_values(cfg: TrainConfig) -> None:
         (0 <= s.min_lr <= o.lr, "schedule.min_lr must be in [0, optimizer.lr]"),
         (o.lr > 0, "optimizer.lr must be > 0"),
         (len(o.betas) == 2 and all(0 <= b < 1 for b in o.betas), "optimizer.betas must be two numbers in [0, 1)"),
+        (o.eps > 0, f"optimizer.eps={o.eps} must be > 0 (it keeps AdamW's division finite)"),
         (o.weight_decay >= 0, "optimizer.weight_decay must be >= 0"),
         (o.grad_clip is None or o.grad_clip > 0, "optimizer.grad_clip must be > 0 or null"),
         (d.seq_len > 0, "data.seq_len must be > 0"),

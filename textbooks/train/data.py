@@ -376,6 +376,27 @@ class ValidationSet:
     def __len__(self) -> int:
         return len(self.index)
 
+    def describe(self, val_tokens: int) -> tuple[str, list[str]]:
+        """One line on the set's size against what `trainer.val_tokens` asks for, and warnings when it is less."""
+        per_split = val_tokens // self.seq_len
+        asked = f"val_tokens asks for {val_tokens:,}" + (" per split" if len(self.splits) > 1 else "")
+        where = f" from {len(self.splits)} splits" if len(self.splits) > 1 else ""
+        line = f"val: {len(self):,} windows{where} ({self.num_tokens:,} tokens; {asked})"
+        warnings = []
+        short = [ds for ds in self.splits if ds.num_windows(self.seq_len) < per_split]
+        for ds in short:
+            have = ds.num_windows(self.seq_len)
+            warnings.append(
+                f"the validation split of {ds.path} has {have:,} windows of data.seq_len={self.seq_len} "
+                f"({have * self.seq_len:,} tokens), fewer than trainer.val_tokens={val_tokens:,} asks for: all of them are used"
+            )
+        if val_tokens % self.seq_len:
+            warnings.append(
+                f"trainer.val_tokens={val_tokens:,} is not a multiple of data.seq_len={self.seq_len}: rounded down to "
+                f"{per_split:,} windows ({per_split * self.seq_len:,} tokens) per split"
+            )
+        return line, warnings
+
     @property
     def num_tokens(self) -> int:
         """Input tokens evaluated (windows x seq_len)."""

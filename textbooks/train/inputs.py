@@ -170,7 +170,9 @@ def build_model(config: PhiConfig, source: str | Path | None, what: str):
     try:
         return load_pretrained(Phi, source, dtype=torch.float32, config=config)
     except (CheckpointError, CheckpointNotFoundError) as e:
-        raise ConfigError(f"cannot load weights from {what} {source}: {e}") from None
+        hint = (f"; the checkpoint is damaged: move {source} away to resume from the one before it"
+                if what.startswith("--resume") else "")
+        raise ConfigError(f"cannot load weights from {what} {source}: {e}{hint}") from None
 
 
 def _open_packed(cls, path: str, split: str, key: str):

@@ -10,7 +10,9 @@ Windows are aligned to absolute steps: the line at step s averages steps (s - lo
 a window still open at a checkpoint are saved with it, so a run killed at any step and resumed logs the same
 averages as one that never stopped (tests/train/test_resume.py). The last step (`stop_step`) is always
 logged; if it is not a multiple of log_every its window stays open in the checkpoint, so a run extended
-later (a larger stop_step) continues the same windows.
+later (a larger stop_step) continues the same windows. A resume that changes `logging.log_every` starts a
+fresh window at the resume step instead (the saved one belongs to the old grid): the first line then
+averages (resume step, next multiple of the new log_every].
 """
 
 from __future__ import annotations

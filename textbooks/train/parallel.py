@@ -25,6 +25,10 @@ import torch.nn as nn
 from textbooks.train.config import ConfigError, TrainerSection
 
 
+class RankError(ConfigError):
+    """A config error that only some ranks meet (the CLI prints it on the rank itself, not only on rank 0)."""
+
+
 @dataclass
 class DistInfo:
     rank: int = 0
@@ -46,22 +50,52 @@ def resolve_device(name: str, local_rank: int = 0) -> torch.device:
         name = "cuda" if torch.cuda.is_available() else "cpu"
     if name == "cuda":
         name = f"cuda:{local_rank}"
-    device = torch.device(name)
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise ConfigError(f"trainer.device={name!r} must be auto, cpu, cuda or cuda:N") from None
     if device.type == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError(f"trainer.device={name!r} but CUDA is not available; use trainer.device=cpu (or auto)")
+        raise ConfigError(f"trainer.device={name!r} but CUDA is not available on this machine; use trainer.device=cpu (or auto)")
+    if device.type == "cuda" and device.index is not None and device.index >= torch.cuda.device_count():
+        raise ConfigError(f"trainer.device={name!r} but this machine has {torch.cuda.device_count()} GPU(s)")
     return device
 
 
 def launched_world_size() -> int:
-    """Processes in this launch: torchrun's WORLD_SIZE, 1 without it."""
-    return int(os.environ.get("WORLD_SIZE", "1"))
-
-
-def check_parallel_mode(mode: str, world_size: int) -> None:
-    """`trainer.parallel: none` under a multi-process launch would train unsynchronised copies: refuse it."""
-    if mode == "none" and world_size > 1:
+    """Processes in this launch: torchrun's WORLD_SIZE, 1 without it. ConfigError if the environment is not a
+    torchrun launch (WORLD_SIZE > 1 without RANK, or not a number)."""
+    raw = os.environ.get("WORLD_SIZE", "1")
+    try:
+        world = int(raw)
+    except ValueError:
+        raise ConfigError(f"WORLD_SIZE={raw!r} is not a number; unset it, or launch with torchrun") from None
+    if world < 1:
+        raise ConfigError(f"WORLD_SIZE={raw} must be >= 1; unset it, or launch with torchrun")
+    if world > 1 and "RANK" not in os.environ:
         raise ConfigError(
-            f"trainer.parallel=none but this launch has {world_size} processes (WORLD_SIZE={world_size}): each would "
+            f"WORLD_SIZE={world} is set but RANK is not: multi-process training is launched with torchrun, which "
+            f"sets RANK, LOCAL_RANK and MASTER_ADDR (`torchrun --nproc_per_node={world} -m textbooks train ...`); "
+            f"unset WORLD_SIZE to train in one process"
+        )
+    return world
+
+
+def launch_rank() -> int:
+    """This process's rank from torchrun's RANK (0 without it), for deciding who prints."""
+    try:
+        return int(os.environ.get("RANK", "0"))
+    except ValueError:
+        return 0
+
+
+def check_parallel_mode(mode: str, world_size: int, launch: str | None = None) -> None:
+    """`trainer.parallel: none` under a multi-process launch would train unsynchronised copies: refuse it.
+
+    `launch` names where the world size came from in the message (default `WORLD_SIZE=N`)."""
+    if mode == "none" and world_size > 1:
+        launch = launch or f"WORLD_SIZE={world_size}"
+        raise ConfigError(
+            f"trainer.parallel=none but this launch has {world_size} processes ({launch}): each would "
             f"train its own unsynchronised copy and only rank 0's would be saved; set trainer.parallel=ddp (or fsdp "
             f"to shard a model too big for one GPU), or launch a single process"
         )
@@ -76,7 +110,10 @@ def init_distributed(device_name: str) -> DistInfo:
             torch.cuda.set_device(device)
         return DistInfo(device=device)
     rank, local_rank = int(os.environ["RANK"]), int(os.environ.get("LOCAL_RANK", "0"))
-    device = resolve_device(device_name, local_rank)
+    try:
+        device = resolve_device(device_name, local_rank)
+    except ConfigError as e:  # e.g. more processes per node than GPUs: only some ranks meet it
+        raise RankError(f"rank {rank} (LOCAL_RANK={local_rank}): {e}") from None
     if device.type == "cuda":
         torch.cuda.set_device(device)
     if not dist.is_initialized():

@@ -13,7 +13,11 @@ whole), and refuses every difference except:
   (parallelism, compile, activation checkpointing, threads, determinism, peak FLOPs for MFU);
 - LAYOUT: how the global batch is split (micro_batch_size, grad_accum_steps, global_batch_size), so the
   number of ranks may change, as long as the global batch (sequences per optimizer step) stays the same;
-- keys named with `--allow-config-change KEY` (repeatable; a key, or a section such as `optimizer`).
+- keys named with `--allow-config-change KEY` (repeatable; a key, or a section such as `optimizer`),
+  except RESUME_NEVER: `data.seq_len`, `data.datasets` (other than moving the same data to another path)
+  and `trainer.seed` define the data order the checkpoint's loader position points into, so they are
+  refused even when allowed (moved data, the same weights at new paths, passes: the loader checks its
+  token counts); to train on with other data, start a new run with `model.init_from=CHECKPOINT`.
 
 Every launch appends one JSON line to `run_dir/history.jsonl`: when, fresh start or resume, from which
 checkpoint and step, on how many ranks, and each changed setting with what allowed it. `config.yaml` in the
@@ -47,6 +51,13 @@ RESUME_MAY_CHANGE = {
     "trainer.deterministic": "how the step is computed",
     "trainer.peak_flops": "only the logged MFU",
 }
+# What the data order is made of (textbooks/train/data.py TokenWindowLoader): the loader position saved in a
+# checkpoint means nothing under other values, so no flag allows them.
+RESUME_NEVER = {
+    "data.seq_len": "the windows the loader position counts",
+    "data.datasets": "the mixture the loader position points into",
+    "trainer.seed": "the data order (and the initial weights)",
+}
 LAYOUT = ("trainer.micro_batch_size", "trainer.grad_accum_steps", "trainer.global_batch_size")
 HISTORY_FILE = "history.jsonl"
 _UNSET = "(unset)"
@@ -77,6 +88,8 @@ def check_allow_keys(allowed: list[str], *configs: TrainConfig) -> None:
         keys |= set(flatten(cfg.to_dict()))
     prefixes = {k.rsplit(".", i)[0] for k in keys for i in range(1, k.count(".") + 1)}
     for a in allowed:
+        if a in RESUME_NEVER:
+            raise ConfigError(_never_message([a]))
         if a not in keys and a not in prefixes:
             hint = difflib.get_close_matches(a, sorted(keys | prefixes), n=1, cutoff=0.5)
             raise ConfigError(
@@ -85,20 +98,54 @@ def check_allow_keys(allowed: list[str], *configs: TrainConfig) -> None:
             )
 
 
+def _never_message(keys: list[str], checkpoint: Path | None = None) -> str:
+    why = "; ".join(f"{k} is {RESUME_NEVER[k]}" for k in keys)
+    init = f"model.init_from={checkpoint}" if checkpoint else "model.init_from=<checkpoint>"
+    return (f"--resume cannot change {', '.join(keys)}: {why}, and the checkpoint's data-loader position only has a "
+            f"meaning under the values it was saved with (no --allow-config-change allows it). Resume with the "
+            f"checkpoint's values, or start a new run (another trainer.run_dir) from these weights with {init} "
+            f"(fresh optimizer, schedule and data order)")
+
+
+def _moved_datasets(before, after) -> bool:
+    """Only the paths of data.datasets differ (the same packed data moved): the loader checks it is the same."""
+    if not (isinstance(before, list) and isinstance(after, list) and len(before) == len(after)):
+        return False
+    return all(isinstance(x, dict) and isinstance(y, dict) and x.get("weight") == y.get("weight")
+               for x, y in zip(before, after))
+
+
+def check_stop_step(cfg: TrainConfig, step: int, checkpoint: Path) -> None:
+    """A resumed run cannot stop before the step its checkpoint is at."""
+    if cfg.stop_step < step:
+        raise ConfigError(
+            f"--resume: schedule.stop_step={cfg.stop_step} is before the checkpoint's step {step} ({checkpoint}): a run "
+            f"cannot go back. Set schedule.stop_step >= {step} (or leave it at the schedule length), or, to continue from an "
+            f"earlier checkpoint, move the later ones out of {checkpoint.parent}"
+        )
+
+
 def compare_for_resume(old: TrainConfig, new: TrainConfig, *, old_global_batch: int, new_global_batch: int,
-                       allowed: list[str], checkpoint: Path) -> list[dict]:
+                       allowed: list[str], checkpoint: Path, old_world_size: int | None = None,
+                       new_world_size: int | None = None) -> list[dict]:
     """The differences between the checkpoint's config and this launch's, each with what allows it.
 
     Raises ConfigError listing every refused difference and how to proceed."""
     check_allow_keys(allowed, old, new)
     a, b = flatten(old.to_dict()), flatten(new.to_dict())
     changes, refused = [], []
+    never = [k for k in RESUME_NEVER if a.get(k, _UNSET) != b.get(k, _UNSET)
+             and not (k == "data.datasets" and _moved_datasets(a.get(k), b.get(k)))]
+    if never:
+        raise ConfigError(_never_message(never, checkpoint))
     for key in sorted(set(a) | set(b)):
         before, after = a.get(key, _UNSET), b.get(key, _UNSET)
         if before == after:
             continue
         if key in RESUME_MAY_CHANGE:
             by = "may change on resume"
+        elif key == "data.datasets":  # only the paths differ (RESUME_NEVER let it through)
+            by = "the same data at another path (the loader checks its splits and token counts)"
         elif key in LAYOUT and old_global_batch == new_global_batch:
             by = "batch layout (same global batch)"
         elif _covered(key, allowed):
@@ -115,16 +162,20 @@ def compare_for_resume(old: TrainConfig, new: TrainConfig, *, old_global_batch: 
             refused.append({**entry, "allowed_by": None})
     if refused:
         listing = "; ".join(f"{c['key']}: {c['from']!r} -> {c['to']!r}" for c in refused)
-        flags = " ".join(f"--allow-config-change {c['key'].split(' ')[0]}" for c in refused)
+        flags = " ".join(dict.fromkeys(f"--allow-config-change {c['key'].split(' ')[0]}" for c in refused))
         hint = ""
-        if any(c["key"].startswith("trainer.global_batch_size") for c in refused):
-            hint = (f" (the global batch changed with the number of ranks: set trainer.global_batch_size={old_global_batch} "
-                    f"so accumulation is derived from the world size)")
+        if old_global_batch != new_global_batch and not _covered("trainer.global_batch_size", allowed):
+            if old_world_size is not None and new_world_size is not None and old_world_size != new_world_size:
+                hint = (f" (the global batch changed with the number of ranks, {old_world_size} -> {new_world_size}: set "
+                        f"trainer.global_batch_size={old_global_batch} so accumulation is derived from the world size)")
+            else:
+                hint = (f" (micro-batch x accumulation x ranks is {new_global_batch} sequences, the checkpoint's "
+                        f"{old_global_batch}: set trainer.global_batch_size={old_global_batch} to keep it)")
         raise ConfigError(
             f"--resume: this config differs from the checkpoint's ({checkpoint / 'config.yaml'}) in settings that change "
-            f"what is trained: {listing}{hint}. Resume with the checkpoint's values, or change them knowingly with "
-            f"`{flags}` (recorded in the run's {HISTORY_FILE}). Settings that may change on resume: "
-            f"{', '.join(RESUME_MAY_CHANGE)}, and {', '.join(LAYOUT)} while the global batch stays the same"
+            f"what is trained: {listing}{hint}. Resume with the checkpoint's values, or allow the changes with `{flags}` "
+            f"(recorded in the run's {HISTORY_FILE}); what may change without a flag: README, Training, \"Resume checks "
+            f"the config\""
         )
     return changes
 

@@ -101,7 +101,7 @@ def load_state(directory: str | Path) -> dict:
     directory = Path(directory)
     try:
         encoded = json.loads((directory / JSON_FILE).read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as e:
         raise StateError(f"cannot read {directory / JSON_FILE} ({type(e).__name__}: {e})") from None
     if not isinstance(encoded, dict) or encoded.get("format") != FORMAT or encoded.get("version") != VERSION:
         raise StateError(f"{directory / JSON_FILE} is not a version-{VERSION} {FORMAT} file")
@@ -109,7 +109,11 @@ def load_state(directory: str | Path) -> dict:
         tensors = load_file(str(directory / TENSOR_FILE))
     except (OSError, SafetensorError, ValueError) as e:
         raise StateError(f"cannot read {directory / TENSOR_FILE} ({type(e).__name__}: {e})") from None
+    if "state" not in encoded:
+        raise StateError(f"{directory / JSON_FILE} has no state")
     try:
         return _decode(encoded["state"], tensors)
     except KeyError as e:
         raise StateError(f"{directory / JSON_FILE} names tensor {e} that {TENSOR_FILE} does not hold") from None
+    except (TypeError, ValueError, AttributeError, RecursionError) as e:  # a tag with the wrong contents
+        raise StateError(f"{directory / JSON_FILE} is malformed ({type(e).__name__}: {e})") from None

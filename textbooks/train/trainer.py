@@ -18,6 +18,7 @@ This file is the orchestration; each job lives in its own module, readable and t
     state.py       the trainer state on disk without pickle (JSON + safetensors)
     metrics.py     metrics.jsonl / TensorBoard / progress, and the loss window each log line averages
     resume.py      what may change on --resume, and the run's history.jsonl
+    lock.py        one launch per run_dir (an flock on run_dir/.lock)
     plan.py        --dry-run: batch arithmetic, tokens, FLOPs and hours
     parallel.py    torchrun setup and DDP / FSDP2 applied from outside the model
 
@@ -49,6 +50,7 @@ import signal
 import sys
 import threading
 import time
+import weakref
 from pathlib import Path
 
 import numpy as np
@@ -56,7 +58,7 @@ import torch
 
 from textbooks.model.phi import model_flops_per_token
 from textbooks.train import parallel
-from textbooks.train.checkpoint import Checkpointer
+from textbooks.train.checkpoint import STATE_FILE, Checkpointer, CheckpointSaveError
 from textbooks.train.config import ConfigError, TrainConfig, load_config, resolve_grad_accum
 
 # Re-exported: benchmarks/bench_train*.py drive the same step the trainer runs.
@@ -64,7 +66,8 @@ from textbooks.train.engine import TrainStep, configure_runtime, peak_flops_for 
 from textbooks.train.inputs import build_model, find_tokenizer, open_datasets, resolve_model_config
 from textbooks.train.metrics import LossWindow, MetricsLogger
 from textbooks.train.optim import lr_at
-from textbooks.train.resume import append_history, check_allow_keys, checkpoint_config, compare_for_resume
+from textbooks.train.lock import RunDirLock
+from textbooks.train.resume import append_history, check_allow_keys, check_stop_step, checkpoint_config, compare_for_resume
 
 
 def train(config: TrainConfig | str | Path, overrides: list[str] | tuple[str, ...] = (), *, resume: bool = False,
@@ -80,6 +83,9 @@ def train(config: TrainConfig | str | Path, overrides: list[str] | tuple[str, ..
 class Trainer:
     """Builds everything from `config` (validating inputs before any step) and runs `fit()`.
 
+    From `setup()` until `fit()` returns (or `close()`), the process holds run_dir's lock (textbooks/train/lock.py):
+    another launch into the same run_dir is refused meanwhile.
+
     `allow_config_change`: config keys (or sections) that may differ from the checkpoint's on resume
     beyond textbooks.train.resume.RESUME_MAY_CHANGE; each difference is recorded in run_dir/history.jsonl.
     """
@@ -94,6 +100,7 @@ class Trainer:
         self._stop_signal = None
         self._saved_step = None
         self._ready = False
+        self._lock = None
 
     # ------------------------------------------------------------------------------------------------
     # setup: every check that can fail happens here, before the first step; nothing is written yet
@@ -122,11 +129,28 @@ class Trainer:
         self.flops_per_token = model_flops_per_token(self.model_config, cfg.data.seq_len)
         self.peak_flops = peak_flops_for(info.device, t.peak_flops)
 
+        # One launch per run_dir (textbooks/train/lock.py), taken before anything in it is read or written;
+        # rank 0 holds it for the launch and every rank learns whether it got it.
+        lock_error = None
+        if info.is_main:
+            try:
+                self._lock = RunDirLock.acquire(self.run_dir)
+                weakref.finalize(self, self._lock.release)  # a Trainer only set up, never fitted
+            except ConfigError as e:
+                lock_error = e
+        if parallel.any_rank((lock_error is not None,), info)[0]:
+            raise lock_error or ConfigError(f"{self.run_dir} is in use by another launch (rank 0 reports it)")
+
         self.checkpoints = Checkpointer(self.ckpt_root, keep_last=t.keep_last, keep_best=t.keep_best_by_val)
         if info.is_main:
             self.checkpoints.recover()  # finish a save a crash interrupted, so `latest` sees the newest checkpoint
         parallel.barrier(info)
         existing = self.checkpoints.latest()
+        if info.is_main:
+            for skipped in self.checkpoints.skipped(existing):
+                print(f"warning: skipping {skipped}: it has no {STATE_FILE} (an incomplete or damaged checkpoint); "
+                      f"{'resuming from ' + existing.name if existing else 'no complete checkpoint is left'}; move it "
+                      f"away to silence this", file=sys.stderr)
         if existing is not None and not self.resume:
             raise ConfigError(
                 f"{self.run_dir} already has checkpoints (latest {existing.name}); pass --resume to continue that run, "
@@ -137,9 +161,11 @@ class Trainer:
         self.config_changes: list[dict] = []
         if self.resume_from is not None:
             state = Checkpointer.load_state(self.resume_from)
+            check_stop_step(cfg, state["step"], self.resume_from)
             self.config_changes = compare_for_resume(
                 checkpoint_config(self.resume_from), cfg, old_global_batch=state["global_batch"],
                 new_global_batch=self.global_batch, allowed=self.allow_config_change, checkpoint=self.resume_from,
+                old_world_size=state["world_size"], new_world_size=info.world_size,
             )
         elif self.allow_config_change:
             check_allow_keys(self.allow_config_change, cfg)  # a typo is an error even when there is nothing to resume
@@ -158,8 +184,21 @@ class Trainer:
         self.best_val = math.inf
         self.best_step = None
         if state is not None:
-            self._restore(state)
+            try:
+                self._restore(state)
+            except ConfigError:
+                raise
+            except (KeyError, TypeError, ValueError, IndexError, RuntimeError) as e:  # passed the schema, still unusable
+                raise ConfigError(
+                    f"cannot restore the trainer state of {self.resume_from} ({type(e).__name__}: {e}); the checkpoint is "
+                    f"damaged: move {self.resume_from} away to resume from the one before it"
+                ) from None
         self._ready = True
+
+    def close(self) -> None:
+        """Release run_dir for other launches (`fit` does this when it returns; call it after a `setup()` alone)."""
+        if self._lock is not None:
+            self._lock.release()
 
     # ------------------------------------------------------------------------------------------------
     # checkpoints
@@ -188,7 +227,7 @@ class Trainer:
         optim_state = parallel.full_optimizer_state(self.model, self.engine.optimizer, t, info)
         rng = parallel.gather_objects(self._rng_state(), info)
         window = self.window.state_dict()  # every rank: float() of a device tensor syncs, so all take part
-        path = None
+        path = error = None
         if info.is_main:
             state = {
                 "step": self.step,
@@ -204,10 +243,15 @@ class Trainer:
                 "optimizer": optim_state,
                 "scaler": self.engine.scaler.state_dict() if self.engine.scaler is not None else None,
             }
-            path = self.checkpoints.save(self.step, model_state=model_state, model_config=self.model_config,
-                                         tokenizer=self.tokenizer, trainer_state=state, config=self.cfg, is_best=is_best)
+            try:
+                path = self.checkpoints.save(self.step, model_state=model_state, model_config=self.model_config,
+                                             tokenizer=self.tokenizer, trainer_state=state, config=self.cfg,
+                                             is_best=is_best)
+            except CheckpointSaveError as e:
+                error = e
+        if parallel.any_rank((error is not None,), info)[0]:  # every rank stops, none waits on a barrier
+            raise error or CheckpointSaveError("checkpoint save failed on rank 0 (rank 0 reports why)")
         self._saved_step = self.step
-        parallel.barrier(info)
         return path
 
     def _restore(self, state: dict) -> None:
@@ -215,7 +259,17 @@ class Trainer:
         if self.engine.scaler is not None and state.get("scaler"):
             self.engine.scaler.load_state_dict(state["scaler"])
         # The loader's state is the same on every rank and valid for any world size (textbooks/train/data.py).
-        self.loader.load_state_dict(state["data"])
+        # The config comparison refuses what would change the data order (resume.RESUME_NEVER); this catches
+        # packed data that changed on disk under the same config.
+        from textbooks.train.data import PackedDataError
+
+        try:
+            self.loader.load_state_dict(state["data"])
+        except PackedDataError as e:
+            raise ConfigError(
+                f"--resume {self.resume_from}: {e}. The data order cannot continue; restore the packed data the run was "
+                f"trained on, or start a new run from these weights with model.init_from={self.resume_from}"
+            ) from None
         if state["world_size"] == self.info.world_size:
             self._set_rng_state(state["rng"][self.info.rank])
         else:  # other ranks' dropout streams cannot be mapped: resume correctly, but not bit for bit
@@ -229,6 +283,10 @@ class Trainer:
         self.best_val = state["best_val_loss"] if state["best_val_loss"] is not None else math.inf
         self.best_step = state["best_step"]
         self.window.load_state_dict(state["loss_window"])
+        if any(c["key"] == "logging.log_every" for c in self.config_changes):
+            # The open window was aligned to the old grid: start a fresh one here, so the first line averages
+            # (resume step, next multiple of the new log_every] and later lines the full (s - log_every, s].
+            self.window.reset()
         # This step is on disk already: stopping right away must not rewrite it.
         self._saved_step = self.step
 
@@ -252,17 +310,22 @@ class Trainer:
         """Run to `schedule.stop_step` (or Ctrl-C / SIGTERM / `trainer.max_minutes`: checkpoint and stop).
 
         Returns {"final_loss", "val_loss" (last measured), "checkpoint", "tokens_per_s", "steps", "tokens_seen",
-        "best_checkpoint", "best_val_loss", "run_dir", "interrupted", "stopped_by_time_budget"} (paths on rank 0).
+        "best_checkpoint", "best_val_loss", "run_dir", "interrupted", "stopped_by_time_budget", "nothing_to_do"
+        (resumed at stop_step already: nothing trained or written)} (paths on rank 0).
         """
         try:
             self.setup()
             return self._fit()
         finally:
+            self.close()
             parallel.shutdown_distributed()
 
     def _fit(self) -> dict:
         cfg, t, info = self.cfg, self.cfg.trainer, self.info
         stop = cfg.stop_step
+        if self.resume_from is not None and self.step >= stop:  # a finished run: write nothing, log nothing
+            return self._summary(last_path=self.resume_from if info.is_main else None, last_loss=None, last_val=None,
+                                 tokens_per_s=None, interrupted=False, out_of_time=False, nothing_to_do=True)
         log = MetricsLogger(self.run_dir, cfg.logging, self.step, stop) if info.is_main else None
         previous: dict = {}  # signal handlers to restore
         try:  # from here on, the finally below closes the log (metrics file, TensorBoard writer)
@@ -279,6 +342,13 @@ class Trainer:
                     f"= {t.micro_batch_size} x {self.grad_accum} accum x {info.world_size} ranks, seq_len {cfg.data.seq_len}, "
                     f"{t.precision} on {info.device}"
                 )
+                if self.val_set is not None:
+                    summary, warnings = self.val_set.describe(t.val_tokens)
+                    log.message(summary)
+                    for w in warnings:
+                        log.message(f"warning: {w}")
+                if any(c["key"] == "logging.log_every" for c in self.config_changes):
+                    log.message(f"logging.log_every changed: a fresh log window starts at step {self.step}")
             # Ctrl-C / SIGTERM (schedulers' preemption notice) -> checkpoint at the end of this step. Python only lets
             # the main thread install handlers; elsewhere (a trainer run from a thread) the defaults stay.
             if threading.current_thread() is threading.main_thread():
@@ -341,7 +411,12 @@ class Trainer:
                 log.close()
         if last_path is None and info.is_main:
             last_path = self.checkpoints.latest()
-        best = self.checkpoints.best() if info.is_main else None
+        return self._summary(last_path=last_path, last_loss=last_loss, last_val=last_val, tokens_per_s=tokens_per_s,
+                             interrupted=interrupted, out_of_time=out_of_time)
+
+    def _summary(self, *, last_path, last_loss, last_val, tokens_per_s, interrupted, out_of_time,
+                 nothing_to_do=False) -> dict:
+        best = self.checkpoints.best() if self.info.is_main else None
         return {
             "run_dir": str(self.run_dir),
             "steps": self.step,
@@ -354,6 +429,7 @@ class Trainer:
             "best_val_loss": self.best_val if math.isfinite(self.best_val) else None,
             "interrupted": interrupted,
             "stopped_by_time_budget": out_of_time,
+            "nothing_to_do": nothing_to_do,
         }
 
     def _mfu(self, tokens_per_s: float) -> float | None:
