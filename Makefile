@@ -34,10 +34,10 @@ sandbox-tools:
 	  if [ "$$(id -u)" = 0 ]; then SUDO=""; elif sudo -n true 2>/dev/null; then SUDO="sudo -n"; else SUDO=none; fi; \
 	  if [ "$$SUDO" != none ] && command -v apt-get >/dev/null 2>&1; then \
 	    ($$SUDO apt-get install -y -qq bubblewrap >/dev/null 2>&1 || ($$SUDO apt-get update -qq >/dev/null 2>&1 && $$SUDO apt-get install -y -qq bubblewrap >/dev/null 2>&1)) \
-	      && echo "installed bubblewrap" || echo "WARNING: could not install bubblewrap; the sandbox falls back to rlimits + process isolation"; \
-	  else echo "WARNING: bwrap not found and apt unavailable (install 'bubblewrap' for full sandbox isolation)"; fi; }
+	      && echo "installed bubblewrap" || echo "WARNING: could not install bubblewrap; the evaluation sandbox will refuse to run (install bubblewrap, or pass --isolation process to run without it)"; \
+	  else echo "WARNING: bwrap not found and apt unavailable: install 'bubblewrap'; without it the evaluation sandbox refuses to run (or pass --isolation process)"; fi; }
 	@command -v bwrap >/dev/null 2>&1 && { bwrap --ro-bind / / --dev /dev --proc /proc --unshare-net --unshare-pid true 2>/dev/null \
-	  || echo "WARNING: bwrap is installed but cannot create namespaces here (user namespaces disabled?); the sandbox falls back to rlimits + process isolation"; } || true
+	  || echo "WARNING: bwrap is installed but cannot create namespaces here (user namespaces disabled?); the evaluation sandbox will refuse to run (allow user namespaces, or pass --isolation process)"; } || true
 
 demo: venv
 	$(VENV)/bin/textbooks demo

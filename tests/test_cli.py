@@ -72,3 +72,17 @@ def test_console_script_and_module_entry_point():
     assert r.returncode == 0 and "COMMAND" in r.stdout
     r = subprocess.run([sys.executable, "-m", "textbooks", "bogus"], capture_output=True, text=True, timeout=60)
     assert r.returncode == 2 and "invalid choice" in r.stderr
+
+
+def test_demo_without_bubblewrap_stops_before_training_and_says_what_to_do(tmp_path, monkeypatch, capsys):
+    from textbooks.eval import sandbox
+
+    monkeypatch.setenv("PATH", str(tmp_path))  # no bwrap on PATH
+    sandbox._MODE_CACHE.clear()
+    try:
+        assert main(["demo", "--out", str(tmp_path / "demo")]) == 2
+    finally:
+        sandbox._MODE_CACHE.clear()
+    err = capsys.readouterr().err
+    assert "bubblewrap is not installed" in err and "--isolation process" in err
+    assert not (tmp_path / "demo").exists()  # nothing was trained or written

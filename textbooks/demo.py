@@ -39,6 +39,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="time budget for pretraining; the trainer checkpoints and stops there (default 6)")
     parser.add_argument("--eval-limit", type=int, default=None, help="evaluate only the first N tasks of each benchmark")
     parser.add_argument("--fresh", action="store_true", help="redo every stage even if its output exists")
+    parser.add_argument("--isolation", choices=("auto", "bwrap", "process", "none"), default="auto",
+                        help="sandbox for the evaluate stage, as `eval execute --isolation` (default auto: "
+                        "bubblewrap, checked before training starts)")
     parser.set_defaults(func=run)
 
 
@@ -52,6 +55,16 @@ def _done(t0: float, what: str = "") -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.isolation in ("auto", "bwrap"):
+        # The evaluate stage runs model output in the sandbox, which refuses to start without bubblewrap: say
+        # so now, not after minutes of training.
+        from textbooks.eval.sandbox import detect_isolation
+
+        mode, why = detect_isolation(args.isolation)
+        if mode != "bwrap":
+            print(f"textbooks demo: the evaluate stage cannot run: {why} (here: textbooks demo --isolation process)",
+                  file=sys.stderr)
+            return 2
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     t_all = time.perf_counter()
@@ -145,7 +158,8 @@ def run(args: argparse.Namespace) -> int:
         t0 = _stage(f"evaluate: {benchmark} greedy pass@1 (generate -> sandboxed execute)")
         samples = out / "eval" / f"{benchmark}.jsonl"
         generate_samples(benchmark, hf_dir, samples, limit=args.eval_limit, max_new_tokens=128, batch_size=16)
-        rc = textbooks_main(["eval", "execute", "--benchmark", benchmark, "--samples", str(samples)])
+        rc = textbooks_main(["eval", "execute", "--benchmark", benchmark, "--samples", str(samples),
+                             "--isolation", args.isolation])
         if rc != 0:
             print(f"textbooks demo: executing {benchmark} samples failed (see above)", file=sys.stderr)
             return 1
