@@ -348,8 +348,8 @@ def _phi_batches(model_dir, work: list[_Work], emit, *, max_new_tokens, temperat
     too_long = [w.task.task_id for w, n in zip(work, lengths) if n > budget]
     summary["prompts_truncated"] = len(too_long)
     if too_long:
-        log.warning("%s longer than %d tokens (max_seq_len %d - max_new_tokens %d) and keep only their "
-                    "last %d tokens (recorded as prompt_tokens_dropped): %s",
+        log.warning("%s longer than %d tokens (max_seq_len %d - max_new_tokens %d): only the last %d tokens "
+                    "of each are used (recorded as prompt_tokens_dropped): %s",
                     plural(len(too_long), "prompt") + (" is" if len(too_long) == 1 else " are"), budget, max_len,
                     max_new_tokens, budget, ", ".join(too_long[:10]) + (" ..." if len(too_long) > 10 else ""))
     params = SamplingParams(max_new_tokens=max_new_tokens, temperature=temperature, top_p=top_p, stop=stop, seed=seed)
