@@ -1,7 +1,8 @@
 """A real OpenAI-compatible HTTP server on 127.0.0.1 for eval tests (stdlib http.server in a thread).
 
-`answer(path, body) -> list[str]` decides the texts of the choices; the server wraps them in the
-OpenAI response shape for /v1/completions or /v1/chat/completions and records every request body.
+`answer(path, body) -> list[str]` decides the texts of the choices (or raises `Refuse` for an error status);
+the server wraps them in the OpenAI response shape for /v1/completions or /v1/chat/completions and records
+every request body.
 """
 
 from __future__ import annotations
@@ -10,6 +11,14 @@ import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Callable
+
+
+class Refuse(Exception):
+    """Raised by `answer` to make the server answer an error status instead (e.g. a 400 it will never accept)."""
+
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status = status
 
 
 class LocalOpenAIServer:
@@ -37,7 +46,11 @@ class LocalOpenAIServer:
                     self._send(404, {"error": {"message": f"no route {self.path}"}})
                     return
                 chat = self.path.endswith("chat/completions")
-                texts = outer.answer(self.path, body)
+                try:
+                    texts = outer.answer(self.path, body)
+                except Refuse as e:
+                    self._send(e.status, {"error": {"message": str(e)}})
+                    return
                 choices = [
                     {"index": i, "finish_reason": "stop", **({"message": {"role": "assistant", "content": t}} if chat else {"text": t})}
                     for i, t in enumerate(texts)

@@ -2,15 +2,13 @@
 against a real local HTTP server that answers like a judge model."""
 
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
 from textbooks.cli import main
 from textbooks.eval.judge import DEFAULT_PROBLEMS, JudgePrompt, judge_samples, load_problems, parse_grade, summarize_grades
 
-from tests.eval.openai_server_fixture import LocalOpenAIServer
+from tests.eval.openai_server_fixture import LocalOpenAIServer, Refuse
 
 
 # The documented format ("Grade: N/10", the prompt's last line) and the documented variants of parse_grade.
@@ -189,41 +187,11 @@ def test_grade_attempts_bound_the_retries(tmp_path):
         judge_samples(samples, base_url="http://127.0.0.1:9/v1", model="j", api_key_env=None, grade_attempts=0)
 
 
-class _RefusingJudge:
-    """A judge endpoint that answers 400 to a solution marked MARK_400 (a request it will never accept) and
-    grades the others 9/10; counts the requests it got."""
-
-    def __init__(self):
-        self.requests = 0
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):
-                pass
-
-            def do_POST(self):
-                body = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)))
-                outer.requests += 1
-                if "MARK_400" in body["messages"][0]["content"]:
-                    status, payload = 400, {"error": {"message": "this model's maximum context length is 8 tokens"}}
-                else:
-                    status, payload = 200, {"choices": [{"index": 0, "finish_reason": "stop",
-                                                         "message": {"role": "assistant", "content": "Grade: 9/10"}}],
-                                            "usage": {"prompt_tokens": 1, "completion_tokens": 1}}
-                data = json.dumps(payload).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.base_url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-
-    def close(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
+def _refusing_judge(path, body):
+    """Answers 400 to a solution marked MARK_400 (a request it will never accept), grades the others 9/10."""
+    if "MARK_400" in body["messages"][0]["content"]:
+        raise Refuse(400, "this model's maximum context length is 8 tokens")
+    return ["Grade: 9/10"]
 
 
 def test_a_failed_call_is_a_call_error_and_is_not_asked_again(tmp_path):
@@ -233,12 +201,9 @@ def test_a_failed_call_is_a_call_error_and_is_not_asked_again(tmp_path):
     samples = tmp_path / "s.jsonl"
     samples.write_text(json.dumps({"task_id": tids[0], "completion": "    # MARK_400\n"}) + "\n"
                        + json.dumps({"task_id": tids[1], "completion": "    # fine\n"}) + "\n")
-    judge = _RefusingJudge()
-    try:
+    with LocalOpenAIServer(_refusing_judge) as judge:
         summary = judge_samples(samples, base_url=judge.base_url, model="judge", api_key_env=None, progress=False)
-    finally:
-        judge.close()
-    assert judge.requests == 2  # before: 3 + 1 (the 400 was asked again as if it had answered without a grade)
+    assert len(judge.requests) == 2  # before: 3 + 1 (the 400 was asked again as if it had answered without a grade)
     assert summary["graded"] == 1 and summary["call_errors"] == 1 and summary["no_grade"] == 0
     refused = json.loads((tmp_path / "s.judged.jsonl").read_text().splitlines()[0])
     assert refused["grade"] is None and refused["no_grade"] is False and refused["attempts"] == 0

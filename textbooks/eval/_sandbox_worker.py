@@ -478,20 +478,13 @@ def _empty_dir(path, keep=()):
 
 
 def _fresh_workdir(scratch, drop_uid):
-    """scratch/run: an empty directory owned by the program's uid, mode 0700 (`_cleanup` removes it after
-    every program; recreated here if anything is in the way)."""
+    """scratch/run: a new empty directory owned by the program's uid, mode 0700 (`_cleanup` removes it after
+    every program, so no mode, ACL or xattr a program set on it survives)."""
     workdir = os.path.join(scratch, "run")
-    uid = CHILD_UID if drop_uid else os.getuid()
-    try:
-        st = os.lstat(workdir)
-        ok = (st.st_mode & 0o170777) == 0o040700 and st.st_uid == uid
-    except FileNotFoundError:
-        ok = False
-    if not ok:
-        _remove(workdir)
-        os.mkdir(workdir, 0o700)
-        if drop_uid:
-            os.chown(workdir, CHILD_UID, CHILD_UID)
+    _remove(workdir)  # (nothing there but after a worker's first start in a reused scratch dir)
+    os.mkdir(workdir, 0o700)
+    if drop_uid:
+        os.chown(workdir, CHILD_UID, CHILD_UID)
     return workdir
 
 

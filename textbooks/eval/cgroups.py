@@ -272,15 +272,3 @@ def remove_stale(parent: Path, version: int) -> list[Path]:
         _rmdir(pool)
         removed.append(pool)
     return removed
-
-
-def read_oom_kills(path: Path | str) -> int:
-    """The `oom_kill` counter of a memory.events / memory.oom_control file (0 when unreadable)."""
-    try:
-        for line in Path(path).read_text().splitlines():
-            key, _, value = line.partition(" ")
-            if key == "oom_kill":
-                return int(value)
-    except (OSError, ValueError):
-        pass
-    return 0

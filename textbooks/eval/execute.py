@@ -298,6 +298,22 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.set_defaults(func=run)
 
 
+def execution_args_problem(args: argparse.Namespace) -> str | None:
+    """What is wrong with the flags of `add_execution_arguments` (None: nothing); `eval run` checks the same."""
+    if args.workers is not None and args.workers < 1:
+        return f"--workers must be >= 1, got {args.workers}"
+    if args.memory_mb < 16:
+        return f"--memory-mb must be >= 16, got {args.memory_mb}"
+    for flag, value in (("--timeout", args.timeout), ("--time-limit-floor", args.time_limit_floor),
+                        ("--time-limit-factor", args.time_limit_factor)):
+        if value is not None and value <= 0:
+            return f"{flag} must be > 0 seconds, got {value}"
+    if args.timeout is not None and (args.time_limit_floor or args.time_limit_factor):
+        return ("--timeout sets one fixed limit; it cannot be combined with --time-limit-floor/--time-limit-factor "
+                "(drop --timeout for per-task limits)")
+    return None
+
+
 def add_execution_arguments(parser) -> None:
     """How samples are executed: the flags `eval run` shares with this command (same names, help, defaults)."""
     parser.add_argument("--workers", type=int, default=None, help="sandbox workers (default: number of cores)")
@@ -326,20 +342,9 @@ def run(args: argparse.Namespace) -> int:
     from textbooks.eval.passk import PassAtKError
     from textbooks.eval.sandbox import SANDBOX_VERSION, Sandbox, SandboxConfig
 
-    if args.workers is not None and args.workers < 1:
-        print(f"error: --workers must be >= 1, got {args.workers}", file=sys.stderr)
-        return 2
-    if args.memory_mb < 16:
-        print(f"error: --memory-mb must be >= 16, got {args.memory_mb}", file=sys.stderr)
-        return 2
-    for flag, value in (("--timeout", args.timeout), ("--time-limit-floor", args.time_limit_floor),
-                        ("--time-limit-factor", args.time_limit_factor)):
-        if value is not None and value <= 0:
-            print(f"error: {flag} must be > 0 seconds, got {value}", file=sys.stderr)
-            return 2
-    if args.timeout is not None and (args.time_limit_floor or args.time_limit_factor):
-        print("error: --timeout sets one fixed limit; it cannot be combined with --time-limit-floor/--time-limit-factor "
-              "(drop --timeout for per-task limits)", file=sys.stderr)
+    problem = execution_args_problem(args)
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
         return 2
     try:
         samples = read_samples(args.samples)

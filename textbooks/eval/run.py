@@ -246,7 +246,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from textbooks.eval import generate
-    from textbooks.eval.execute import format_summary
+    from textbooks.eval.execute import execution_args_problem, format_summary
     from textbooks.eval.passk import PassAtKError
     from textbooks.eval.report import build_report, pass_at_1_table, write_report
 
@@ -255,17 +255,9 @@ def run(args: argparse.Namespace) -> int:
         return rc
 
     # the checks of `eval execute`, before anything is generated
-    if args.workers is not None and args.workers < 1:
-        return fail(f"--workers must be >= 1, got {args.workers}")
-    if args.memory_mb < 16:
-        return fail(f"--memory-mb must be >= 16, got {args.memory_mb}")
-    for flag, value in (("--timeout", args.timeout), ("--time-limit-floor", args.time_limit_floor),
-                        ("--time-limit-factor", args.time_limit_factor)):
-        if value is not None and value <= 0:
-            return fail(f"{flag} must be > 0 seconds, got {value}")
-    if args.timeout is not None and (args.time_limit_floor or args.time_limit_factor):
-        return fail("--timeout sets one fixed limit; it cannot be combined with --time-limit-floor/--time-limit-factor "
-                    "(drop --timeout for per-task limits)")
+    problem = execution_args_problem(args)
+    if problem:
+        return fail(problem)
     if args.execute_chunk < 1:
         return fail(f"--execute-chunk must be >= 1, got {args.execute_chunk}")
     if args.k and max(args.k) > args.n:

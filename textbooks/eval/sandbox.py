@@ -119,6 +119,7 @@ deadline).
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import math
@@ -239,10 +240,12 @@ class SandboxConfig:
             raise ValueError(f"reply_slack must be > 0 seconds, got {self.reply_slack}")
 
 
-def _needed_dirs() -> list[str]:
+@functools.lru_cache(maxsize=1)
+def _needed_dirs() -> tuple[str, ...]:
     """Directories a worker must see: the interpreter's (prefixes, the real executable's dir, site-packages)
     and this package's (the worker file). The one place that knows them: bwrap binds those under hidden
-    directories back read-only, and the worker leaves those under its scratch dir alone when it cleans."""
+    directories back read-only, and the worker leaves those under its scratch dir alone when it cleans.
+    (Fixed for the process: computed once, not for every worker start.)"""
     import site
     import sysconfig
 
@@ -259,7 +262,7 @@ def _needed_dirs() -> list[str]:
         if d and os.path.isdir(d):
             out.add(os.path.realpath(d))
             out.add(os.path.abspath(d))
-    return sorted(out)
+    return tuple(sorted(out))
 
 
 def _under(path: str, root: str) -> bool:
@@ -423,7 +426,6 @@ class _Worker:
         self._send(config, with_id=False)
         self.layers: list[str] = []
         self.missing: list[str] = []
-        self.namespaces = False
 
     def ready(self, timeout: float = 60.0) -> "_Worker":
         """Wait for the worker's hello (separate from __init__ so a pool starts its workers in parallel)."""
@@ -434,7 +436,6 @@ class _Worker:
             raise
         self.layers, self.missing = hello["layers"], hello["missing"]
         self.drop_uid = bool(hello.get("drop_uid"))
-        self.namespaces = bool(hello.get("namespaces"))
         if self.mode == "bwrap" and os.geteuid() == 0 and not self.drop_uid:
             # As root, bwrap workers keep capabilities that only a uid change takes away from the program.
             self.kill()
@@ -556,15 +557,6 @@ def detect_isolation(requested: str = "auto") -> tuple[str, str]:
                 w.close()
                 _MODE_CACHE[requested] = (mode, reason)
     return _MODE_CACHE[requested]
-
-
-def _bwrap_problem(scratch_root: str) -> tuple[_Worker | None, str]:
-    if shutil.which("bwrap") is None:
-        return None, "bwrap is not installed"
-    try:
-        return _Worker("bwrap", scratch_root).ready(), ""
-    except (WorkerDied, OSError, ValueError, struct.error) as e:
-        return None, f"bwrap does not start a worker here: {str(e).strip()[-300:]}"
 
 
 def _start_probe(requested: str, scratch_root: str, **worker_kw) -> tuple[_Worker, str, str]:
