@@ -71,6 +71,8 @@ import sys
 from functools import lru_cache
 from pathlib import Path
 
+from textbooks.eval.tasks import _is_humaneval_format, is_plus
+
 ISOLATED_VERSION = "isolated@1"  # bump when verdict semantics change; summaries record it
 VERDICT_MODES = ("default", "isolated")
 RUNTIME_FILE = Path(__file__).resolve().parent / "_isolated_runtime.py"
@@ -102,14 +104,9 @@ def runtime_code() -> tuple[str, str]:
     return marshal.dumps(tester).hex(), marshal.dumps(completion).hex()
 
 
-def _is_humaneval_format(benchmark: str) -> bool:
-    return benchmark in ("humaneval", "humaneval+", "unconventional")
-
-
 def _parts(benchmark: str, task, completion: str, oracle=None) -> tuple[str, str, str]:
     """(the completion process's source, the trusted code run before the tests, the tests incl. the final
     statement), so that source + tests is exactly the default mode's program."""
-    from textbooks.eval.tasks import is_plus
 
     if is_plus(benchmark):
         from textbooks.eval.evalplus import candidate_source, test_source
