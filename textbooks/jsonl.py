@@ -83,3 +83,20 @@ def write_jsonl(path: str | Path, rows: Iterable[Any]) -> int:
     finally:
         tmp.unlink(missing_ok=True)
     return n
+
+
+def write_json_atomic(path: str | Path, value: Any, *, indent: int = 2) -> None:
+    """Replace `path` with `value` as JSON (UTF-8, sorted keys not imposed), atomically: a crash leaves the
+    old file or the new one, never half of one. Creates the parent directory."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        with open(tmp, "w", encoding="utf-8") as f:
+            json.dump(value, f, indent=indent, ensure_ascii=False, default=str)
+            f.write("\n")
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)

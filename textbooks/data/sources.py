@@ -169,20 +169,31 @@ def read_documents(
 
 
 def iter_units(
-    units: Iterable[SourceUnit], skipped: MutableMapping[str, int] | None = None, *, strict: bool = True
+    units: Iterable[SourceUnit], skipped: MutableMapping[str, int] | None = None, *, strict: bool = True,
+    max_bytes: int = 0,
 ) -> Iterator[Document]:
+    """Documents of `units`, in order. `max_bytes` > 0 skips (counts `too_large`) larger documents."""
     parquet = None  # (path, ParquetFile): consecutive row groups of one file share one open file and footer
     for unit in units:
         if unit.kind == "py":
+            if max_bytes and unit.path.stat().st_size > max_bytes:
+                _count(skipped, "too_large", unit.path, f"over {max_bytes} bytes")
+                continue
             doc = read_py_file(unit.path, unit.root, skipped)
             if doc is not None:
                 yield doc
-        elif unit.kind == "jsonl":
-            yield from _read_jsonl(unit.path, skipped, strict)
+            continue
+        if unit.kind == "jsonl":
+            docs = _read_jsonl(unit.path, skipped, strict)
         else:
             if parquet is None or parquet[0] != unit.path:
                 parquet = (unit.path, _parquet_file(unit.path))
-            yield from _read_parquet_row_group(parquet[1], unit.path, unit.row_group or 0, skipped, strict)
+            docs = _read_parquet_row_group(parquet[1], unit.path, unit.row_group or 0, skipped, strict)
+        for doc in docs:
+            if max_bytes and len(doc.text) > max_bytes // 4 and len(doc.text.encode("utf-8")) > max_bytes:
+                _count(skipped, "too_large", doc.id, f"over {max_bytes} bytes")
+                continue
+            yield doc
 
 
 def read_py_file(path: Path, root: Path | None = None, skipped: MutableMapping[str, int] | None = None) -> Document | None:
@@ -272,3 +283,4 @@ def _count(skipped: MutableMapping[str, int] | None, reason: str, where, detail:
     if skipped is not None:
         skipped[reason] = skipped.get(reason, 0) + 1
     logger.info("skipped %s (%s%s)", where, reason, f": {detail}" if detail else "")
+

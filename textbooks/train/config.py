@@ -21,6 +21,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import re
+import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -160,26 +161,39 @@ class TrainConfig:
 
 def load_config(path: str | Path | None = None, overrides: list[str] | tuple[str, ...] = ()) -> TrainConfig:
     """YAML file (or defaults when None) + `section.key=value` overrides (values parsed as YAML)."""
+    return load_dataclass_config(TrainConfig, path, overrides, shipped="configs/train/",
+                                 example="trainer.micro_batch_size=4")
+
+
+def load_dataclass_config(cls, path: str | Path | None, overrides: list[str] | tuple[str, ...] = (), *,
+                          shipped: str = "configs/", example: str = "section.key=value"):
+    """Any dataclass config from a YAML file (or its defaults when `path` is None) + `--set key=value`
+    overrides; unknown keys and bad values are ConfigErrors naming the file or `--set` and the key."""
     values: dict = {}
     source = str(path) if path is not None else "defaults"
     if path is not None:
         p = Path(path)
         if not p.is_file():
-            raise ConfigError(f"config file not found: {p} (shipped configs are in configs/train/)")
+            raise ConfigError(f"config file not found: {p} (shipped configs are in {shipped})")
         try:
-            values = yaml.safe_load(p.read_text()) or {}
+            values = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
+        except UnicodeDecodeError as e:
+            raise ConfigError(f"{p}: not UTF-8 text (byte {e.start}); save the config as UTF-8") from None
         except yaml.YAMLError as e:
             raise ConfigError(f"{p}: not valid YAML: {e}") from None
         if not isinstance(values, dict):
-            raise ConfigError(f"{p}: the top level must be a mapping of sections (model, data, ...)")
+            raise ConfigError(f"{p}: the top level must be a mapping of sections")
     origins: dict[str, str] = {}
     for item in overrides:
         key, sep, raw = item.partition("=")
         if not sep or not key.strip():
-            raise ConfigError(f"--set {item!r}: expected section.key=value, e.g. --set trainer.micro_batch_size=4")
+            raise ConfigError(f"--set {item!r}: expected section.key=value, e.g. --set {example}")
         _set_path(values, key.strip().split("."), _parse_scalar(raw), item)
         origins[key.strip()] = f"--set {item}"
-    return TrainConfig.from_dict(values, source=_Source(source, origins))
+    src = _Source(source, origins)
+    if hasattr(cls, "from_dict"):
+        return cls.from_dict(values, source=src)
+    return _build(cls, values, prefix="", source=src)
 
 
 # Keys of earlier versions, with what replaces them (a plain "unknown key" would not say what to write instead).
@@ -252,7 +266,7 @@ def _build(cls, values: Any, prefix: str, source: _Source):
 
 def _coerce(value: Any, tp: Any, key: str, source: _Source) -> Any:
     origin, args = typing.get_origin(tp), typing.get_args(tp)
-    if origin is Union:  # Optional[X]
+    if origin is Union or origin is types.UnionType:  # Optional[X], X | None
         if value is None and type(None) in args:
             return None
         inner = [a for a in args if a is not type(None)]

@@ -1,0 +1,402 @@
+"""The one runner of data verbs: datatrove pipelines on a local, Slurm or Ray executor, files between them.
+
+A verb (`data filter`, `data dedup`, `data quality apply`, `data curate`, `data decontaminate`) is a list
+of `Stage`s: each stage is one executor run of a full datatrove pipeline (reader, steps, writers) over
+`tasks` shards. `run_stages` runs them in order, each with its own logging dir, so each is resumable
+on its own through datatrove's completion markers (`logs/<stage>/completions/<rank>`): after a crash or
+`kill -9`, relaunching the same command reruns only the tasks that did not finish; a task that was
+killed half-way rewrites its output shard from the start (writers open shards in "w" mode), so the
+result is the one an uninterrupted run gives.
+
+Layout of a verb's output directory DIR:
+
+    output/            kept documents: datatrove JSONL shards `<rank>.jsonl.gz` ({"text","id","metadata"})
+    removed/<step>/    documents dropped by that step, same format, `metadata["drop_reason"]` + `dropped_by`
+    work/<stage>/      intermediate data of multi-stage verbs (dedup signatures, the filtered set, ...)
+    logs/<stage>/      datatrove's logs, per-task stats and completion markers
+    run.json           what was run: verb, inputs, task counts, settings fingerprint (a relaunch must match)
+    stats.json         per step: in, kept, dropped by reason, tokens in/kept, seconds (the funnel)
+
+The task count is fixed at the first launch (recorded in run.json): datatrove's resumability needs the
+same tasks on every launch, and a relaunch with other settings is refused (use a new DIR, or
+`--overwrite`). Workers (processes at once) may change between launches.
+
+Executors (`--executor`):
+  local  LocalPipelineExecutor: `workers` processes on this machine (default: all cores).
+  slurm  SlurmPipelineExecutor: one job array per stage, each depending on the previous (`depends=`);
+         the command submits and returns; rerun the same command when the jobs are done to write
+         stats.json (finished tasks are skipped). DIR must be on a filesystem every node sees.
+  ray    RayPipelineExecutor on the cluster `ray.init(address=...)` finds (or a local one).
+The steps are the same objects in all three; only the executor changes.
+
+Stats are merged from the per-task files (`logs/<stage>/stats/<rank>.json`), not from the executor's
+in-memory sum, so a relaunch that ran only the unfinished tasks still reports the whole run.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import re
+import shutil
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from textbooks.jsonl import write_json_atomic
+
+EXECUTORS = ("local", "slurm", "ray")
+RUN_FILE = "run.json"
+STATS_FILE = "stats.json"
+DEFAULT_MAX_TASKS = 32  # default task count: min(units, this); more tasks = finer resume and parallelism
+
+
+class PipelineError(RuntimeError):
+    """A data run that cannot start or did not finish (the message says what to do)."""
+
+
+# --- configuration --------------------------------------------------------------------------------
+
+
+@dataclass
+class SlurmConfig:
+    partition: str = ""  # required for --executor slurm
+    time: str = "4:00:00"  # per task (sbatch --time)
+    cpus_per_task: int = 1
+    mem_per_cpu_gb: int = 2
+    qos: str = "normal"
+    job_name: str = "textbooks-data"
+    venv_path: str = ""  # activated in each job; default: the running interpreter's environment
+    sbatch_args: dict = field(default_factory=dict)  # extra `#SBATCH --key=value` lines, e.g. {"account": "x"}
+
+
+@dataclass
+class RayConfig:
+    address: str = ""  # ray.init(address=...); empty: connect to a running cluster or start a local one
+    cpus_per_task: int = 1
+    mem_per_cpu_gb: float = 2.0
+
+
+@dataclass
+class ExecutorConfig:
+    kind: Literal["local", "slurm", "ray"] = "local"
+    workers: int = 0  # processes at once (local) / concurrent tasks (slurm, ray); 0 = all cores (local) / no limit
+    tasks: int = 0  # shards; 0 = min(reading units, DEFAULT_MAX_TASKS), fixed at the first launch
+    slurm: SlurmConfig = field(default_factory=SlurmConfig)
+    ray: RayConfig = field(default_factory=RayConfig)
+
+
+@dataclass
+class Stage:
+    """One executor run: a full datatrove pipeline (reader, steps, writers) over `tasks` shards."""
+
+    name: str
+    steps: list
+    tasks: int
+
+
+# --- token units ------------------------------------------------------------------------------------
+
+_CODE_TOKEN = re.compile(r"\w+|[^\w\s]")
+
+
+class RegexTokenCount:
+    """Token unit without a tokenizer: runs of word characters and single other non-space characters.
+
+    Within ~10-30% of a BPE code tokenizer's count on Python; used for the funnel when no tokenizer is
+    given (stats.json says which unit it counts).
+    """
+
+    unit = "regex tokens (\\w+|[^\\w\\s])"
+
+    def __call__(self, text: str) -> int:
+        return sum(1 for _ in _CODE_TOKEN.finditer(text))
+
+
+class TokenizerTokenCount:
+    """Token unit of a real tokenizer (a `textbooks tokenizer train` dir or HF tokenizer.json), loaded lazily
+    in each worker (the step is pickled to workers; a tokenizer object is not sent)."""
+
+    def __init__(self, path: str):
+        self.path = str(path)
+        self.unit = f"tokens of {self.path}"
+        self._tok = None
+
+    def __call__(self, text: str) -> int:
+        if self._tok is None:
+            from textbooks.tokenizer.load import load_tokenizer
+
+            self._tok = load_tokenizer(self.path)
+        return len(self._tok.encode(text).ids)
+
+    def __getstate__(self):
+        return {**self.__dict__, "_tok": None}
+
+
+# --- writers ----------------------------------------------------------------------------------------
+
+
+def jsonl_writer(folder: Path | str):
+    """The one output format: datatrove JSONL shards, gzip, one file per task (`<rank>.jsonl.gz`)."""
+    from datatrove.pipeline.writers import JsonlWriter
+
+    return JsonlWriter(str(folder), output_filename="${rank}.jsonl.gz", compression="gzip")
+
+
+def jsonl_reader(folder: Path | str):
+    """Reads what `jsonl_writer` wrote (an intermediate stage's output), shard files in sorted order."""
+    from datatrove.pipeline.readers import JsonlReader
+
+    return JsonlReader(str(folder), glob_pattern="*.jsonl.gz", compression="gzip")
+
+
+def attach_exclusion_writers(steps: list, removed_dir: Path) -> list:
+    """Give every filter step without one an exclusion writer into `removed_dir/<nn>_<step name>/`."""
+    from datatrove.pipeline.filters.base_filter import BaseFilter
+
+    for i, step in enumerate(steps):
+        if isinstance(step, BaseFilter) and step.exclusion_writer is None:
+            step.exclusion_writer = jsonl_writer(removed_dir / f"{i:02d}_{slug(step.name)}")
+    return steps
+
+
+def slug(name: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "_", str(name).lower()).strip("_") or "step"
+
+
+# --- running ----------------------------------------------------------------------------------------
+
+
+def default_workers() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def default_tasks(n_units: int) -> int:
+    return max(1, min(n_units, DEFAULT_MAX_TASKS))
+
+
+def prepare_run(out_dir: Path, record: dict, *, overwrite: bool = False) -> dict:
+    """Claim `out_dir` for this run, or recognise it as a run of the same settings to resume.
+
+    `record` is what identifies the run (verb, inputs, settings, task counts); it is saved as run.json.
+    Another run's directory (different record) is refused unless `overwrite`, which clears it first.
+    """
+    out_dir = Path(out_dir)
+    run_file = out_dir / RUN_FILE
+    fingerprint = hashlib.sha256(json.dumps(record, sort_keys=True, default=str).encode()).hexdigest()[:16]
+    record = {**record, "fingerprint": fingerprint}
+    if out_dir.exists() and any(out_dir.iterdir()):
+        previous = None
+        if run_file.is_file():
+            try:
+                previous = json.loads(run_file.read_text())
+            except (OSError, ValueError):
+                previous = None
+        if previous is not None and previous.get("fingerprint") == fingerprint and not overwrite:
+            return {**record, "resumed": True}
+        if not overwrite:
+            what = (f"a run of other settings ({RUN_FILE} fingerprint {previous.get('fingerprint')}, "
+                    f"verb {previous.get('verb')!r})" if previous else "files that are not a data run")
+            raise PipelineError(
+                f"{out_dir} holds {what}; choose a new --out, or pass --overwrite to replace it "
+                f"(a relaunch with the same inputs and settings resumes instead)"
+            )
+        _clear_run_dir(out_dir, is_run=previous is not None)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    write_json_atomic(run_file, record)
+    return {**record, "resumed": False}
+
+
+def _clear_run_dir(out_dir: Path, *, is_run: bool) -> None:
+    if not is_run:
+        # --overwrite replaces a data run, never an arbitrary directory of someone's files.
+        raise PipelineError(f"{out_dir} is not a data run directory (no {RUN_FILE}); refusing to delete it even with --overwrite")
+    for child in out_dir.iterdir():
+        if child.is_dir() and not child.is_symlink():
+            shutil.rmtree(child)
+        else:
+            child.unlink()
+
+
+def run_stages(stages: Sequence[Stage], out_dir: Path, executor: ExecutorConfig | None = None) -> bool:
+    """Run `stages` in order; True when every task of every stage has finished (always, for local/ray)."""
+    executor = executor or ExecutorConfig()
+    out_dir = Path(out_dir)
+    _quiet_datatrove_console()
+    previous = None
+    if executor.kind == "ray":
+        _ray_init(executor.ray)
+    for stage in stages:
+        logging_dir = out_dir / "logs" / stage.name
+        exe = _make_executor(stage, logging_dir, executor, depends=previous)
+        if executor.kind == "slurm":
+            previous = exe  # launched at the end: the last one submits its dependencies first
+            continue
+        started = time.time()
+        try:
+            exe.run()
+        except Exception as e:  # a task failed: datatrove logged its traceback to the task's log file
+            raise PipelineError(_failure_message(stage, logging_dir, e)) from e
+        _log(f"{stage.name}: done in {time.time() - started:.1f}s")
+    if executor.kind == "slurm" and previous is not None:
+        previous.run()
+        return all(_stage_complete(out_dir, s) for s in stages)
+    return True
+
+
+def _stage_complete(out_dir: Path, stage: Stage) -> bool:
+    done = out_dir / "logs" / stage.name / "completions"
+    return done.is_dir() and len(list(done.iterdir())) >= stage.tasks
+
+
+def _failure_message(stage: Stage, logging_dir: Path, error: Exception) -> str:
+    # Our readers raise ValueError("file:line: ...") on malformed input in strict mode: show that line.
+    detail = str(error).strip().splitlines()[-1] if str(error).strip() else type(error).__name__
+    return (f"stage {stage.name!r} failed: {detail}\n(task logs: {logging_dir / 'logs'}; finished tasks are "
+            f"kept: rerun the same command to resume)")
+
+
+def _make_executor(stage: Stage, logging_dir: Path, cfg: ExecutorConfig, depends=None):
+    workers = cfg.workers if cfg.workers > 0 else None
+    if cfg.kind == "local":
+        from datatrove.executor import LocalPipelineExecutor
+
+        return LocalPipelineExecutor(
+            stage.steps, tasks=stage.tasks, workers=min(workers or default_workers(), stage.tasks),
+            logging_dir=str(logging_dir), start_method="forkserver",
+        )
+    if cfg.kind == "slurm":
+        from datatrove.executor import SlurmPipelineExecutor
+
+        if not cfg.slurm.partition:
+            raise PipelineError("--executor slurm needs a partition: set executor.slurm.partition in the config "
+                                "(or --set executor.slurm.partition=NAME)")
+        return SlurmPipelineExecutor(
+            stage.steps, tasks=stage.tasks, workers=workers or -1, time=cfg.slurm.time,
+            partition=cfg.slurm.partition, cpus_per_task=cfg.slurm.cpus_per_task,
+            mem_per_cpu_gb=cfg.slurm.mem_per_cpu_gb, qos=cfg.slurm.qos,
+            job_name=f"{cfg.slurm.job_name}-{stage.name}", venv_path=cfg.slurm.venv_path or _venv_activate(),
+            sbatch_args=dict(cfg.slurm.sbatch_args) or None, logging_dir=str(logging_dir), depends=depends,
+        )
+    if cfg.kind == "ray":
+        from datatrove.executor import RayPipelineExecutor
+
+        return RayPipelineExecutor(
+            stage.steps, tasks=stage.tasks, workers=workers or -1, logging_dir=str(logging_dir),
+            cpus_per_task=cfg.ray.cpus_per_task, mem_per_cpu_gb=cfg.ray.mem_per_cpu_gb,
+        )
+    raise PipelineError(f"unknown executor {cfg.kind!r}; choose one of {', '.join(EXECUTORS)}")
+
+
+def _venv_activate() -> str:
+    activate = Path(sys.prefix) / "bin" / "activate"
+    return str(activate) if activate.is_file() else ""
+
+
+def _ray_init(cfg: RayConfig) -> None:
+    try:
+        import ray
+    except ImportError as e:
+        raise PipelineError("--executor ray needs the ray extra: pip install 'textbooks[ray]'") from e
+    if not ray.is_initialized():
+        ray.init(address=cfg.address or None, ignore_reinit_error=True, log_to_driver=False,
+                 include_dashboard=False)
+
+
+def _quiet_datatrove_console() -> None:
+    """datatrove logs every task to stderr through loguru; keep warnings there, the rest in the task logs."""
+    from loguru import logger
+
+    if getattr(_quiet_datatrove_console, "done", False):
+        return
+    logger.remove()
+    logger.add(sys.stderr, level=os.environ.get("TEXTBOOKS_DATA_LOG_LEVEL", "WARNING"))
+    _quiet_datatrove_console.done = True
+
+
+def _log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+# --- stats ------------------------------------------------------------------------------------------
+
+
+def read_stage_stats(out_dir: Path, stage_name: str) -> list[dict]:
+    """Per-step stats of one stage, summed over its tasks' stats files (datatrove's PipelineStats)."""
+    from datatrove.utils.stats import PipelineStats
+
+    folder = Path(out_dir) / "logs" / stage_name / "stats"
+    total = PipelineStats()
+    for path in sorted(folder.glob("*.json")):
+        with open(path) as f:
+            total = total + PipelineStats.from_json(json.load(f))
+    return [json.loads(json.dumps(s.to_dict())) for s in total.stats]
+
+
+def step_summary(step_stats: dict) -> dict:
+    """One step's funnel line from datatrove's stats dict: in, kept, dropped by reason, tokens, seconds."""
+    stats = step_stats.get("stats", {})
+
+    def count(key):
+        v = stats.get(key, 0)
+        return v.get("total", 0) if isinstance(v, dict) else v
+
+    dropped = {k[len("dropped_"):]: count(k) for k in sorted(stats) if k.startswith("dropped_")}
+    skipped = {k[len("skipped_"):]: count(k) for k in sorted(stats) if k.startswith("skipped_")}
+    name = step_stats.get("name", "")
+    out: dict[str, Any] = {"step": name}
+    if "WRITER" in name:  # datatrove writers count documents per output file (keys "<file name>") and in "total"
+        out["written"] = count("total")
+        stats = {k: v for k, v in stats.items() if k in ("doc_len", "doc_len_tokens")}
+    elif "total" in stats:  # filters
+        out.update({"in": count("total"), "kept": count("forwarded"), "dropped": dropped})
+    elif "documents" in stats:  # our reader
+        out.update({"in": count("documents") + sum(skipped.values()), "kept": count("documents"), "skipped": skipped})
+    tokens = stats.get("doc_len_tokens")
+    if isinstance(tokens, dict):
+        out["tokens_kept"] = tokens.get("total", 0)
+    chars = stats.get("doc_len")
+    if isinstance(chars, dict):
+        out["chars_kept"] = chars.get("total", 0)
+    extra = {k: v for k, v in stats.items() if not (k in ("total", "forwarded", "dropped", "documents", "doc_len", "doc_len_tokens")
+                                                    or k.startswith(("dropped_", "skipped_")))}
+    if extra:
+        out["other"] = extra
+    time_stats = step_stats.get("time_stats")
+    if isinstance(time_stats, dict):
+        out["seconds"] = round(time_stats.get("total", 0.0), 3)
+    return out
+
+
+def write_stats(out_dir: Path, stages: Sequence[Stage], header: dict, extra: dict | None = None) -> dict:
+    """stats.json: the header (verb, inputs, token unit, executor), then every stage's steps' summaries."""
+    steps = []
+    for stage in stages:
+        for s in read_stage_stats(out_dir, stage.name):
+            steps.append({"stage": stage.name, **step_summary(s)})
+    doc = {**header, "steps": steps, **(extra or {})}
+    write_json_atomic(Path(out_dir) / STATS_FILE, doc)
+    return doc
+
+
+def config_dict(obj) -> Any:
+    """A dataclass config as plain JSON values (for run.json / fingerprints)."""
+    if dataclasses.is_dataclass(obj):
+        return {f.name: config_dict(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+    if isinstance(obj, (list, tuple)):
+        return [config_dict(v) for v in obj]
+    if isinstance(obj, dict):
+        return {str(k): config_dict(v) for k, v in obj.items()}
+    return obj
+
+
+def token_counter(tokenizer: str | None) -> Callable[[str], int]:
+    return TokenizerTokenCount(tokenizer) if tokenizer else RegexTokenCount()
