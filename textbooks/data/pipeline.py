@@ -267,19 +267,15 @@ def _failure_message(stage: Stage, logging_dir: Path, error: Exception) -> str:
 def _make_executor(stage: Stage, logging_dir: Path, cfg: ExecutorConfig, depends=None):
     workers = cfg.workers if cfg.workers > 0 else None
     if cfg.kind == "local":
-        from datatrove.executor import LocalPipelineExecutor
-
-        return LocalPipelineExecutor(
+        return _executor_class("LocalPipelineExecutor")(
             stage.steps, tasks=stage.tasks, workers=min(workers or default_workers(), stage.tasks),
             logging_dir=str(logging_dir), start_method="forkserver",
         )
     if cfg.kind == "slurm":
-        from datatrove.executor import SlurmPipelineExecutor
-
         if not cfg.slurm.partition:
             raise PipelineError("--executor slurm needs a partition: set executor.slurm.partition in the config "
                                 "(or --set executor.slurm.partition=NAME)")
-        return SlurmPipelineExecutor(
+        return _executor_class("SlurmPipelineExecutor")(
             stage.steps, tasks=stage.tasks, workers=workers or -1, time=cfg.slurm.time,
             partition=cfg.slurm.partition, cpus_per_task=cfg.slurm.cpus_per_task,
             mem_per_cpu_gb=cfg.slurm.mem_per_cpu_gb, qos=cfg.slurm.qos,
@@ -287,13 +283,27 @@ def _make_executor(stage: Stage, logging_dir: Path, cfg: ExecutorConfig, depends
             sbatch_args=dict(cfg.slurm.sbatch_args) or None, logging_dir=str(logging_dir), depends=depends,
         )
     if cfg.kind == "ray":
-        from datatrove.executor import RayPipelineExecutor
-
-        return RayPipelineExecutor(
+        return _executor_class("RayPipelineExecutor")(
             stage.steps, tasks=stage.tasks, workers=workers or -1, logging_dir=str(logging_dir),
             cpus_per_task=cfg.ray.cpus_per_task, mem_per_cpu_gb=cfg.ray.mem_per_cpu_gb,
         )
     raise PipelineError(f"unknown executor {cfg.kind!r}; choose one of {', '.join(EXECUTORS)}")
+
+
+_EXECUTORS: dict[str, type] = {}
+
+
+def _executor_class(name: str) -> type:
+    """datatrove's executor `name`, subclassed here so that unpickling it in a worker (local pool, Slurm
+    job, Ray task) imports this module, whose import quiets datatrove's console logging there too."""
+    if name not in _EXECUTORS:
+        import datatrove.executor as dx
+
+        base = getattr(dx, name)
+        cls = type(name, (base,), {"__module__": __name__, "__qualname__": name})
+        globals()[name] = cls  # picklable by reference: textbooks.data.pipeline.<name>
+        _EXECUTORS[name] = cls
+    return _EXECUTORS[name]
 
 
 def _venv_activate() -> str:
@@ -312,14 +322,41 @@ def _ray_init(cfg: RayConfig) -> None:
 
 
 def _quiet_datatrove_console() -> None:
-    """datatrove logs every task to stderr through loguru; keep warnings there, the rest in the task logs."""
+    """datatrove logs every task at INFO to stderr (pipeline dumps, per-task stats): keep its task logs
+    in `logs/<stage>/logs/task_<rank>.log` as they are, but show only warnings and errors on the console
+    (TEXTBOOKS_DATA_LOG_LEVEL=INFO shows everything). Patched where the executors look the functions up;
+    this module is imported in every worker (the executors below are pickled with the pipeline)."""
+    import datatrove.executor.base as base
     from loguru import logger
 
-    if getattr(_quiet_datatrove_console, "done", False):
+    if getattr(base, "_textbooks_quiet", False):
         return
+    level = os.environ.get("TEXTBOOKS_DATA_LOG_LEVEL", "WARNING")
+    # loguru's `add` costs ~40 ms (it scans sysconfig paths), so the console sink is added once and only
+    # the task's file sink comes and goes.
+    sinks: dict = {}
+
+    def add_task_logger(logging_dir, rank, local_rank=0, node_rank=-1):
+        # datatrove.utils.logging.add_task_logger, with the console at `level` instead of INFO.
+        logfile = logging_dir.open(f"logs/task_{rank:05d}.log", "w")
+        prefix = f"[NODE {node_rank}] " if node_rank != -1 else ""
+        sinks[id(logfile)] = logger.add(
+            logfile, level="DEBUG", colorize=False,
+            format=prefix + "{time:YYYY-MM-DD HH:mm:ss.SSS} | {level: <8} | {name}:{function}:{line} - {message}")
+        logger.info(f"Launching pipeline for {rank=}")
+        return logfile
+
+    def close_task_logger(logfile):
+        logger.complete()
+        sink = sinks.pop(id(logfile), None)
+        if sink is not None:
+            logger.remove(sink)
+        logfile.close()
+
+    base.add_task_logger, base.close_task_logger = add_task_logger, close_task_logger
     logger.remove()
-    logger.add(sys.stderr, level=os.environ.get("TEXTBOOKS_DATA_LOG_LEVEL", "WARNING"))
-    _quiet_datatrove_console.done = True
+    logger.add(sys.stderr, level=level, format="{level}: {message}")
+    base._textbooks_quiet = True
 
 
 def _log(message: str) -> None:
@@ -400,3 +437,13 @@ def config_dict(obj) -> Any:
 
 def token_counter(tokenizer: str | None) -> Callable[[str], int]:
     return TokenizerTokenCount(tokenizer) if tokenizer else RegexTokenCount()
+
+
+_quiet_datatrove_console()  # at import: workers import this module when they unpickle a pipeline
+
+
+def __getattr__(name: str):
+    # Workers unpickle `textbooks.data.pipeline.LocalPipelineExecutor` (etc.) by name: make it on demand.
+    if name in ("LocalPipelineExecutor", "SlurmPipelineExecutor", "RayPipelineExecutor"):
+        return _executor_class(name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
