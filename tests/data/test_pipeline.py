@@ -142,3 +142,21 @@ def test_stats_merge_tasks(corpus: Path, tmp_path: Path):
     execute_verb(make_run(corpus, out), build)
     steps = read_stage_stats(out, "filter")
     assert steps[1]["stats"]["total"]["total"] == 12 and steps[1]["stats"]["forwarded"]["total"] == 8
+
+
+def test_posts_xml_is_an_input_of_every_verb(tmp_path: Path):
+    from tests.data.test_stackoverflow import DOC_10, DOC_15, DOC_20, EXPECTED_SKIPS, POSTS_XML
+
+    posts = tmp_path / "Posts.xml"
+    posts.write_text(POSTS_XML, encoding="utf-8")
+    qa = tmp_path / "qa.jsonl"
+    qa.write_text(json.dumps({"id": "q1", "title": "Reverse a list", "question": "How do I reverse a list?",
+                              "answer": "Use slicing: `xs[::-1]` returns a reversed copy."}) + "\n")
+    out = tmp_path / "out"
+    stats = execute_verb(make_run(posts, out, read=ReadConfig()), lambda r: build(r, 1))
+    stats2 = execute_verb(make_run(qa, tmp_path / "out2", read=ReadConfig()), lambda r: build(r, 1))
+    assert sorted(r["text"] for r in read_shards(out / "output")) == sorted([DOC_10, DOC_15, DOC_20])
+    assert stats["steps"][0]["skipped"] == EXPECTED_SKIPS
+    [row] = read_shards(tmp_path / "out2" / "output")
+    assert "How do I reverse a list?" in row["text"] and row["metadata"]["source"] == "stackoverflow"
+    assert stats2["steps"][0]["kept"] == 1

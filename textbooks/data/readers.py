@@ -37,12 +37,14 @@ class SourceReader(BaseReader):
         count_tokens: Callable[[str], int] | None = None,
         units: list[SourceUnit] | None = None,
         limit: int = -1,
+        stackoverflow_tags: Sequence[str] = ("python*",),
     ):
         super().__init__(limit=limit)
         self.inputs = [str(p) for p in inputs]
         self.strict = strict
         self.max_bytes = int(max_bytes)
         self.count_tokens = count_tokens
+        self.stackoverflow_tags = list(stackoverflow_tags)
         listing: dict[str, int] = {}
         self.units = list_units(self.inputs, listing) if units is None else list(units)
         self.listing_skips = listing  # skips found while listing (duplicate paths): counted once, by task 0
@@ -51,7 +53,8 @@ class SourceReader(BaseReader):
         skipped: dict[str, int] = dict(self.listing_skips) if rank == 0 else {}
         n = 0
         try:
-            for doc in iter_units(self.units[rank::world_size], skipped, strict=self.strict, max_bytes=self.max_bytes):
+            for doc in iter_units(self.units[rank::world_size], skipped, strict=self.strict, max_bytes=self.max_bytes,
+                                  stackoverflow_tags=self.stackoverflow_tags):
                 if self.limit != -1 and n >= self.limit:
                     break
                 with self.track_time():

@@ -13,6 +13,10 @@ Inputs (any mix, in the order given):
 - a `.jsonl` or `.jsonl.gz` file: one JSON object per line with the text in `text` or `content`.
 - a `.parquet` file: the same fields as columns, read one row group and one batch of rows at a time,
   never the whole file.
+- a Stack Exchange dump's `Posts.xml` (`.xml`, `.xml.gz`), or JSONL whose records have `question` and
+  `answer`: one document per Python question with its accepted (else best) answer, streamed
+  (textbooks.data.stackoverflow; its documents keep the file in `metadata["file"]` and set
+  `metadata["source"] = "stackoverflow"`).
 
 The Stack's schema is understood: `content` is the text, `max_stars_repo_path` (else `path`) becomes
 `metadata["path"]`, `hexsha` (else `id`) becomes the document id. Other fields of a record are kept in
@@ -39,7 +43,7 @@ from __future__ import annotations
 import logging
 import os
 import sysconfig
-from collections.abc import Iterable, Iterator, MutableMapping
+from collections.abc import Iterable, Iterator, MutableMapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -49,7 +53,7 @@ from textbooks.jsonl import iter_jsonl
 
 logger = logging.getLogger(__name__)
 
-DATA_SUFFIXES = (".jsonl", ".jsonl.gz", ".parquet")
+DATA_SUFFIXES = (".jsonl", ".jsonl.gz", ".parquet", ".xml", ".xml.gz")
 # Directory names a recursive walk never enters (see the module docstring).
 SKIP_DIR_NAMES = frozenset({"__pycache__", "site-packages", "dist-packages", "node_modules"})
 TEXT_FIELDS = ("text", "content")  # first present wins; `content` is The Stack's name
@@ -64,7 +68,7 @@ PathLike = str | os.PathLike
 class SourceUnit:
     """One unit of reading work: a .py file, a whole JSONL file, or one row group of a Parquet file."""
 
-    kind: str  # "py" | "jsonl" | "parquet"
+    kind: str  # "py" | "jsonl" | "parquet" | "stackoverflow" (Posts.xml, or JSONL of question/answer records)
     path: Path
     root: Path  # the input path that named it; metadata["path"] of .py files is relative to it
     row_group: int | None = None
@@ -95,6 +99,8 @@ def _kind_of(path: Path) -> str | None:
         return "jsonl"
     if name.endswith(".parquet"):
         return "parquet"
+    if name.endswith((".xml", ".xml.gz")):
+        return "stackoverflow"  # a Stack Exchange dump's Posts.xml (textbooks.data.stackoverflow)
     return None
 
 
@@ -142,7 +148,12 @@ def list_units(paths: Iterable[PathLike], skipped: MutableMapping[str, int] | No
         if kind == "py":
             add_py(path, path.parent)
         elif kind == "jsonl":
-            units.append(SourceUnit("jsonl", path, path))
+            from textbooks.data.stackoverflow import is_stackoverflow_input
+
+            # JSONL Q&A records (`question` + `answer`) are rendered as StackOverflow documents.
+            units.append(SourceUnit("stackoverflow" if is_stackoverflow_input(path) else "jsonl", path, path))
+        elif kind == "stackoverflow":
+            units.append(SourceUnit("stackoverflow", path, path))
         else:
             for rg in range(_parquet_file(path).num_row_groups):
                 units.append(SourceUnit("parquet", path, path, rg))
@@ -170,9 +181,10 @@ def read_documents(
 
 def iter_units(
     units: Iterable[SourceUnit], skipped: MutableMapping[str, int] | None = None, *, strict: bool = True,
-    max_bytes: int = 0,
+    max_bytes: int = 0, stackoverflow_tags: Sequence[str] = ("python*",),
 ) -> Iterator[Document]:
-    """Documents of `units`, in order. `max_bytes` > 0 skips (counts `too_large`) larger documents."""
+    """Documents of `units`, in order. `max_bytes` > 0 skips (counts `too_large`) larger documents;
+    StackOverflow units keep questions with a tag matching one of `stackoverflow_tags` (fnmatch)."""
     parquet = None  # (path, ParquetFile): consecutive row groups of one file share one open file and footer
     for unit in units:
         if unit.kind == "py":
@@ -185,6 +197,10 @@ def iter_units(
             continue
         if unit.kind == "jsonl":
             docs = _read_jsonl(unit.path, skipped, strict)
+        elif unit.kind == "stackoverflow":
+            from textbooks.data.stackoverflow import iter_stackoverflow
+
+            docs = iter_stackoverflow([unit.path], tags=tuple(stackoverflow_tags), skipped=skipped, strict=strict)
         else:
             if parquet is None or parquet[0] != unit.path:
                 parquet = (unit.path, _parquet_file(unit.path))

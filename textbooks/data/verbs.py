@@ -26,6 +26,10 @@ class ReadConfig:
     # follows The Stack's own cut (files > 1 MB were not included: Kocetkov et al. 2022, §3.2).
     max_bytes: int = 1_000_000
     tokenizer: str = ""  # token unit of the funnel: a tokenizer dir; empty = regex tokens (see pipeline.RegexTokenCount)
+    # StackOverflow inputs (Posts.xml, Q&A JSONL): questions with a tag matching one of these (fnmatch); the
+    # paper's pool is "the Python subset of ... StackOverflow" (§2.1).
+    stackoverflow_tags: list[str] = field(default_factory=lambda: ["python*"])
+    max_units: int = 0  # read only the first N reading units (files, row groups) of the inputs; 0 = all
 
 
 @dataclass
@@ -43,6 +47,8 @@ class VerbRun:
         self.inputs = [str(p) for p in self.inputs]
         self._skips: dict[str, int] = {}
         self.units = list_units(self.inputs, self._skips)
+        if self.read.max_units:
+            self.units = self.units[: self.read.max_units]
         self.tasks = self.executor.tasks or pl.default_tasks(len(self.units))
         self.count_tokens = pl.token_counter(self.read.tokenizer or None)
 
@@ -64,7 +70,8 @@ class VerbRun:
         from textbooks.data.readers import SourceReader
 
         return SourceReader(self.inputs, strict=self.read.strict, max_bytes=self.read.max_bytes,
-                            count_tokens=self.count_tokens, units=self.units)
+                            count_tokens=self.count_tokens, units=self.units,
+                            stackoverflow_tags=self.read.stackoverflow_tags)
 
     def output_writer(self):
         return pl.jsonl_writer(self.output_dir)
