@@ -152,16 +152,23 @@ def jsonl_reader(folder: Path | str):
     """Reads what `jsonl_writer` wrote (an intermediate stage's output), shard files in sorted order."""
     from datatrove.pipeline.readers import JsonlReader
 
-    return JsonlReader(str(folder), glob_pattern="*.jsonl.gz", compression="gzip")
+    return JsonlReader(str(folder), glob_pattern="*.jsonl.gz", compression="gzip", adapter=_as_written,
+                       add_file_path=False)
+
+
+def _as_written(self, data: dict, path: str, id_in_file: int | str) -> dict:
+    """Read a record back as it was written. datatrove's reader would add the intermediate shard's path to
+    the metadata (`file_path`, hence add_file_path=False), which would leak into the final output."""
+    return {"text": data["text"], "id": data["id"], "metadata": data.get("metadata") or {}}
 
 
 def attach_exclusion_writers(steps: list, removed_dir: Path) -> list:
-    """Give every filter step without one an exclusion writer into `removed_dir/<nn>_<step name>/`."""
+    """Give every filter step without one an exclusion writer into `removed_dir/<step name>/`."""
     from datatrove.pipeline.filters.base_filter import BaseFilter
 
-    for i, step in enumerate(steps):
+    for step in steps:
         if isinstance(step, BaseFilter) and step.exclusion_writer is None:
-            step.exclusion_writer = jsonl_writer(removed_dir / f"{i:02d}_{slug(step.name)}")
+            step.exclusion_writer = jsonl_writer(removed_dir / slug(step.name))
     return steps
 
 
@@ -240,6 +247,8 @@ def run_stages(stages: Sequence[Stage], out_dir: Path, executor: ExecutorConfig 
         if executor.kind == "slurm":
             previous = exe  # launched at the end: the last one submits its dependencies first
             continue
+        if _stage_complete(out_dir, stage):
+            continue  # finished at an earlier launch (or earlier in this one)
         started = time.time()
         try:
             exe.run()
@@ -276,7 +285,7 @@ def _make_executor(stage: Stage, logging_dir: Path, cfg: ExecutorConfig, depends
             raise PipelineError("--executor slurm needs a partition: set executor.slurm.partition in the config "
                                 "(or --set executor.slurm.partition=NAME)")
         return _executor_class("SlurmPipelineExecutor")(
-            stage.steps, tasks=stage.tasks, workers=workers or -1, time=cfg.slurm.time,
+            stage.steps, tasks=stage.tasks, workers=workers or -1, time=_slurm_time(cfg.slurm.time),
             partition=cfg.slurm.partition, cpus_per_task=cfg.slurm.cpus_per_task,
             mem_per_cpu_gb=cfg.slurm.mem_per_cpu_gb, qos=cfg.slurm.qos,
             job_name=f"{cfg.slurm.job_name}-{stage.name}", venv_path=cfg.slurm.venv_path or _venv_activate(),
@@ -304,6 +313,16 @@ def _executor_class(name: str) -> type:
         globals()[name] = cls  # picklable by reference: textbooks.data.pipeline.<name>
         _EXECUTORS[name] = cls
     return _EXECUTORS[name]
+
+
+def _slurm_time(value: str) -> str:
+    """sbatch --time. YAML 1.1 reads an unquoted `4:00:00` as the base-60 number 14400, which reaches here
+    as "14400": turn such seconds back into H:MM:SS (a plain minute count would be ambiguous either way)."""
+    value = str(value).strip()
+    if value.isdigit():
+        s = int(value)
+        return f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}"
+    return value
 
 
 def _venv_activate() -> str:
@@ -355,8 +374,14 @@ def _quiet_datatrove_console() -> None:
 
     base.add_task_logger, base.close_task_logger = add_task_logger, close_task_logger
     logger.remove()
-    logger.add(sys.stderr, level=level, format="{level}: {message}")
+    logger.add(sys.stderr, level=level, format=_console_format)
     base._textbooks_quiet = True
+
+
+def _console_format(record) -> str:
+    # A callable format: loguru then does not append the traceback of a logged exception (the failing
+    # task's traceback stays in its log file; the runner reports the error in one line).
+    return "{level}: {message}\n"
 
 
 def _log(message: str) -> None:

@@ -12,9 +12,10 @@ def funnel_rows(stats: dict) -> list[dict]:
     """[{step, documents, tokens, dropped: {reason: n}}]: what is left after each reading/filtering step."""
     rows = []
     for s in stats.get("steps", []):
-        if "kept" not in s:
+        # The funnel: the input reader, then every filter; intermediate readers re-read a stage's output.
+        if "kept" not in s or not ("FILTER" in s["step"] or s["step"].endswith("read inputs")):
             continue
-        label = s["step"].split(": ", 1)[-1]
+        label = s["step"].split(": ", 1)[-1].encode("ascii", "ignore").decode().strip()
         if s.get("stage") and s["stage"] not in label:
             label = f"{s['stage']}: {label}"
         rows.append({
