@@ -160,3 +160,16 @@ def test_posts_xml_is_an_input_of_every_verb(tmp_path: Path):
     [row] = read_shards(tmp_path / "out2" / "output")
     assert "How do I reverse a list?" in row["text"] and row["metadata"]["source"] == "stackoverflow"
     assert stats2["steps"][0]["kept"] == 1
+
+
+def test_a_verbs_output_dir_is_the_next_verbs_input(corpus: Path, tmp_path: Path):
+    first = tmp_path / "first"
+    execute_verb(make_run(corpus, first), build)
+    kept = read_shards(first / "output")
+    for given in (first, first / "output"):
+        out = tmp_path / f"second_{given.name}"
+        stats = execute_verb(VerbRun("filter", [str(given)], out, executor=ExecutorConfig(workers=1, tasks=2)), build)
+        assert sorted(r["id"] for r in read_shards(out / "output")) == sorted(r["id"] for r in kept)
+        assert stats["steps"][0]["kept"] == len(kept)
+        by_id = {r["id"]: r["metadata"] for r in kept}
+        assert all(r["metadata"] == by_id[r["id"]] for r in read_shards(out / "output"))  # not nested, not changed

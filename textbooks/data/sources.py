@@ -3,7 +3,9 @@
 Inputs (any mix, in the order given):
 
 - a directory: every `*.py` file below it, walked recursively in sorted order (deterministic across
-  machines). The walk skips hidden directories (`.git`, `.venv`), `__pycache__`, and nested
+  machines). Exception: the output of a data verb (`DIR` with run.json, or `DIR/output/`, or any
+  directory of .jsonl[.gz]/.parquet shards with no .py file below it) is read as its shards, so verbs
+  chain: `data filter raw/ --out f` then `data dedup f --out d`. The walk skips hidden directories (`.git`, `.venv`), `__pycache__`, and nested
   `site-packages` / `dist-packages` (an interpreter's or a virtualenv's installed packages are not the
   code you pointed at, and the stdlib dir of many Pythons contains one). Pass such a directory
   explicitly to read it. Data files inside directories are *not* read (site-packages ships test
@@ -113,6 +115,21 @@ def _walk_py_files(root: Path) -> Iterator[Path]:
                 yield Path(dirpath, name)
 
 
+def _shard_files(directory: Path) -> list[Path] | None:
+    """The data shards of a data verb's output, or None for an ordinary directory of code.
+
+    `DIR` of a verb (it has run.json and output/) means `DIR/output`; a directory whose top level holds
+    .jsonl/.jsonl.gz/.parquet files and which has no .py file anywhere below is such an `output/` (or any
+    folder of shards). Data files inside a code tree are never read (the module docstring says why).
+    """
+    if (directory / "run.json").is_file() and (directory / "output").is_dir():
+        directory = directory / "output"
+    files = sorted(p for p in directory.iterdir() if p.is_file() and _kind_of(p) in ("jsonl", "parquet"))
+    if not files or next(_walk_py_files(directory), None) is not None:
+        return None
+    return files
+
+
 def list_units(paths: Iterable[PathLike], skipped: MutableMapping[str, int] | None = None) -> list[SourceUnit]:
     """Expand input paths into reading units, in order. Missing paths raise FileNotFoundError."""
     if isinstance(paths, (str, os.PathLike)):
@@ -136,6 +153,11 @@ def list_units(paths: Iterable[PathLike], skipped: MutableMapping[str, int] | No
                 f"a .jsonl/.jsonl.gz file or a .parquet file)"
             )
         if path.is_dir():
+            shards = _shard_files(path)
+            if shards is not None:  # the output of a data verb: read its shards
+                for f in shards:
+                    units.append(SourceUnit("jsonl", f, f) if _kind_of(f) == "jsonl" else SourceUnit("parquet", f, f))
+                continue
             for f in _walk_py_files(path):
                 add_py(f, path)
             continue
@@ -247,6 +269,9 @@ def _record_to_document(record: dict, where: str, source: Path, skipped, strict:
     if not text.strip():
         _count(skipped, "empty", where)
         return None
+    if isinstance(record.get("metadata"), dict) and set(record) <= {"text", "id", "metadata", "media"}:
+        # A datatrove record (our verbs' output): its metadata is the metadata, kept as it was written.
+        return Document(text=text, id=str(record.get("id", where)), metadata=dict(record["metadata"]))
     metadata = {k: v for k, v in record.items() if k not in TEXT_FIELDS}
     for field in PATH_FIELDS:
         if record.get(field):
