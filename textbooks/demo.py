@@ -1,17 +1,19 @@
 """`textbooks demo`: the recipe end to end on embedded defaults, offline, on a CPU, in minutes.
 
-Stages (each writes files under --out; on a rerun the tokenizer and packed data are reused, pretraining
-resumes from its last checkpoint and generation skips finished samples; export and execution take
-seconds and are redone):
+Stages (each writes files under --out; on a rerun the curated set, tokenizer and packed data are
+reused, pretraining resumes from its last checkpoint and generation skips finished samples; export and
+execution take seconds and are redone):
   1. corpus     the Python code already on the machine (stdlib + site-packages) stands in for The Stack
-  2. tokenizer  a codegen-style byte-level BPE trained on that corpus
-  3. pack       documents -> <|endoftext|>-separated token shards (train/val)
-  4. pretrain   a tiny phi-1 model with the project's trainer (configs/train/demo-tiny.yaml)
-  5. export     Hugging Face format (transformers / vLLM can load it)
-  6. complete   greedy completions of a few function signatures with docstrings
-  7. evaluate   greedy pass@1 on HumanEval and the MBPP test split, executed in the sandbox
-Later stages of the recipe (quality filtering, synthetic textbooks and exercises, decontamination,
-finetuning) join here as they are built.
+  2. curate     `data curate` with the offline annotator: heuristic filters -> dedup -> a random forest
+                on hashed n-grams trained on the rubric's labels of a sample, applied to every file
+  3. tokenizer  a codegen-style byte-level BPE trained on the curated set
+  4. pack       curated documents -> <|endoftext|>-separated token shards (train/val)
+  5. pretrain   a tiny phi-1 model with the project's trainer (configs/train/demo-tiny.yaml)
+  6. export     Hugging Face format (transformers / vLLM can load it)
+  7. complete   greedy completions of a few function signatures with docstrings
+  8. evaluate   greedy pass@1 on HumanEval and the MBPP test split, executed in the sandbox
+Later stages of the recipe (synthetic textbooks and exercises, decontamination, finetuning) join here
+as they are built.
 """
 
 from __future__ import annotations
@@ -30,14 +32,26 @@ DEMO_PROMPTS = [
 ]
 
 
+# What --out holds after a (partial) demo run: a rerun resumes into such a directory, never into another one.
+DEMO_SUBDIRS = ("curated", "tokenizer", "data", "runs", "hf", "eval")
+
+
 def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--out", default="demo-out", help="output directory (default: demo-out)")
+    from textbooks import guard
+    from textbooks.tokenizer.cli import MAX_VOCAB_SIZE
+    from textbooks.tokenizer.load import WHITESPACE_TOKENS
+
+    min_vocab = 256 + 1 + len(WHITESPACE_TOKENS)  # the byte symbols, <|endoftext|>, the whitespace tokens
+    parser.add_argument("--out", default="demo-out", help="output directory (default: demo-out; a rerun resumes in it)")
     parser.add_argument("--config", default=None, help="training config (default: configs/train/demo-tiny.yaml)")
-    parser.add_argument("--vocab-size", type=int, default=4096, help="tokenizer vocabulary size (default: 4096)")
-    parser.add_argument("--max-files", type=int, default=6000, help="at most this many corpus files (default: 6000)")
-    parser.add_argument("--train-minutes", type=float, default=6.0,
+    parser.add_argument("--vocab-size", type=guard.int_in(min_vocab, MAX_VOCAB_SIZE), default=4096,
+                        help="tokenizer vocabulary size (default: 4096)")
+    parser.add_argument("--max-files", type=guard.positive_int, default=3000,
+                        help="curate the first N corpus files (default: 3000; the stdlib is ~1,800)")
+    parser.add_argument("--train-minutes", type=guard.float_in(0.0, low_open=True), default=6.0,
                         help="time budget for pretraining; the trainer checkpoints and stops there (default 6)")
-    parser.add_argument("--eval-limit", type=int, default=None, help="evaluate only the first N tasks of each benchmark")
+    parser.add_argument("--eval-limit", type=guard.positive_int, default=None,
+                        help="evaluate only the first N tasks of each benchmark")
     parser.add_argument("--fresh", action="store_true", help="redo every stage even if its output exists")
     parser.add_argument("--isolation", choices=("auto", "bwrap", "process", "none"), default="auto",
                         help="sandbox for the evaluate stage, as `eval execute --isolation` (default auto: "
@@ -54,7 +68,32 @@ def _done(t0: float, what: str = "") -> None:
     print(f"--- done in {time.perf_counter() - t0:.1f}s {what}", flush=True)
 
 
+def _written(stats: dict) -> int:
+    """Documents the last writer of a data run wrote (its final output)."""
+    written = [s["written"] for s in stats.get("steps", []) if "written" in s]
+    return written[-1] if written else 0
+
+
+def _validate(args: argparse.Namespace) -> None:
+    """Everything the stages will need, checked before the first one starts (a bad --config used to fail
+    after minutes of tokenizer training): --out, the training config with the demo's overrides, the sandbox."""
+    from textbooks import guard
+    from textbooks.train import load_config
+
+    out = Path(args.out)
+    guard.check_outputs([guard.Output(out, kind="dir", replaces=False,
+                                      expected=f"the output of an earlier demo ({', '.join(DEMO_SUBDIRS)})")],
+                        resumable_marker=lambda p: any((p / sub).exists() for sub in DEMO_SUBDIRS))
+    config_path = Path(args.config) if args.config else _repo_file("configs/train/demo-tiny.yaml")
+    guard.check_inputs([config_path], kind="file", flag="--config")
+    data_dir = out / "data"
+    overrides = [f"data.datasets={data_dir}", f"data.val={data_dir}", f"trainer.run_dir={out / 'runs' / 'pretrain'}"]
+    load_config(config_path, overrides)  # ConfigError names the key (and the fix), before any work
+    guard.set_resume_hint("rerun `textbooks demo` with the same --out to resume (finished stages are kept)")
+
+
 def run(args: argparse.Namespace) -> int:
+    _validate(args)
     if args.isolation in ("auto", "bwrap"):
         # The evaluate stage runs model output in the sandbox, which refuses to start without bubblewrap: say
         # so now, not after minutes of training.
@@ -71,32 +110,44 @@ def run(args: argparse.Namespace) -> int:
     if args.fresh:
         import shutil
 
-        for sub in ("tokenizer", "data", "runs", "hf", "eval"):
+        for sub in DEMO_SUBDIRS:
             shutil.rmtree(out / sub, ignore_errors=True)
 
-    # 1-2. corpus + tokenizer -------------------------------------------------------------------
+    # 1-3. corpus, curation, tokenizer ------------------------------------------------------------
+    from textbooks.cli import main as textbooks_main
     from textbooks.data.sources import default_corpus_paths
     from textbooks.tokenizer import load_tokenizer, train_tokenizer
 
-    corpus = [str(p) for p in default_corpus_paths()]
+    raw = [str(p) for p in default_corpus_paths()]
+    curated_dir = out / "curated"
+    t0 = _stage(f"curate: data curate on the first {args.max_files} files of {', '.join(raw)} (offline annotator)")
+    curate_argv = ["data", "curate", *raw, "--out", str(curated_dir), "--annotator", "offline",
+                   "--set", f"read.max_units={args.max_files}"]
+    if textbooks_main(curate_argv) != 0:
+        print("textbooks demo: curation failed (see above)", file=sys.stderr)
+        return 1
+    corpus = sorted(str(p) for p in (curated_dir / "output").glob("*.jsonl.gz"))
+    curated = json.loads((curated_dir / "stats.json").read_text())
+    _done(t0, f"(kept {_written(curated)} documents; funnel: {curated_dir / 'plots' / 'funnel.png'})")
+
     tok_dir = out / "tokenizer"
-    t0 = _stage(f"tokenizer: byte-level BPE (vocab {args.vocab_size}) on {', '.join(corpus)}")
+    t0 = _stage(f"tokenizer: byte-level BPE (vocab {args.vocab_size}) on the curated set")
     if not (tok_dir / "tokenizer.json").exists():
-        train_tokenizer(corpus, vocab_size=args.vocab_size, out_dir=tok_dir, max_files=args.max_files)
+        train_tokenizer(corpus, vocab_size=args.vocab_size, out_dir=tok_dir)
     tok = load_tokenizer(tok_dir)
     _done(t0, f"(vocab {tok.vocab_size}, model vocab {tok.padded_vocab_size})")
 
-    # 3. pack ------------------------------------------------------------------------------------
+    # 4. pack ------------------------------------------------------------------------------------
     from textbooks.data.pack import pack
 
     data_dir = out / "data"
-    t0 = _stage("pack: documents + <|endoftext|> -> token shards")
+    t0 = _stage("pack: curated documents + <|endoftext|> -> token shards")
     if not (data_dir / "meta.json").exists():
-        pack(corpus, tokenizer=tok_dir, out=data_dir, max_docs=args.max_files)
+        pack(corpus, tokenizer=tok_dir, out=data_dir)
     meta = json.loads((data_dir / "meta.json").read_text())
     _done(t0, f"({json.dumps({k: v.get('tokens') for k, v in meta.get('splits', {}).items()})} tokens)")
 
-    # 4. pretrain --------------------------------------------------------------------------------
+    # 5. pretrain --------------------------------------------------------------------------------
     from textbooks.train import load_config, train
 
     config_path = Path(args.config) if args.config else _repo_file("configs/train/demo-tiny.yaml")
@@ -117,13 +168,11 @@ def run(args: argparse.Namespace) -> int:
     ckpt = Path(summary["checkpoint"])
     _done(t0, f"(final loss {summary.get('final_loss')}, val loss {summary.get('val_loss')}, checkpoint {ckpt})")
 
-    # 5. export ----------------------------------------------------------------------------------
-    from textbooks.cli import main as textbooks_main
-
+    # 6. export ----------------------------------------------------------------------------------
     import importlib.util
 
     hf_dir = out / "hf"
-    export = ["export", "hf", str(ckpt), str(hf_dir)]
+    export = ["export", "hf", str(ckpt), str(hf_dir), "--overwrite"]  # a rerun re-exports the newest checkpoint
     if importlib.util.find_spec("transformers") is None:  # the check needs the [hf] extra
         print("(transformers is not installed: exporting without loading the result back; pip install 'textbooks[hf]')")
         export.append("--no-verify")
@@ -133,7 +182,7 @@ def run(args: argparse.Namespace) -> int:
         return 1
     _done(t0)
 
-    # 6. greedy completions ----------------------------------------------------------------------
+    # 7. greedy completions ----------------------------------------------------------------------
     import torch
 
     from textbooks.eval.tasks import HUMANEVAL_STOP
@@ -149,7 +198,7 @@ def run(args: argparse.Namespace) -> int:
         print("-" * 60)
     _done(t0)
 
-    # 7. evaluate --------------------------------------------------------------------------------
+    # 8. evaluate --------------------------------------------------------------------------------
     from textbooks.eval.generate import generate_samples
     from textbooks.eval.report import build_report, pass_at_1_table, write_report
 

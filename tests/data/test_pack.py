@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from textbooks.data import pack as pack_mod
+from textbooks.data.encode import OrdinaryEncoder
 from textbooks.data.pack import PackError, pack
 from textbooks.data.sources import read_documents
 from textbooks.tokenizer import load_tokenizer
@@ -241,7 +242,8 @@ def test_cli_pack_prints_summary_and_uses_exit_code_2(tmp_path, corpus, tok_dir,
     assert "packed 40 documents" in text and str(out / "meta.json") in text
     assert json.loads((out / "meta.json").read_text())["documents"] == 40
     assert main(["data", "pack", str(tmp_path / "missing"), "--tokenizer", str(tok_dir), "--out", str(tmp_path / "o")]) == 2
-    assert "input not found" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert str(tmp_path / "missing") in err and ("not found" in err or "does not exist" in err)
     with pytest.raises(SystemExit) as e:
         main(["data", "pack", str(corpus), "--out", str(tmp_path / "o")])  # --tokenizer missing
     assert e.value.code == 2
@@ -262,3 +264,31 @@ def test_moved_val_document_keeps_its_mask(tmp_path, tok_dir):
     assert len(train_mask) == len(train) and (train_mask == 0).sum() == sum(
         len(tok.encode(r["prompt"])) for r in rows if r is not smallest
     )
+
+
+def test_literal_endoftext_in_a_document_is_text_not_the_separator(tmp_path, tok_dir):
+    """Issue 10 item 6: a document that contains the string <|endoftext|> (tokenizer code, docs, web
+    pages) is encoded as ordinary text, as nanoGPT's encode_ordinary: one eos id per document, at its end."""
+    texts = [
+        f"SEP = '{EOS}'\nparts = text.split(SEP)\n",  # the literal inside code
+        f"{EOS}starts and ends with it{EOS}",  # at both edges, no space around
+        "  " + EOS + EOS + "\n",  # after a whitespace added token, twice in a row
+        "no literal here\n",
+    ]
+    path = tmp_path / "lit.jsonl"
+    path.write_text("".join(json.dumps({"text": t}) + "\n" for t in texts))
+    ex = tmp_path / "ex.jsonl"
+    ex.write_text(json.dumps({"prompt": f"# ends with {EOS}\ndef f():\n", "completion": f"    return '{EOS}'\n"}) + "\n")
+    for workers in (1, 2):
+        out = tmp_path / f"w{workers}"
+        meta = pack([path, ex], tok_dir, out, val_fraction=0.0, workers=workers, loss_on="completion", progress=False)
+        tok = load_tokenizer(tok_dir)
+        stream = _stream(out, "train")
+        ends = np.flatnonzero(stream == tok.eos_id)
+        assert meta["documents"] == len(texts) + 1 == len(ends)  # exactly one eos id per document ...
+        assert ends[-1] == len(stream) - 1
+        starts = np.concatenate([[0], ends[:-1] + 1])
+        decoded = [tok.decode(stream[a:b]) for a, b in zip(starts, ends)]  # ... at its end, and the text round-trips
+        assert decoded == texts + [f"# ends with {EOS}\ndef f():\n    return '{EOS}'\n"]
+        prompt = OrdinaryEncoder(tok).encode(f"# ends with {EOS}\ndef f():\n")
+        assert (_mask(out, "train") == 0).sum() == len(prompt) and tok.eos_id not in prompt

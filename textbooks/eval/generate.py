@@ -215,6 +215,10 @@ def generate_samples(
             from textbooks.model.hf import read_config
 
             max_len = read_config(model_dir).max_seq_len
+            from textbooks.guard import check_model_tokenizer
+            from textbooks.tokenizer import load_tokenizer
+
+            check_model_tokenizer(model_dir, load_tokenizer(model_dir))  # a foreign tokenizer samples garbage
             if max_new_tokens >= max_len:
                 raise GenerateError(f"--max-new-tokens {max_new_tokens} leaves no room for a prompt in {model_dir} "
                                     f"(max_seq_len {max_len}); lower --max-new-tokens below {max_len}")
@@ -447,11 +451,18 @@ def configure(parser) -> None:
 
 
 def _handler(args) -> int:
+    from textbooks import guard
     from textbooks.llm.config import LLMError
 
     if args.model and (args.base_url or args.model_name):
         print("textbooks eval generate: error: give --model DIR or --base-url with --model-name, not both", file=sys.stderr)
         return 2
+    out = Path(args.out)
+    # Kind, place and writability before any model is loaded. An existing OUT is resumed only when it holds our
+    # samples with their settings (generate_samples checks that before writing anything); it is never an input.
+    guard.check_outputs([guard.Output(out), guard.Output(meta_path_for(out), flag="the settings file")],
+                        inputs=[args.model] if args.model else [], resumable_marker=lambda _: True)
+    guard.set_resume_hint(f"rerun the same command to continue: the samples in {out} are kept and not drawn again")
     stop = args.stop or None  # already unescaped by `stop_arg`, the convention of every CLI
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     try:

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 import sys
 from dataclasses import dataclass
@@ -191,6 +192,14 @@ def full_solution(problem: dict[str, Any], completion: str) -> str:
 # ------------------------------------------------------------------------------------------------------
 
 
+def judge_paths(samples: str | Path, out: str | Path | None = None,
+                cache: str | Path | None = None) -> tuple[Path, Path, Path]:
+    """(judged rows, summary, cache) of a judge run: OUT (default SAMPLES_STEM.judged.jsonl next to the samples),
+    OUT_STEM.summary.json and the cache (default OUT_STEM.cache.sqlite)."""
+    out = Path(out) if out is not None else Path(samples).with_name(Path(samples).stem + ".judged.jsonl")
+    return out, out.with_name(out.stem + ".summary.json"), Path(cache) if cache else out.with_name(out.stem + ".cache.sqlite")
+
+
 def judge_samples(
     samples: str | Path,
     *,
@@ -219,10 +228,10 @@ def judge_samples(
     prompt = JudgePrompt.load(prompt_version)
     problem_map = load_problems(problems)
     rows = _sample_rows(samples, problem_map)
-    out = Path(out) if out is not None else Path(samples).with_name(Path(samples).stem + ".judged.jsonl")
-    summary_path = out.with_name(out.stem + ".summary.json")
-    if cache_path is None:
-        cache_path = out.with_name(out.stem + ".cache.sqlite")
+    if not rows:
+        raise ValueError(f"{samples}: no samples to judge (expected one JSON object per line with task_id and "
+                         "completion); nothing was written")
+    out, summary_path, cache_path = judge_paths(samples, out, cache_path)
     out.parent.mkdir(parents=True, exist_ok=True)
 
     config = LLMConfig(
@@ -262,7 +271,9 @@ def judge_samples(
         prompt_file=str(prompt.path.name), temperature=temperature, max_tokens=max_tokens,
         problems=str(problems), samples_file=str(samples), judged=str(out), usage=usage, grade_attempts=grade_attempts,
     )
-    summary_path.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    from textbooks.guard import atomic_write_text
+
+    atomic_write_text(summary_path, json.dumps(summary, indent=2) + "\n")
     summary["summary_path"] = str(summary_path)
     return summary
 
@@ -345,6 +356,8 @@ def configure(parser) -> None:
     parser.add_argument("--base-url", required=True, help="OpenAI-compatible endpoint, e.g. http://127.0.0.1:8000/v1")
     parser.add_argument("--model", required=True, help="judge model name as the server knows it (the paper used GPT-4)")
     parser.add_argument("--out", help="judged rows (default: SAMPLES_STEM.judged.jsonl next to the samples)")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace --out and its summary even when they are not an earlier judging of these samples")
     parser.add_argument("--prompt-version", default=DEFAULT_PROMPT_VERSION,
                         help="judge prompt textbooks/eval/prompts/judge_VERSION.md (default %(default)s)")
     parser.add_argument("--temperature", type=float, default=0.0, help="judge sampling temperature (default %(default)s)")
@@ -362,8 +375,27 @@ def configure(parser) -> None:
 
 
 def _handler(args) -> int:
+    from textbooks import guard
     from textbooks.llm.config import LLMError
 
+    guard.check_inputs([args.samples], kind="file", flag="--samples")
+    guard.check_inputs([args.problems], kind="file", flag="--problems")
+    out, summary_path, cache = judge_paths(args.samples, args.out, args.cache)
+    inputs = [args.samples, args.problems]
+
+    def own(_path) -> bool:  # an earlier judging of the same samples: a rerun replaces it (answers are cached)
+        try:
+            meta = json.loads(summary_path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return False
+        return isinstance(meta, dict) and os.path.realpath(str(meta.get("samples_file"))) == os.path.realpath(args.samples)
+
+    guard.check_outputs([guard.Output(out), guard.Output(summary_path, flag="the summary")], inputs=inputs,
+                        overwrite=args.overwrite, resumable_marker=own)
+    guard.check_outputs([guard.Output(cache, flag="--cache", expected="an SQLite cache")], inputs=[*inputs, out, summary_path],
+                        resumable_marker=guard.is_sqlite_file)
+    guard.set_resume_hint("rerun the same command: the answers received so far are in the cache "
+                          f"{cache} and are not asked for again")
     try:
         summary = judge_samples(
             args.samples, base_url=args.base_url, model=args.model, problems=args.problems, out=args.out,

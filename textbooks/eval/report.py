@@ -105,6 +105,11 @@ def read_similar_ids(path: str | Path) -> set[str]:
             raise ValueError(f"{path}: a JSON object needs one of the keys similar_ids, similar, task_ids (found: {', '.join(data)})")
     if not isinstance(data, list):
         raise ValueError(f"{path}: expected a JSON list of task ids, got {type(data).__name__}")
+    odd = next((i for i in data if isinstance(i, bool) or not isinstance(i, (str, int))), None)
+    if odd is not None:
+        raise ValueError(f"{path}: task ids must be strings or integers, found {type(odd).__name__} "
+                         f"{json.dumps(odd)[:80]}; use a JSON list of ids, an object with one of the keys similar_ids, "
+                         "similar, task_ids holding such a list, or a text file with one id per line")
     return {str(i) for i in data}
 
 
@@ -347,12 +352,34 @@ def render_markdown(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def check_report_dir(out_dir: str | Path, inputs=(), overwrite: bool = False) -> None:
+    """Refuse (UsageError) a report directory that is an input, a file, unwritable, or a non-empty directory
+    that holds no report of ours (report.json), unless `overwrite`: a rerun replaces its own report."""
+    from textbooks import guard
+
+    guard.check_outputs([guard.Output(out_dir, kind="dir", replaces=False)], inputs=inputs, overwrite=overwrite,
+                        resumable_marker="report.json")
+
+
+def unmatched_similar_ids(report: dict[str, Any]) -> str | None:
+    """A problem when --similar-ids names no task of any results file (a file of another benchmark or layout)."""
+    splits = [b["contamination_split"] for b in report["benchmarks"] if b.get("contamination_split")]
+    if splits and all(s["similar"]["problems"] == 0 and s.get("similar_ids_not_in_results") for s in splits):
+        example = next(iter(report["benchmarks"][0]["per_task"]), "HumanEval/0")
+        return (f"none of the {splits[0]['similar_ids_not_in_results']} ids in --similar-ids "
+                f"{splits[0]['similar_ids_file']} is a task of these results (their ids look like {example!r}); "
+                "check that the file lists task ids of the same benchmark")
+    return None
+
+
 def write_report(out_dir: str | Path, report: dict[str, Any]) -> tuple[Path, Path]:
+    from textbooks.guard import atomic_write_text
+
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     md, js = out_dir / "report.md", out_dir / "report.json"
-    md.write_text(render_markdown(report).rstrip("\n") + "\n", encoding="utf-8")
-    js.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    atomic_write_text(md, render_markdown(report).rstrip("\n") + "\n")
+    atomic_write_text(js, json.dumps(report, indent=2) + "\n")
     return md, js
 
 
@@ -423,7 +450,9 @@ def configure(parser) -> None:
                         help="task ids similar to the training data (JSON list, or text with one id per line)")
     parser.add_argument("--judged", action="append", metavar="FILE", help="output of `textbooks eval judge` (rows or summary)")
     parser.add_argument("--k", help="comma-separated k for pass@k (default: each of 1,10,100 <= samples per task)")
-    parser.add_argument("--out", required=True, metavar="DIR", help="directory for report.md and report.json")
+    parser.add_argument("--out", required=True, metavar="DIR", help="directory for report.md and report.json "
+                        "(new, empty, or holding an earlier report)")
+    parser.add_argument("--overwrite", action="store_true", help="write into --out even if it holds other files")
     parser.set_defaults(func=_handler)
 
 
@@ -433,10 +462,16 @@ def _handler(args) -> int:
     except ValueError:
         print(f"textbooks eval report: error: --k must be comma-separated integers, got {args.k!r}", file=sys.stderr)
         return 2
+    inputs = [*args.results, *(args.meta or []), *(args.judged or []), *([args.similar_ids] if args.similar_ids else [])]
+    check_report_dir(args.out, inputs, overwrite=args.overwrite)
     try:
         report = build_report(args.results, metas=args.meta, similar_ids=args.similar_ids, judged=args.judged, ks=ks)
     except (FileNotFoundError, ValueError) as e:
         print(f"textbooks eval report: error: {e}", file=sys.stderr)
+        return 2
+    problem = unmatched_similar_ids(report)
+    if problem:
+        print(f"textbooks eval report: error: {problem}", file=sys.stderr)
         return 2
     md, js = write_report(args.out, report)
     print(pass_at_1_table(report["benchmarks"]))

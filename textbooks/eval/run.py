@@ -262,6 +262,19 @@ def run(args: argparse.Namespace) -> int:
         return fail(f"--execute-chunk must be >= 1, got {args.execute_chunk}")
     if args.k and max(args.k) > args.n:
         return fail(f"--k {max(args.k)} is larger than --n {args.n}: pass@k needs at least k samples per task")
+    from textbooks import guard
+    from textbooks.eval.report import check_report_dir
+
+    out_dir = Path(args.report) if args.report else Path(str(args.out).removesuffix(".jsonl") + ".report")
+    if args.similar_ids:
+        guard.check_inputs([args.similar_ids], kind="file", flag="--similar-ids")
+    results, summary_path, partial = results_paths(args.out)
+    check_report_dir(out_dir, [p for p in (args.model, args.similar_ids) if p])
+    # execution's files resume (the partial file) or are rebuilt from it; they must not be the inputs
+    guard.check_outputs([guard.Output(results, flag="the results file"), guard.Output(summary_path, flag="the summary"),
+                         guard.Output(partial, flag="the partial results")],
+                        inputs=[p for p in (args.model, args.similar_ids) if p], resumable_marker=lambda _: True)
+    guard.set_resume_hint("rerun the same command to continue: finished samples and verdicts are kept")
     print("== 1/3 generate", file=sys.stderr, flush=True)
     rc = generate._handler(args)
     if rc:
@@ -277,12 +290,10 @@ def run(args: argparse.Namespace) -> int:
         return fail(str(e))
     except RuntimeError as e:  # the sandbox itself failed
         return fail(f"the sandbox failed: {e}; rerun the same command to continue", 1)
-    results, summary_path, partial = results_paths(args.out)
     print(format_summary(done["summary"]))  # the lines `eval execute` prints
     print(f"executed {plural(done['executed'], 'sample')} ({plural(done['reused'], 'verdict')} kept from before) -> "
           f"{results}, {summary_path} (verdicts by sample hash, for reruns: {partial})", file=sys.stderr)
     print("== 3/3 report", file=sys.stderr, flush=True)
-    out_dir = Path(args.report) if args.report else Path(str(args.out).removesuffix(".jsonl") + ".report")
     try:
         report = build_report([results], similar_ids=args.similar_ids, ks=args.k)
     except (FileNotFoundError, ValueError) as e:

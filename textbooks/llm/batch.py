@@ -14,6 +14,9 @@ finished sample is committed there before it counts, and the output file is rewr
 atomically at the end. Killed midway? Run the same command again: finished requests are not sent
 again, the rest are, and the output has each id once. Failed ids are listed on stderr and in
 RESULTS.jsonl.errors.jsonl; exit code 0 = all done, 1 = some failed, 2 = bad arguments or input.
+Ctrl-C (or SIGTERM) stops within a decode step or a network read, writes the finished ids to the output
+and exits 130 (143); the same command resumes. An existing output is only rewritten when it is one of
+ours (JSON lines with "id" and "text") or with --overwrite, and never when it is the input.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import json
 import sys
 from pathlib import Path
 
+from textbooks import guard
 from textbooks.jsonl import iter_jsonl, write_jsonl
 from textbooks.text import STOP_HELP, plural, stop_arg
 
@@ -46,32 +50,34 @@ def configure(parser: argparse.ArgumentParser) -> None:
                        help="name of the environment variable holding the API key (default: OPENAI_API_KEY; unset = no key)")
     files = parser.add_argument_group("files")
     files.add_argument("--input", required=True, type=Path, help="JSONL of {id, prompt} (or {id, messages} with --chat)")
-    files.add_argument("--out", required=True, type=Path, help="JSONL of {id, text, usage}; rewritten atomically at the end")
+    files.add_argument("--out", required=True, type=Path, help="JSONL of {id, text, usage}; rewritten atomically at the end "
+                       "(a rerun resumes into it)")
+    files.add_argument("--overwrite", action="store_true", help="replace --out even if it is not a results file of this command")
     files.add_argument("--cache", type=Path, help="SQLite cache (default: OUT.cache.sqlite); share it between runs and processes")
     files.add_argument("--no-cache", action="store_true", help="do not cache (a rerun sends everything again)")
     sampling = parser.add_argument_group("sampling (a line's own fields win)")
     sampling.add_argument("--chat", action="store_true", help="use /v1/chat/completions; lines carry messages (or a prompt = one user message)")
-    sampling.add_argument("--max-tokens", type=int, default=256, help="default 256")
+    sampling.add_argument("--max-tokens", type=guard.positive_int, default=256, help="default 256")
     sampling.add_argument("--temperature", type=float, default=0.0, help="default 0 (greedy)")
     sampling.add_argument("--top-p", type=float, default=1.0, help="nucleus sampling: keep the smallest set of tokens with this total probability (default 1.0 = all)")
-    sampling.add_argument("--n", type=int, default=1, help="samples per prompt (cached one by one: raising n sends only the new ones)")
+    sampling.add_argument("--n", type=guard.positive_int, default=1, help="samples per prompt (cached one by one: raising n sends only the new ones)")
     sampling.add_argument("--stop", action="append", default=None, metavar="TEXT", type=stop_arg,
                           help="stop sequence (repeatable); " + STOP_HELP)
     sampling.add_argument("--seed", type=int, help="sample i of a prompt is drawn with a seed derived from (seed, prompt, i) "
                           "(phi backend and HTTP servers; see the README)")
     sampling.add_argument("--extra-body", type=_json_object, metavar="JSON", help='extra JSON fields for every call, e.g. \'{"top_k": 20}\'')
     pacing = parser.add_argument_group("pacing and retries")
-    pacing.add_argument("--concurrency", type=int, default=8, help="calls in flight (default 8)")
-    pacing.add_argument("--rpm", type=float, help="max requests per minute (paced evenly)")
-    pacing.add_argument("--tpm", type=float, help="max tokens per minute (estimated before, corrected after each call)")
-    pacing.add_argument("--timeout", type=float, default=600.0,
+    pacing.add_argument("--concurrency", type=guard.positive_int, default=8, help="calls in flight (default 8)")
+    pacing.add_argument("--rpm", type=guard.positive_float, help="max requests per minute (paced evenly)")
+    pacing.add_argument("--tpm", type=guard.positive_float, help="max tokens per minute (estimated before, corrected after each call)")
+    pacing.add_argument("--timeout", type=guard.positive_float, default=600.0,
                         help="seconds to wait for one answer before retrying it (default 600, like the openai client)")
-    pacing.add_argument("--max-retries", type=int, default=6, help="retries per call on 429/5xx/timeouts/dropped connections (default 6)")
+    pacing.add_argument("--max-retries", type=guard.nonnegative_int, default=6, help="retries per call on 429/5xx/timeouts/dropped connections (default 6)")
     other = parser.add_argument_group("other")
     other.add_argument("--cost-per-1k-prompt", type=float, help="price per 1K prompt tokens, for the usage summary")
     other.add_argument("--cost-per-1k-completion", type=float, help="price per 1K completion tokens")
-    other.add_argument("--batch-size", type=int, default=8, help="local backends: prompts per batch (default 8)")
-    other.add_argument("--device", help="local backends: cpu, cuda, cuda:1 ... (default: cuda if available)")
+    other.add_argument("--batch-size", type=guard.positive_int, default=8, help="local backends: prompts per batch (default 8)")
+    other.add_argument("--device", type=guard.device, help="local backends: cpu, cuda, cuda:1 ... (default: cuda if available)")
     other.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.set_defaults(func=main)
 
@@ -128,6 +134,17 @@ def read_requests(path: Path, *, chat: bool, defaults: dict) -> list:
     return requests
 
 
+def is_results_file(path: Path) -> bool:
+    """True when `path` looks like this command's output (its first line is an object with "id" and "text"):
+    a rerun may rewrite it; any other file is someone else's."""
+    try:
+        for _, row in iter_jsonl(path):
+            return isinstance(row, dict) and "id" in row and "text" in row
+    except (OSError, ValueError):
+        return False
+    return True  # blank lines only
+
+
 def write_results(path: Path, results: list) -> int:
     """Rewrite `path` with the finished results (atomically: readers never see half a file)."""
     rows = []
@@ -168,6 +185,19 @@ def main(args: argparse.Namespace) -> int:
         return 2
     defaults = dict(max_tokens=args.max_tokens, temperature=args.temperature, top_p=args.top_p, n=args.n, stop=args.stop, seed=args.seed)
     cache = None if args.no_cache else (args.cache or args.out.with_name(args.out.name + ".cache.sqlite"))
+    guard.check_inputs([args.input], kind="file", flag="--input")
+    errors_path = args.out.with_name(args.out.name + ".errors.jsonl")
+    # Before the cache is opened or anything is sent: --out must not be the input nor someone else's file.
+    guard.check_outputs([guard.Output(args.out)], inputs=[args.input], overwrite=args.overwrite,
+                        resumable_marker=is_results_file)
+    guard.check_outputs([guard.Output(errors_path, flag="errors file")], inputs=[args.input], overwrite=True)
+    if cache is not None:
+        guard.check_outputs([guard.Output(cache, flag="--cache", expected="an SQLite cache")], inputs=[args.input, args.out],
+                            overwrite=False, resumable_marker=guard.is_sqlite_file)
+    if args.backend == "phi" and (Path(args.model) / "config.json").is_file():  # a foreign tokenizer samples garbage
+        from textbooks.tokenizer import load_tokenizer
+
+        guard.check_model_tokenizer(args.model, load_tokenizer(args.model))
     try:
         config = LLMConfig(
             backend=args.backend, base_url=args.base_url, model=args.model, api_key_env=args.api_key_env or None,
@@ -180,7 +210,6 @@ def main(args: argparse.Namespace) -> int:
     except (ValueError, InputError) as e:
         print(f"textbooks llm complete: {e}", file=sys.stderr)
         return 2
-    errors_path = args.out.with_name(args.out.name + ".errors.jsonl")
     fatal = None
     try:
         client = LLMClient(config)  # opens the cache
@@ -190,6 +219,13 @@ def main(args: argparse.Namespace) -> int:
     with client:  # closes the cache on any exit, exceptions included
         try:
             results = client.run(requests)
+        except KeyboardInterrupt:  # Ctrl-C / SIGTERM: keep what finished, say how to go on
+            done = write_results(args.out, client.cached_results(requests))
+            hint = f"{done}/{len(requests)} ids done -> {args.out}"
+            if cache:
+                hint += "; rerun the same command to resume (finished ids come from the cache, nothing is sent twice)"
+            guard.set_resume_hint(hint)
+            raise
         except LLMError as e:
             fatal = str(e)
             results = client.cached_results(requests)  # keep what is done: the output lists finished ids

@@ -44,11 +44,14 @@ blocks past the request timeout) sets its job's `cancelled` flag; the engine ski
 drops a running job's rows at the next decode step, so a hung-up long request does not hold the model.
 It is logged at INFO, without a traceback.
 
-Limits (`Limits`, `textbooks serve --max-n --max-prompts --max-body-mb --request-timeout
---max-connections`): n <= 128 and <= 64 prompts per request (400 naming the field), bodies <= 8 MiB (413),
+Limits (`Limits`, `textbooks serve --max-n --max-prompts --max-total-tokens --max-body-mb --request-timeout
+--max-connections`): n <= 128 and <= 64 prompts per request, prompts x n x max_tokens <= 1,048,576 tokens
+to generate (400 naming the field), bodies <= 8 MiB (413),
 each read or write of a connection within 60 s and idle keep-alive connections closed after 60 s (a body
 that does not arrive: 408), at most 64 connections at once (more: 503 + Retry-After). A body needs a
-Content-Length (else 411) or `Transfer-Encoding: chunked` (decoded); a malformed length is a 400.
+Content-Length (else 411) or `Transfer-Encoding: chunked` (decoded); a malformed length is a 400. Every
+error, including the HTTP layer's own (a malformed request line, a method other than GET and POST: 405 with
+`Allow`), is a JSON body in OpenAI's format {"error": {"message", "type", "param", "code"}}, never HTML.
 
 Why `http.server` and not an ASGI server: the model is one engine thread either way, SSE is a few lines of
 chunked HTTP/1.1, and the stdlib adds no dependency; this is for trying a model and for tests. No
@@ -322,6 +325,7 @@ class Limits:
     """What one client may ask of the server (`textbooks serve --max-n ...`); beyond it: a 4xx naming the field.
 
     max_n: choices per prompt (OpenAI's cap is 128); max_prompts: prompts in one completions request;
+    max_total_tokens: tokens one request may ask to generate (prompts x n x max_tokens);
     max_body_bytes: request body (413 above it); request_timeout_s: how long a connection may take to send
     each part of a request, or to read a streamed answer, and may sit idle between keep-alive requests
     (slow or silent clients are cut off: 408, or the connection is closed); max_connections: connections
@@ -330,12 +334,13 @@ class Limits:
 
     max_n: int = 128
     max_prompts: int = 64
+    max_total_tokens: int = 2**20  # prompts x n x max_tokens of one request: bounds its decode time and memory
     max_body_bytes: int = 8 * 1024 * 1024
     request_timeout_s: float = 60.0
     max_connections: int = 64
 
     def __post_init__(self):
-        for name in ("max_n", "max_prompts", "max_body_bytes", "max_connections"):
+        for name in ("max_n", "max_prompts", "max_total_tokens", "max_body_bytes", "max_connections"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         if not self.request_timeout_s > 0:
@@ -501,6 +506,12 @@ class Server:
         if n > self.limits.max_n:
             raise ApiError(400, f"'n' must be at most {self.limits.max_n} on this server (textbooks serve --max-n), "
                            f"got {n}", param="n")
+        total = len(prompts) * n * max_tokens
+        if total > self.limits.max_total_tokens:
+            raise ApiError(400, f"this request asks for up to {total:,} tokens ({len(prompts)} prompt(s) x n={n} x "
+                           f"{name}={max_tokens}); this server generates at most {self.limits.max_total_tokens:,} per "
+                           "request (textbooks serve --max-total-tokens): lower n or max_tokens, or split the request",
+                           param="n" if n > 1 else name)
         stop = body.get("stop")
         stop = [] if stop is None else [stop] if isinstance(stop, str) else stop
         if not isinstance(stop, list) or not all(isinstance(s, str) and s for s in stop):
@@ -728,6 +739,49 @@ def _make_handler(server: Server):
         def _error(self, e: ApiError, close: bool = False) -> None:
             self._send(e.status, {"error": {"message": e.message, "type": e.kind, "param": e.param, "code": e.status}},
                        close=close)
+
+        def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+            """The HTTP layer's own errors (bad request line, header too long, unknown method) as OpenAI JSON, not
+            http.server's HTML page; the connection is closed since the request may not have been read."""
+            try:
+                short, _ = self.responses.get(code, ("error", ""))
+                text = message or short
+                if explain and explain not in text:
+                    text = f"{text}: {explain}"
+                self.close_connection = True
+                if self.request_version == "HTTP/0.9":  # an unparsable request line: answer as HTTP/1.1, with headers
+                    self.request_version = "HTTP/1.1"
+                if self.command == "HEAD" or code < 200 or code in (204, 304):
+                    self.send_response(code, message)
+                    self.send_header("Connection", "close")
+                    self.end_headers()
+                    return
+                self._error(ApiError(code, text, "invalid_request_error" if code < 500 else "server_error"), close=True)
+            except (*_DISCONNECTS, TimeoutError) as e:
+                self._disconnected(e)
+
+        def _method_not_allowed(self) -> None:
+            allowed = "GET, POST"
+            try:
+                self.close_connection = True  # a body we did not read may follow
+                body = json.dumps({"error": {"message": f"method {self.command} is not allowed; this API takes GET "
+                                             "(/v1/models, /health) and POST (/v1/completions, /v1/chat/completions)",
+                                             "type": "invalid_request_error", "param": None, "code": 405}}).encode()
+                self.send_response(405)
+                self.send_header("Allow", allowed)
+                self.send_header("Connection", "close")
+                if self.command == "HEAD":
+                    self.end_headers()
+                    return
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+                self.wfile.flush()
+            except (*_DISCONNECTS, TimeoutError) as e:
+                self._disconnected(e)
+
+        do_PUT = do_DELETE = do_PATCH = do_OPTIONS = do_HEAD = do_TRACE = do_CONNECT = _method_not_allowed
 
         def _authorized(self) -> bool:
             if server.api_key and self.headers.get("Authorization") != f"Bearer {server.api_key}":

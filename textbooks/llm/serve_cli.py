@@ -8,6 +8,8 @@ import os
 import sys
 from pathlib import Path
 
+from textbooks import guard
+
 DESCRIPTION = """Serve a checkpoint (ours, or an HF Phi directory) over an OpenAI-compatible API:
 GET /v1/models, GET /v1/models/{id}, POST /v1/completions, POST /v1/chat/completions (plain
 "### User:" / "### Assistant:" chat template, see textbooks/llm/chat.py); `stream: true` (server-sent
@@ -31,21 +33,25 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
     parser.add_argument("model", type=Path, metavar="MODEL", help="checkpoint directory (config.json + model.safetensors + tokenizer files)")
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
-    parser.add_argument("--port", type=int, default=8000, help="default 8000 (0 = any free port)")
-    parser.add_argument("--device", default=None, help="cpu, cuda, cuda:1, mps (default: cuda if available, else cpu)")
+    parser.add_argument("--port", type=guard.port, default=8000, help="0..65535; default 8000 (0 = any free port)")
+    parser.add_argument("--device", type=guard.device, default=None,
+                        help="cpu, cuda, cuda:1, mps (default: cuda if available, else cpu)")
     parser.add_argument("--dtype", choices=["float32", "bfloat16", "float16"], help="default: the checkpoint's dtype")
-    parser.add_argument("--max-batch", type=int, default=8, help="sequences decoded together (default 8)")
-    parser.add_argument("--max-wait-ms", type=float, default=5.0, help="how long to wait for more requests to batch (default 5)")
+    parser.add_argument("--max-batch", type=guard.positive_int, default=8, help="sequences decoded together (default 8)")
+    parser.add_argument("--max-wait-ms", type=guard.float_in(0.0, 60_000.0), default=5.0,
+                        help="how long to wait for more requests to batch (default 5)")
     parser.add_argument("--model-name", help="the name clients pass as `model` (default: the directory name)")
     parser.add_argument("--api-key-env", metavar="VAR", help="require `Authorization: Bearer $VAR` (default: no key)")
     lim = parser.add_argument_group("limits (a request beyond them gets a 4xx naming the field)")
-    lim.add_argument("--max-n", type=int, default=128, help="choices per prompt, `n` (default 128, OpenAI's cap)")
-    lim.add_argument("--max-prompts", type=int, default=64, help="prompts in one completions request (default 64)")
-    lim.add_argument("--max-body-mb", type=float, default=8.0, help="request body size; 413 above it (default 8)")
-    lim.add_argument("--request-timeout", type=float, default=60.0, metavar="S",
+    lim.add_argument("--max-n", type=guard.positive_int, default=128, help="choices per prompt, `n` (default 128, OpenAI's cap)")
+    lim.add_argument("--max-prompts", type=guard.positive_int, default=64, help="prompts in one completions request (default 64)")
+    lim.add_argument("--max-total-tokens", type=guard.positive_int, default=2**20, metavar="N",
+                     help="tokens one request may ask to generate, prompts x n x max_tokens (default 1048576)")
+    lim.add_argument("--max-body-mb", type=guard.positive_float, default=8.0, help="request body size; 413 above it (default 8)")
+    lim.add_argument("--request-timeout", type=guard.positive_float, default=60.0, metavar="S",
                      help="seconds a connection may take to send each part of a request or to read a streamed answer, "
                      "and may stay idle between requests; slower clients get a 408 or are cut off (default 60)")
-    lim.add_argument("--max-connections", type=int, default=64,
+    lim.add_argument("--max-connections", type=guard.positive_int, default=64,
                      help="connections handled at once (a thread each); more get a 503 with Retry-After (default 64)")
     parser.set_defaults(func=main)
 
@@ -54,17 +60,10 @@ def main(args: argparse.Namespace) -> int:
     import logging
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    if args.max_batch < 1:
-        print("textbooks serve: --max-batch must be >= 1", file=sys.stderr)
-        return 2
-    for flag, value in (("--max-n", args.max_n), ("--max-prompts", args.max_prompts), ("--max-body-mb", args.max_body_mb),
-                        ("--request-timeout", args.request_timeout), ("--max-connections", args.max_connections)):
-        if not value > 0:
-            print(f"textbooks serve: {flag} must be > 0, got {value}", file=sys.stderr)
-            return 2
     from textbooks.llm.serve import Limits
 
-    limits = Limits(max_n=args.max_n, max_prompts=args.max_prompts, max_body_bytes=max(1, int(args.max_body_mb * 2**20)),
+    limits = Limits(max_n=args.max_n, max_prompts=args.max_prompts, max_total_tokens=args.max_total_tokens,
+                    max_body_bytes=max(1, int(args.max_body_mb * 2**20)),
                     request_timeout_s=args.request_timeout, max_connections=args.max_connections)
     if not (args.model / "config.json").exists():
         print(f"textbooks serve: {args.model} is not a checkpoint directory (no config.json); pass the directory "
@@ -80,9 +79,16 @@ def main(args: argparse.Namespace) -> int:
 
     from textbooks.llm.serve import Server
     from textbooks.model.generate import Generator
+    from textbooks.model.phi import Phi
+    from textbooks.tokenizer import load_tokenizer
 
+    guard.check_device(args.device)
     try:
-        generator = Generator.from_pretrained(args.model, device=args.device, dtype=getattr(torch, args.dtype) if args.dtype else None)
+        tokenizer = load_tokenizer(args.model)
+        guard.check_model_tokenizer(args.model, tokenizer)  # a foreign tokenizer would serve garbage
+        device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
+        model = Phi.from_pretrained(args.model, device=device, dtype=getattr(torch, args.dtype) if args.dtype else None)
+        generator = Generator(model, tokenizer, device)
     except (OSError, ValueError) as e:
         print(f"textbooks serve: cannot load {args.model}: {e}", file=sys.stderr)
         return 2

@@ -19,6 +19,8 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from textbooks import guard
+
 if TYPE_CHECKING:
     from textbooks.tokenizer import CodeTokenizer
 
@@ -39,7 +41,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     hf.add_argument("checkpoint", type=Path, metavar="CHECKPOINT",
                     help="checkpoint directory (config.json + model.safetensors, e.g. a trainer checkpoint)")
-    hf.add_argument("out_dir", type=Path, metavar="OUT_DIR", help="directory to write (created if needed)")
+    hf.add_argument("out_dir", type=Path, metavar="OUT_DIR",
+                    help="directory to write (a new or empty one, or --overwrite; written atomically)")
+    guard.add_overwrite_flag(hf, "OUT_DIR")
     hf.add_argument("--tokenizer", type=Path, metavar="DIR",
                     help="directory with tokenizer.json (default: the tokenizer files inside CHECKPOINT)")
     hf.add_argument("--dtype", choices=DTYPES, default="float32",
@@ -50,12 +54,6 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def export_hf(args: argparse.Namespace) -> int:
-    import torch
-
-    from textbooks.model import Phi
-    from textbooks.model.hf import CheckpointError, CheckpointNotFoundError, save_model_dir
-    from textbooks.tokenizer import load_tokenizer
-
     def fail(message: str, code: int = 2) -> int:
         print(f"textbooks export hf: error: {message}", file=sys.stderr)
         return code
@@ -63,10 +61,22 @@ def export_hf(args: argparse.Namespace) -> int:
     checkpoint, out_dir = args.checkpoint, args.out_dir
     if out_dir.exists() and checkpoint.exists() and out_dir.resolve() == checkpoint.resolve():
         return fail(f"OUT_DIR is the checkpoint itself ({checkpoint}); choose another directory")
-    if not checkpoint.is_dir():
+    if not checkpoint.exists():
         return fail(f"checkpoint directory {checkpoint} does not exist; pass a directory with config.json and "
                     f"model.safetensors (a trainer checkpoint or one written by save_pretrained)")
+    guard.check_inputs([checkpoint], kind="dir", flag="CHECKPOINT")
+    if args.tokenizer is not None:
+        guard.check_tokenizer_path(args.tokenizer)
+    guard.check_outputs([guard.Output(out_dir, kind="dir", flag="OUT_DIR")],
+                        inputs=[checkpoint] + ([args.tokenizer] if args.tokenizer else []), overwrite=args.overwrite)
     tokenizer_dir = args.tokenizer or checkpoint
+
+    import torch  # after the argument checks: a bad path is refused in a fraction of a second
+
+    from textbooks.model import Phi
+    from textbooks.model.hf import CheckpointError, CheckpointNotFoundError, save_model_dir
+    from textbooks.tokenizer import load_tokenizer
+
     try:
         tokenizer = load_tokenizer(tokenizer_dir)
     except (FileNotFoundError, ValueError) as e:
@@ -76,17 +86,17 @@ def export_hf(args: argparse.Namespace) -> int:
         )
         return fail(f"{e}{hint}")
     try:
+        # vocabulary size, eos id and (with --tokenizer) the checkpoint's own tokenizer must agree, before any
+        # weight is read: a wrong tokenizer would be written into config.json and generation_config.json
+        guard.check_model_tokenizer(checkpoint, tokenizer, tokenizer_source=str(args.tokenizer) if args.tokenizer else None)
         model = Phi.from_pretrained(checkpoint, dtype=getattr(torch, args.dtype))
     except (CheckpointError, CheckpointNotFoundError) as e:
         return fail(str(e))
 
-    if tokenizer.vocab_size > model.config.vocab_size:
-        return fail(
-            f"the tokenizer in {tokenizer_dir} has {tokenizer.vocab_size} tokens but the model's vocab_size is "
-            f"{model.config.vocab_size}; this tokenizer does not belong to this checkpoint"
-        )
     # codegen/phi-1 use <|endoftext|> as bos and eos; transformers' generate and vLLM stop on it
-    save_model_dir(model, tokenizer, out_dir)
+    guard.set_resume_hint(f"{out_dir} was left as it was; rerun to export")
+    with guard.atomic_dir(out_dir) as tmp:  # an interrupted export leaves the old OUT_DIR (or none)
+        save_model_dir(model, tokenizer, tmp)
     del model
     print(f"wrote {out_dir} (dtype {args.dtype}, {tokenizer.vocab_size} tokens, eos id {tokenizer.eos_id})")
 

@@ -20,6 +20,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from textbooks import guard
 from textbooks.jsonl import iter_jsonl, write_jsonl
 from textbooks.text import STOP_HELP, plural, stop_arg
 
@@ -27,6 +28,9 @@ DTYPES = ("float32", "bfloat16", "float16")
 # SamplingParams fields as this command's flags, for its error messages
 FLAGS = {"max_new_tokens": "--max-new-tokens", "temperature": "--temperature", "top_p": "--top-p", "n": "--n",
          "stop": "--stop"}
+# A prompt keeps its last max_seq_len - max_new_tokens tokens, but tokenizing 50 MB to keep 2,000 tokens costs
+# minutes and gigabytes: prompts beyond this many characters are refused before anything is tokenized.
+MAX_PROMPT_CHARS = 1_000_000
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -37,12 +41,14 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("checkpoint", type=Path, metavar="CHECKPOINT",
                         help="checkpoint directory (written by training, save_pretrained or `textbooks export hf`)")
     source = parser.add_mutually_exclusive_group(required=True)
-    source.add_argument("--prompt", nargs="+", action="extend", metavar="TEXT",
+    source.add_argument("--prompt", nargs="+", action="extend", metavar="TEXT", type=guard.text,
                         help="one or more prompts (use $'...' in bash for newlines)")
     source.add_argument("--input", type=Path, metavar="PROMPTS.jsonl",
                         help="JSONL file with a `prompt` field per line (other fields are copied to the output)")
     parser.add_argument("--out", type=Path, metavar="FILE.jsonl",
-                        help="write one JSON line per completion here (default: print text to stdout)")
+                        help="write one JSON line per completion here (default: print text to stdout); written "
+                        "atomically at the end")
+    guard.add_overwrite_flag(parser)
     parser.add_argument("--max-new-tokens", type=int, default=128, metavar="N", help="tokens to generate at most (default: 128)")
     parser.add_argument("--temperature", type=float, default=0.0, metavar="T",
                         help="0..2; 0 (or below 1e-5) = greedy (default: 0)")
@@ -53,8 +59,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="sampling seed; sample j of a prompt draws from a stream seeded by (seed, prompt, j), "
                         "whatever --batch-size (default: 0)")
     parser.add_argument("--n", type=int, default=1, metavar="N", help="completions per prompt (default: 1)")
-    parser.add_argument("--batch-size", type=int, default=8, metavar="N", help="sequences decoded together (default: 8)")
-    parser.add_argument("--device", choices=("cpu", "cuda"), default=None, help="default: cuda if available, else cpu")
+    parser.add_argument("--batch-size", type=guard.positive_int, default=8, metavar="N",
+                        help="sequences decoded together (default: 8)")
+    parser.add_argument("--device", type=guard.device, default=None,
+                        help="cpu, cuda, cuda:N (default: cuda if available, else cpu)")
+    parser.add_argument("--max-prompt-chars", type=guard.positive_int, default=MAX_PROMPT_CHARS, metavar="N",
+                        help=f"refuse prompts longer than N characters before tokenizing them (default {MAX_PROMPT_CHARS:,})")
     parser.add_argument("--dtype", choices=DTYPES, default=None,
                         help="weights/cache dtype (default: as stored in the checkpoint)")
     parser.set_defaults(func=run)
@@ -79,15 +89,25 @@ def read_prompts(path: Path) -> list[dict]:
 
 
 def run(args: argparse.Namespace) -> int:
+    guard.check_inputs([args.checkpoint], kind="dir", flag="CHECKPOINT")
     if args.input is not None:
-        if not args.input.is_file():
-            return _fail(f"--input {args.input} does not exist")
+        guard.check_inputs([args.input], kind="file", flag="--input")
+    if args.out is not None:  # before the model is loaded: a bad --out fails in a second, not after sampling
+        guard.check_outputs([args.out], inputs=[p for p in (args.input, args.checkpoint) if p is not None],
+                            overwrite=args.overwrite)
+    if args.input is not None:
         try:
             records = read_prompts(args.input)
         except (ValueError, UnicodeDecodeError) as e:
             return _fail(str(e))
     else:
         records = [{"prompt": p} for p in args.prompt]
+    for i, r in enumerate(records):
+        if len(r["prompt"]) > args.max_prompt_chars:
+            where = f"{args.input}: prompt {i + 1}" if args.input is not None else f"--prompt {i + 1}"
+            raise guard.UsageError(f"{where} has {len(r['prompt']):,} characters, more than --max-prompt-chars "
+                                   f"{args.max_prompt_chars:,}; only its last tokens would fit the model's context, "
+                                   "so pass the end of it (or raise --max-prompt-chars)")
     if not (args.checkpoint / "tokenizer.json").is_file() and args.checkpoint.is_dir():
         return _fail(f"no tokenizer.json in {args.checkpoint}; copy the tokenizer files in (tokenizer.save(dir)) "
                      f"or export the checkpoint with `textbooks export hf --tokenizer DIR`")
@@ -96,6 +116,8 @@ def run(args: argparse.Namespace) -> int:
 
     from textbooks.model.generate import Generator, SamplingParams, SamplingParamsError
     from textbooks.model.hf import CheckpointError, CheckpointNotFoundError
+    from textbooks.model.phi import Phi
+    from textbooks.tokenizer import load_tokenizer
 
     try:
         params = SamplingParams(
@@ -104,14 +126,17 @@ def run(args: argparse.Namespace) -> int:
         )
     except SamplingParamsError as e:
         return _fail(e.describe(FLAGS))
-    if args.device == "cuda" and not torch.cuda.is_available():
-        return _fail("--device cuda but no CUDA device is visible; use --device cpu")
+    guard.check_device(args.device)
     try:
-        gen = Generator.from_pretrained(
-            args.checkpoint, device=args.device, dtype=getattr(torch, args.dtype) if args.dtype else None
-        )
+        tokenizer = load_tokenizer(args.checkpoint)
+        guard.check_model_tokenizer(args.checkpoint, tokenizer)  # before the weights: config.json is enough
+        device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
+        model = Phi.from_pretrained(args.checkpoint, device=device, dtype=getattr(torch, args.dtype) if args.dtype else None)
+        gen = Generator(model, tokenizer, device)
     except (CheckpointError, CheckpointNotFoundError) as e:
         return _fail(str(e))
+    if args.out is not None:
+        guard.set_resume_hint(f"nothing was written to {args.out}; rerun to sample again")
     try:
         outs = gen.generate([r["prompt"] for r in records], params, batch_size=args.batch_size,
                             progress=len(records) * args.n > args.batch_size)

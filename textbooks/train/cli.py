@@ -71,14 +71,22 @@ def run(args: argparse.Namespace) -> int:
         if launch_rank() == 0 or every_rank:
             print(f"textbooks train: error: {message}", file=sys.stderr)
 
+    from textbooks import guard
+
     try:
         config = load_config(args.config, args.overrides)
         if args.dry_run:
             return _dry_run(config, args)
+        # run_dir: a directory we can write, not a file, not below one, not a dataset (the trainer itself decides
+        # about a run_dir with checkpoints: --resume continues it, a fresh launch is refused)
+        inputs = [args.config, *(d.path for d in config.data.datasets), *config.data.val]
+        guard.check_outputs([guard.Output(config.trainer.run_dir, kind="dir", flag="trainer.run_dir", replaces=False)],
+                            inputs=inputs,
+                            resumable_marker=lambda _: True)
         from textbooks.train.trainer import Trainer
 
         summary = Trainer(config, resume=args.resume, allow_config_change=args.allow).fit()
-    except ConfigError as e:
+    except (ConfigError, guard.UsageError) as e:
         error(str(e), every_rank=isinstance(e, RankError))
         return 2
     except CheckpointSaveError as e:  # disk full or an I/O error: the previous checkpoint is intact
