@@ -68,6 +68,9 @@ def filter_stage(run: VerbRun, cfg: CurateConfig, write) -> pl.Stage:
 def dedup_stages(run: VerbRun, cfg: CurateConfig, read, write) -> list[pl.Stage]:
     from textbooks.data import dedup
 
+    if cfg.dedup.minhash:
+        pl._log(dedup.describe_lsh(cfg.dedup))  # the b/r S-curve and the threshold it implies (users confuse b and r)
+
     return dedup.dedup_stages(read, run.work("dedup"), write, run.removed_writer, cfg.dedup, run.tasks)
 
 

@@ -243,6 +243,7 @@ def run_stages(stages: Sequence[Stage], out_dir: Path, executor: ExecutorConfig 
         _ray_init(executor.ray)
     for stage in stages:
         logging_dir = out_dir / "logs" / stage.name
+        stage = _with_progress(stage, logging_dir)
         exe = _make_executor(stage, logging_dir, executor, depends=previous)
         if executor.kind == "slurm":
             previous = exe  # launched at the end: the last one submits its dependencies first
@@ -250,15 +251,118 @@ def run_stages(stages: Sequence[Stage], out_dir: Path, executor: ExecutorConfig 
         if _stage_complete(out_dir, stage):
             continue  # finished at an earlier launch (or earlier in this one)
         started = time.time()
+        bar = ProgressBar(stage, logging_dir)
         try:
             exe.run()
         except Exception as e:  # a task failed: datatrove logged its traceback to the task's log file
             raise PipelineError(_failure_message(stage, logging_dir, e)) from e
-        _log(f"{stage.name}: done in {time.time() - started:.1f}s")
+        finally:
+            docs = bar.close()
+        rate = f", {docs / max(time.time() - started, 1e-9):,.0f} docs/s" if docs else ""
+        _log(f"{stage.name}: done in {time.time() - started:.1f}s" + (f" ({docs:,} documents{rate})" if docs else ""))
     if executor.kind == "slurm" and previous is not None:
         previous.run()
         return all(_stage_complete(out_dir, s) for s in stages)
     return True
+
+
+# --- progress ---------------------------------------------------------------------------------------
+
+PROGRESS_DIR = "progress"
+
+
+class Progress:
+    """A pass-through pipeline step after a stage's reader: every task writes how many documents it has
+    passed to `logs/<stage>/progress/<rank>` (at most twice a second), which the submitting process sums
+    into one progress bar (docs/s) whatever executor runs the tasks. Not a datatrove step class on
+    purpose: datatrove calls any callable `step(data, rank, world_size)`, and this one has no stats."""
+
+    def __init__(self, folder: Path | str):
+        self.folder = str(folder)
+
+    def __call__(self, data, rank: int = 0, world_size: int = 1):
+        path = Path(self.folder) / f"{rank:05d}"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        n, last = 0, 0.0
+        for doc in data:
+            n += 1
+            now = time.monotonic()
+            if now - last > 0.5:
+                _write_count(path, n)
+                last = now
+            yield doc
+        _write_count(path, n)
+
+
+def _write_count(path: Path, n: int) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(str(n))
+    os.replace(tmp, path)
+
+
+def _with_progress(stage: Stage, logging_dir: Path) -> Stage:
+    from datatrove.pipeline.readers.base import BaseReader
+
+    steps = list(stage.steps)
+    if steps and isinstance(steps[0], BaseReader) and not any(isinstance(s, Progress) for s in steps):
+        steps.insert(1, Progress(logging_dir / PROGRESS_DIR))
+    return Stage(stage.name, steps, stage.tasks)
+
+
+class ProgressBar:
+    """tqdm bar of a running stage in the submitting process: documents read (summed over the tasks'
+    progress files) and tasks finished, polled from the logging dir every half second."""
+
+    def __init__(self, stage: Stage, logging_dir: Path):
+        import threading
+
+        self.stage, self.logging_dir = stage, Path(logging_dir)
+        self.done_before = _count_files(self.logging_dir / "completions")
+        self._stop = threading.Event()
+        self._bar = None
+        if os.environ.get("TEXTBOOKS_PROGRESS", "1" if sys.stderr.isatty() else "0") != "0":
+            from tqdm.auto import tqdm
+
+            self._bar = tqdm(desc=stage.name, unit="doc", dynamic_ncols=True, leave=False)
+        self._thread = threading.Thread(target=self._poll, daemon=True)
+        self._thread.start()
+
+    def documents(self) -> int:
+        total = 0
+        for p in (self.logging_dir / PROGRESS_DIR).glob("[0-9]*"):
+            try:
+                total += int(p.read_text() or 0)
+            except (OSError, ValueError):
+                pass
+        return total
+
+    def _poll(self) -> None:
+        while not self._stop.wait(0.5):
+            self._update()
+
+    def _update(self) -> int:
+        docs = self.documents()
+        if self._bar is not None:
+            self._bar.n = docs
+            done = _count_files(self.logging_dir / "completions")
+            self._bar.set_postfix_str(f"tasks {done}/{self.stage.tasks}", refresh=False)
+            self._bar.refresh()
+        return docs
+
+    def close(self) -> int:
+        self._stop.set()
+        self._thread.join(timeout=2)
+        docs = self._update()
+        if self._bar is not None:
+            self._bar.close()
+        return docs
+
+
+def _count_files(folder: Path) -> int:
+    try:
+        return sum(1 for _ in folder.iterdir())
+    except OSError:
+        return 0
 
 
 def _stage_complete(out_dir: Path, stage: Stage) -> bool:

@@ -12,7 +12,9 @@ Inputs (any mix, in the order given):
   parquets and `HumanEval.jsonl.gz`, which must never leak into a pretraining corpus): name JSONL or
   Parquet files explicitly, e.g. with a shell glob `shards/*.parquet`.
 - a `.py` file.
-- a `.jsonl` or `.jsonl.gz` file: one JSON object per line with the text in `text` or `content`.
+- a `.jsonl` or `.jsonl.gz` file: one JSON object per line with the text in `text` or `content`, or
+  an exercise record with string `prompt` and `completion` (the text is `prompt + completion`; the id
+  is `id` else `task_id`; both fields stay in metadata).
 - a `.parquet` file: the same fields as columns, read one row group and one batch of rows at a time,
   never the whole file.
 - a Stack Exchange dump's `Posts.xml` (`.xml`, `.xml.gz`), or JSONL whose records have `question` and
@@ -258,6 +260,17 @@ def _record_to_document(record: dict, where: str, source: Path, skipped, strict:
         if field in record:
             text = record[field]
             break
+    if text is None and isinstance(record.get("prompt"), str) and isinstance(record.get("completion"), str):
+        # An exercise record (CodeExercises, HumanEval-style samples): the document is prompt + completion;
+        # both fields stay in metadata (data pack reads such files itself, with the prompt/completion split).
+        text = record["prompt"] + record["completion"]
+        if not text.strip():
+            _count(skipped, "empty", where)
+            return None
+        doc_id = next((str(record[k]) for k in ("id", "task_id") if record.get(k) is not None), where)
+        metadata = {k: v for k, v in record.items() if k != "id"}
+        metadata["source"] = str(source)
+        return Document(text=text, id=doc_id, metadata=metadata)
     if not isinstance(text, str):
         if strict:
             raise ValueError(

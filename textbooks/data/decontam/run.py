@@ -16,82 +16,17 @@ from __future__ import annotations
 
 from collections import Counter
 from pathlib import Path
-from typing import Iterator, Sequence
-
-from datatrove.data import Document
+from typing import Sequence
 
 from textbooks.data.decontam.detect import DecontaminateConfig, DecontaminateFilter
-from textbooks.data.readers import SourceReader
-from textbooks.data.sources import SourceUnit, iter_units
-from textbooks.jsonl import iter_jsonl
 
 STEP_NAME = DecontaminateFilter.name
 
 
-def is_exercise_file(path: Path) -> bool:
-    """True when the first record of a JSONL file has string `prompt` and `completion` fields."""
-    try:
-        for _, record in iter_jsonl(path, objects=True):
-            return isinstance(record.get("prompt"), str) and isinstance(record.get("completion"), str)
-    except (ValueError, OSError, UnicodeDecodeError):
-        return False
-    return False
-
-
-def read_exercises(path: Path, skipped: dict, strict: bool) -> Iterator[Document]:
-    for line_no, record in iter_jsonl(path, objects=True):
-        prompt, completion = record.get("prompt"), record.get("completion")
-        if not (isinstance(prompt, str) and isinstance(completion, str)):
-            if strict:
-                raise ValueError(f"{path}:{line_no}: expected string fields 'prompt' and 'completion' like the "
-                                 "first record of the file")
-            skipped["no_text"] = skipped.get("no_text", 0) + 1
-            continue
-        if not (prompt + completion).strip():
-            skipped["empty"] = skipped.get("empty", 0) + 1
-            continue
-        doc_id = next((str(record[k]) for k in ("id", "task_id") if record.get(k) is not None), f"{path}:{line_no}")
-        yield Document(text=prompt + completion, id=doc_id, metadata={**{k: v for k, v in record.items() if k != "id"},
-                                                                         "source": str(path)})
-
-
-class DecontamReader(SourceReader):
-    """The data verbs' reader (textbooks.data.readers.SourceReader) that also reads exercise records."""
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.exercise_files = {str(u.path) for u in self.units if u.kind == "jsonl" and is_exercise_file(u.path)}
-
-    def run(self, data=None, rank: int = 0, world_size: int = 1):
-        skipped: dict[str, int] = dict(self.listing_skips) if rank == 0 else {}
-        n = 0
-        try:
-            for doc in self._documents(self.units[rank::world_size], skipped):
-                if self.limit != -1 and n >= self.limit:
-                    break
-                with self.track_time():
-                    if self.count_tokens is not None:
-                        doc.metadata["token_count"] = self.count_tokens(doc.text)
-                    self.stat_update("documents")
-                    self.update_doc_stats(doc)
-                n += 1
-                yield doc
-        finally:
-            for reason, count in sorted(skipped.items()):
-                self.stat_update(f"skipped_{reason}", value=count)
-
-    def _documents(self, units: Sequence[SourceUnit], skipped: dict) -> Iterator[Document]:
-        for unit in units:
-            if str(unit.path) in self.exercise_files:
-                yield from read_exercises(unit.path, skipped, self.strict)
-            else:
-                yield from iter_units([unit], skipped, strict=self.strict, max_bytes=self.max_bytes)
-
-
-def reader_for(run) -> DecontamReader:
-    """The reader of a `textbooks.data.verbs.VerbRun`'s inputs, exercise records included."""
-    return DecontamReader(run.inputs, strict=run.read.strict, max_bytes=run.read.max_bytes,
-                          count_tokens=run.count_tokens, units=run.units)
+def reader_for(run):
+    """The reader of a `textbooks.data.verbs.VerbRun`'s inputs (exercise records are read as
+    `prompt + completion` by textbooks.data.sources, like every data verb's)."""
+    return run.reader()
 
 
 def decontaminate(inputs: Sequence[str], out_dir: str | Path, config: DecontaminateConfig | None = None, *,
