@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import shutil
 
 import pytest
 
@@ -42,3 +43,10 @@ def test_slurm_needs_a_partition(tmp_path):
     run = VerbRun("filter", [str(corpus)], tmp_path / "out", executor=ExecutorConfig(kind="slurm", slurm=SlurmConfig()))
     with pytest.raises(PipelineError, match="partition"):
         execute_verb(run, build)
+    assert not (tmp_path / "out").exists()  # refused before anything was written
+    if shutil.which("sbatch") is None:
+        run = VerbRun("filter", [str(corpus)], tmp_path / "out",
+                      executor=ExecutorConfig(kind="slurm", slurm=SlurmConfig(partition="cpu")))
+        with pytest.raises(PipelineError, match="sbatch"):
+            execute_verb(run, build)
+        assert not (tmp_path / "out").exists()

@@ -352,3 +352,16 @@ def test_shipped_config_sets_every_threshold_to_its_default():
     section = yaml.safe_load((REPO / "configs" / "data" / "curate.yaml").read_text())["filters"]
     assert FilterConfig(**section) == FilterConfig()
     assert set(section) == set(FilterConfig.__dataclass_fields__)
+
+
+def test_stackoverflow_posts_are_not_parsed_as_python():
+    from tests.data.test_stackoverflow import DOC_10
+
+    from textbooks.data.filters import PythonCodeFilter
+
+    post = Document(text=DOC_10, id="stackoverflow/10", metadata={"source": "stackoverflow"})
+    module = Document(text=DOC_10, id="m.py", metadata={"source": "m.py"})  # the same text as a .py file: not Python
+    step = PythonCodeFilter(FilterConfig())
+    kept = list(step.run(iter([post, module])))
+    assert [d.id for d in kept] == ["stackoverflow/10"]
+    assert module.metadata["drop_reason"] == "syntax_error"

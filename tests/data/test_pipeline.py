@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -94,9 +95,19 @@ def test_rerun_resumes_other_settings_refused_overwrite_replaces(corpus: Path, t
     again = execute_verb(make_run(corpus, out), build)
     assert read_shards(out / "output") == first and again["steps"][1]["kept"] == 8
     # Other settings into the same DIR: refused, nothing touched.
-    with pytest.raises(PipelineError, match="other settings"):
+    with pytest.raises(PipelineError, match=r"other settings: settings.min_chars: \(absent\) -> 10"):
         execute_verb(make_run(corpus, out, settings={"min_chars": 10}), lambda r: build(r, 10))
     assert read_shards(out / "output") == first
+    # An input file changed since the first launch: resuming would mix two corpora, so it is a new run.
+    victim = corpus / "m01.py"
+    text = victim.read_text()
+    victim.write_text(text + "# edited\n")
+    with pytest.raises(PipelineError, match="input files changed"):
+        execute_verb(make_run(corpus, out), build)
+    victim.write_text(text)
+    os.utime(victim, ns=(0, 0))
+    with pytest.raises(PipelineError, match="input files changed"):  # same content, other mtime: still refused
+        execute_verb(make_run(corpus, out), build)
     # --overwrite replaces the run.
     execute_verb(make_run(corpus, out, settings={"min_chars": 1}, overwrite=True), lambda r: build(r, 1))
     assert len(read_shards(out / "output")) == 12

@@ -106,7 +106,7 @@ def run_verb(args: argparse.Namespace, verb: str) -> int:
     try:
         stats = runner(args.inputs, args.out, cfg, overwrite=args.overwrite)
     except PipelineError as e:
-        raise guard.CommandError(str(e)) from None
+        raise (guard.UsageError if e.exit_code == 2 else guard.CommandError)(str(e)) from None
     print(summary_line(verb, args.out, stats), file=sys.stderr)
     return 0
 
@@ -122,7 +122,7 @@ def summary_line(verb: str, out: str, stats: dict) -> str:
     for s in steps:
         for reason, n in s.get("dropped", {}).items():
             dropped[reason] = dropped.get(reason, 0) + n
-    top = ", ".join(f"{r} {n}" for r, n in sorted(dropped.items(), key=lambda kv: -kv[1])[:6])
+    top = ", ".join(f"{r} {n}" for r, n in sorted(dropped.items(), key=lambda kv: (-kv[1], kv[0])))
     skipped = sum(read.get("skipped", {}).values())
     return (f"textbooks data {verb}: {read.get('in', 0)} documents in, {kept} kept -> {out}/output"
             + (f"; dropped: {top}" if top else "") + (f"; {skipped} inputs skipped (see stats.json)" if skipped else "")

@@ -114,11 +114,18 @@ def run_curate(inputs, out_dir, cfg: CurateConfig, *, overwrite: bool = False) -
         if not pl.run_stages(first, r.out_dir, r.executor):
             raise pl.PipelineError("data curate with --executor slurm runs its stages one submission at a time: "
                                    "rerun the command when the submitted jobs have finished")
+        if not any(_read_shards(deduped)):
+            # Nothing survived the filters and dedup (e.g. only non-code inputs): no sample to label, no classifier.
+            state["quality_skipped"] = "no documents left after the filters and dedup"
+            r.output_dir.mkdir(parents=True, exist_ok=True)
+            return first
         state["model"] = train_quality_model(deduped, quality_dir, cfg.quality)
         return first + [quality_stage(r, cfg, state["model"], lambda: pl.jsonl_reader(deduped), r.output_writer)]
 
     def after(r: VerbRun) -> dict:
         extra = _dedup_extra(r, work="dedup")
+        if "quality_skipped" in state:
+            extra["quality"] = {"skipped": state["quality_skipped"]}
         report = quality_dir / "model" / "report.json"
         if report.is_file():
             rep = json.loads(report.read_text())

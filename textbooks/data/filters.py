@@ -548,6 +548,12 @@ class PythonCodeFilter(_ConfiguredFilter):
 
     def filter(self, doc: Document) -> bool | tuple[bool, str]:
         c = self.config
+        if is_markdown(doc):
+            # A StackOverflow post (prose with fenced code) is not a Python module: parsing it would drop every
+            # post as a syntax error. Its snippets are often partial (REPL lines, fragments), so the AST rules
+            # do not apply; the text rules before this step (size, lines, encoded data, ...) still do.
+            self.stat_update("markdown_not_parsed")
+            return True
         sig = python_signals(doc.text)
         if sig.error is not None:
             return _drop(doc, "syntax_error", sig.error)
@@ -564,6 +570,12 @@ class PythonCodeFilter(_ConfiguredFilter):
                 if frac > limit:
                     return _drop(doc, reason, f"{kind} lines {frac:.3f} of {sig.code_lines} code lines > {limit}")
         return True
+
+
+def is_markdown(doc: Document) -> bool:
+    """Documents that are Markdown prose with code blocks rather than Python source: StackOverflow posts
+    (textbooks.data.stackoverflow sets source="stackoverflow") or any document with metadata format=markdown."""
+    return doc.metadata.get("source") == "stackoverflow" or doc.metadata.get("format") == "markdown"
 
 
 def filter_steps(config: FilterConfig | None = None) -> list[ReasonFilter]:

@@ -57,7 +57,46 @@ DEFAULT_MAX_TASKS = 32  # default task count: min(units, this); more tasks = fin
 
 
 class PipelineError(RuntimeError):
-    """A data run that cannot start or did not finish (the message says what to do)."""
+    """A data run that did not finish (the message says what to do): exit 1."""
+
+    exit_code = 1
+
+
+class PipelineUsageError(PipelineError):
+    """A data run that cannot start as asked (bad input, another run's --out, a missing executor): exit 2."""
+
+    exit_code = 2
+
+
+def describe_differences(previous: dict, record: dict, limit: int = 6) -> str:
+    """What differs between two run records, as `key: old -> new` (dotted keys), for refusal messages."""
+    def flat(d, prefix=""):
+        out = {}
+        for k, v in d.items():
+            if isinstance(v, dict):
+                out.update(flat(v, f"{prefix}{k}."))
+            else:
+                out[f"{prefix}{k}"] = v
+        return out
+
+    a = flat({k: v for k, v in previous.items() if k not in ("fingerprint", "resumed")})
+    b = flat({k: v for k, v in record.items() if k not in ("fingerprint", "resumed")})
+    diffs = []
+    for key in sorted(set(a) | set(b)):
+        if a.get(key) != b.get(key):
+            if key == "inputs_state":
+                diffs.append("the input files changed since that run (sizes or modification times)")
+            else:
+                old = _short(a[key]) if key in a else "(absent)"
+                new = _short(b[key]) if key in b else "(absent)"
+                diffs.append(f"{key}: {old} -> {new}")
+    more = f", and {len(diffs) - limit} more" if len(diffs) > limit else ""
+    return "; ".join(diffs[:limit]) + more if diffs else "the same settings but another fingerprint"
+
+
+def _short(value, n: int = 60) -> str:
+    text = json.dumps(value, default=str)
+    return text if len(text) <= n else text[: n - 3] + "..."
 
 
 # --- configuration --------------------------------------------------------------------------------
@@ -132,7 +171,7 @@ class TokenizerTokenCount:
             from textbooks.tokenizer.load import load_tokenizer
 
             self._tok = load_tokenizer(self.path)
-        return len(self._tok.encode(text).ids)
+        return len(self._tok.encode(text))
 
     def __getstate__(self):
         return {**self.__dict__, "_tok": None}
@@ -150,10 +189,35 @@ def jsonl_writer(folder: Path | str):
 
 def jsonl_reader(folder: Path | str):
     """Reads what `jsonl_writer` wrote (an intermediate stage's output), shard files in sorted order."""
-    from datatrove.pipeline.readers import JsonlReader
+    return _shard_reader_class()(str(folder), glob_pattern="*.jsonl.gz", compression="gzip", adapter=_as_written,
+                                 add_file_path=False)
 
-    return JsonlReader(str(folder), glob_pattern="*.jsonl.gz", compression="gzip", adapter=_as_written,
-                       add_file_path=False)
+
+_SHARD_READER = None
+
+
+def _shard_reader_class() -> type:
+    """datatrove's JsonlReader, except that a missing or empty folder and a rank without a shard read
+    nothing quietly: a stage that kept nothing writes no shard (not even its folder), and with more tasks
+    than shards some tasks get none; datatrove raises "No files found" / warns once per task for these.
+    Made on first use (datatrove's readers import orjson); `textbooks.data.pipeline.ShardReader` by name."""
+    global _SHARD_READER
+    if _SHARD_READER is None:
+        from datatrove.pipeline.readers import JsonlReader
+
+        def run(self, data=None, rank: int = 0, world_size: int = 1):
+            if data:
+                yield from data
+            if not self.data_folder.isdir(""):
+                return
+            files = self.data_folder.get_shard(rank, world_size, recursive=self.recursive, glob_pattern=self.glob_pattern)
+            for doc in self.read_files_shard(files or []):
+                self.update_doc_stats(doc)
+                yield doc
+
+        _SHARD_READER = type("ShardReader", (JsonlReader,), {"run": run, "__module__": __name__,
+                                                             "__qualname__": "ShardReader"})
+    return _SHARD_READER
 
 
 def _as_written(self, data: dict, path: str, id_in_file: int | str) -> dict:
@@ -209,14 +273,15 @@ def prepare_run(out_dir: Path, record: dict, *, overwrite: bool = False) -> dict
                 previous = None
         if previous is not None and previous.get("fingerprint") == fingerprint and not overwrite:
             return {**record, "resumed": True}
+        if previous is None:
+            raise PipelineUsageError(f"{out_dir} holds files that are not a data run (no readable {RUN_FILE}); choose a "
+                                     f"new --out (--overwrite never deletes a directory that is not a data run)")
         if not overwrite:
-            what = (f"a run of other settings ({RUN_FILE} fingerprint {previous.get('fingerprint')}, "
-                    f"verb {previous.get('verb')!r})" if previous else "files that are not a data run")
-            raise PipelineError(
-                f"{out_dir} holds {what}; choose a new --out, or pass --overwrite to replace it "
-                f"(a relaunch with the same inputs and settings resumes instead)"
+            raise PipelineUsageError(
+                f"{out_dir} holds a run of other settings: {describe_differences(previous, record)}; choose a new "
+                f"--out, or pass --overwrite to replace that run (the same command with the same inputs resumes)"
             )
-        _clear_run_dir(out_dir, is_run=previous is not None)
+        _clear_run_dir(out_dir, is_run=True)
     out_dir.mkdir(parents=True, exist_ok=True)
     write_json_atomic(run_file, record)
     return {**record, "resumed": False}
@@ -225,7 +290,7 @@ def prepare_run(out_dir: Path, record: dict, *, overwrite: bool = False) -> dict
 def _clear_run_dir(out_dir: Path, *, is_run: bool) -> None:
     if not is_run:
         # --overwrite replaces a data run, never an arbitrary directory of someone's files.
-        raise PipelineError(f"{out_dir} is not a data run directory (no {RUN_FILE}); refusing to delete it even with --overwrite")
+        raise PipelineUsageError(f"{out_dir} is not a data run directory (no {RUN_FILE}); refusing to delete it even with --overwrite")
     for child in out_dir.iterdir():
         if child.is_dir() and not child.is_symlink():
             shutil.rmtree(child)
@@ -254,8 +319,9 @@ def run_stages(stages: Sequence[Stage], out_dir: Path, executor: ExecutorConfig 
         bar = ProgressBar(stage, logging_dir)
         try:
             exe.run()
-        except Exception as e:  # a task failed: datatrove logged its traceback to the task's log file
-            raise PipelineError(_failure_message(stage, logging_dir, e)) from e
+        except (ValueError, OSError) as e:  # bad input (our readers name file:line) or a filesystem problem
+            raise PipelineUsageError(_failure_message(stage, logging_dir, e)) from e
+        # Anything else is a bug in a step: it propagates, and textbooks.cli.main reports it as one (crash file).
         finally:
             docs = bar.close()
         rate = f", {docs / max(time.time() - started, 1e-9):,.0f} docs/s" if docs else ""
@@ -373,8 +439,26 @@ def _stage_complete(out_dir: Path, stage: Stage) -> bool:
 def _failure_message(stage: Stage, logging_dir: Path, error: Exception) -> str:
     # Our readers raise ValueError("file:line: ...") on malformed input in strict mode: show that line.
     detail = str(error).strip().splitlines()[-1] if str(error).strip() else type(error).__name__
-    return (f"stage {stage.name!r} failed: {detail}\n(task logs: {logging_dir / 'logs'}; finished tasks are "
-            f"kept: rerun the same command to resume)")
+    return (f"stage {stage.name!r} stopped: {detail}\n(fix it and rerun the same command: finished tasks are kept; "
+            f"task logs: {logging_dir / 'logs'})")
+
+
+def check_executor(cfg: ExecutorConfig) -> None:
+    """Refuse an executor that cannot run here, before anything is written."""
+    if cfg.kind not in EXECUTORS:
+        raise PipelineUsageError(f"unknown executor {cfg.kind!r}; choose one of {', '.join(EXECUTORS)}")
+    if cfg.kind == "slurm":
+        if not cfg.slurm.partition:
+            raise PipelineUsageError("--executor slurm needs a partition: set executor.slurm.partition in the config "
+                                     "(or --set executor.slurm.partition=NAME)")
+        if shutil.which("sbatch") is None:
+            raise PipelineUsageError("--executor slurm: `sbatch` is not on PATH; run on a Slurm login node "
+                                     "(or use --executor local / ray)")
+    if cfg.kind == "ray":
+        import importlib.util
+
+        if importlib.util.find_spec("ray") is None:
+            raise PipelineUsageError("--executor ray needs the ray extra: pip install 'textbooks[ray]'")
 
 
 def _make_executor(stage: Stage, logging_dir: Path, cfg: ExecutorConfig, depends=None):
@@ -385,9 +469,7 @@ def _make_executor(stage: Stage, logging_dir: Path, cfg: ExecutorConfig, depends
             logging_dir=str(logging_dir), start_method="forkserver",
         )
     if cfg.kind == "slurm":
-        if not cfg.slurm.partition:
-            raise PipelineError("--executor slurm needs a partition: set executor.slurm.partition in the config "
-                                "(or --set executor.slurm.partition=NAME)")
+        check_executor(cfg)
         return _executor_class("SlurmPipelineExecutor")(
             stage.steps, tasks=stage.tasks, workers=workers or -1, time=_slurm_time(cfg.slurm.time),
             partition=cfg.slurm.partition, cpus_per_task=cfg.slurm.cpus_per_task,
@@ -400,7 +482,7 @@ def _make_executor(stage: Stage, logging_dir: Path, cfg: ExecutorConfig, depends
             stage.steps, tasks=stage.tasks, workers=workers or -1, logging_dir=str(logging_dir),
             cpus_per_task=cfg.ray.cpus_per_task, mem_per_cpu_gb=cfg.ray.mem_per_cpu_gb,
         )
-    raise PipelineError(f"unknown executor {cfg.kind!r}; choose one of {', '.join(EXECUTORS)}")
+    raise PipelineUsageError(f"unknown executor {cfg.kind!r}; choose one of {', '.join(EXECUTORS)}")
 
 
 _EXECUTORS: dict[str, type] = {}
@@ -438,7 +520,7 @@ def _ray_init(cfg: RayConfig) -> None:
     try:
         import ray
     except ImportError as e:
-        raise PipelineError("--executor ray needs the ray extra: pip install 'textbooks[ray]'") from e
+        raise PipelineUsageError("--executor ray needs the ray extra: pip install 'textbooks[ray]'") from e
     if not ray.is_initialized():
         ray.init(address=cfg.address or None, ignore_reinit_error=True, log_to_driver=False,
                  include_dashboard=False)
@@ -575,4 +657,6 @@ def __getattr__(name: str):
     # Workers unpickle `textbooks.data.pipeline.LocalPipelineExecutor` (etc.) by name: make it on demand.
     if name in ("LocalPipelineExecutor", "SlurmPipelineExecutor", "RayPipelineExecutor"):
         return _executor_class(name)
+    if name == "ShardReader":
+        return _shard_reader_class()
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

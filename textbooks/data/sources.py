@@ -298,7 +298,7 @@ def _record_to_document(record: dict, where: str, source: Path, skipped, strict:
 def _read_jsonl(path: Path, skipped, strict: bool) -> Iterator[Document]:
     on_bad = None if strict else (lambda reason, where: _count(skipped, reason, where))
     for line_no, record in iter_jsonl(path, objects=True, on_bad=on_bad,
-                                      hint="; fix or remove the line, or pass strict=False to skip and count bad lines"):
+                                      hint="; fix or remove the line (without --strict / strict=False such lines are counted and skipped)"):
         doc = _record_to_document(record, f"{path}:{line_no}", path, skipped, strict)
         if doc is not None:
             yield doc

@@ -82,12 +82,28 @@ class VerbRun:
     def with_exclusions(self, steps: list) -> list:
         return pl.attach_exclusion_writers(steps, self.removed_dir)
 
+    def inputs_state(self) -> str:
+        """A hash of every input file's path, size and modification time: a relaunch over changed files is a
+        new run (resuming would mix documents of two versions of the corpus)."""
+        import hashlib
+        import os
+
+        h = hashlib.sha256()
+        for path in sorted({str(u.path) for u in self.units}):
+            try:
+                st = os.stat(path)
+                h.update(f"{path}\0{st.st_size}\0{st.st_mtime_ns}\n".encode("utf-8", "surrogateescape"))
+            except OSError:
+                h.update(f"{path}\0missing\n".encode("utf-8", "surrogateescape"))
+        return h.hexdigest()[:16]
+
     def record(self) -> dict:
         return {
             "verb": self.verb,
             "inputs": [str(Path(p).resolve()) for p in self.inputs],
             "units": len(self.units),
             "tasks": self.tasks,
+            "inputs_state": self.inputs_state(),
             "read": pl.config_dict(self.read),
             "settings": self.settings,
         }
@@ -100,7 +116,8 @@ def execute_verb(run: VerbRun, build: Callable[[VerbRun], Sequence[pl.Stage]], *
     `after(run)` may add verb-specific results (e.g. dedup's S-curve) to stats.json.
     """
     if not run.units:
-        raise pl.PipelineError(f"no documents to read in {', '.join(run.inputs)} (no .py files / data files found)")
+        raise pl.PipelineUsageError(f"no documents to read in {', '.join(run.inputs)} (no .py files / data files found)")
+    pl.check_executor(run.executor)  # before run.json claims the directory
     started = time.time()
     claim = pl.prepare_run(run.out_dir, run.record(), overwrite=run.overwrite)
     if claim["resumed"]:

@@ -8,7 +8,9 @@ Three detectors, each usable alone (`methods`), over the same benchmark referenc
   document vs every benchmark solution), from a featurizer of the curation stage
   (`textbooks.data.quality.featurize.load_featurizer`); exact nearest-neighbour search.
 - `ast` (§5.2): the AST match rate tau, 1 - Levenshtein distance / length between the serialisations of
-  two normalised ASTs (names, constants, comments, docstrings and annotations ignored), function by function.
+  two normalised ASTs (the program's own names, constants, comments, docstrings and annotations ignored;
+  builtin and attribute names kept by default, `ast_names: keep-api`), function by function, also in
+  documents that do not parse as a whole (`ast_match.recover_modules`).
 
 The paper's rule flags a document when the embedding distance is under a fixed threshold or tau reaches the
 chosen match rate (`rule: any`). `detect.Decontaminator` runs them; `detect.DecontaminateFilter` is the

@@ -15,9 +15,16 @@ snippets", ignoring names, comments and docstrings; the AST match rate tau is th
   AST under renaming, reformatting, other constants and reworded docstrings; lower as the control flow
   changes. App. C of the paper shows pairs at tau 1.0, 0.96, 0.9 and 0.83.
 - `code_snippets(text)`: the function-level snippets of a document: every function (`def`, nested ones and
-  methods included) of a document that parses as Python; the fenced code blocks of Markdown text (synthetic
-  textbooks) when it does not; a module without functions is one snippet; text with no parseable code is one
-  snippet without an AST (the embedding detector can still use it).
+  methods included) of a document that parses as Python. One that does not (a syntax error anywhere, a
+  truncated completion, Python 2, prose around code) is recovered piece by piece: the fenced code blocks of
+  Markdown text (synthetic textbooks) when it has any, else its top-level blocks (split at the lines that
+  start a top-level `def`, `class` or decorator); each piece that does not parse either is cut before its
+  error line and parsed again (`recover_modules`), so one broken line costs at most the rest of its own
+  function, never the other functions of the document. A module without functions is one snippet; text
+  with no parseable code is one snippet without an AST (the embedding detector can still use it).
+- `extract_snippets(text, limit)`: the same and how many functions the document has. Over `limit`, the
+  `limit` largest functions (most AST nodes; source order among equals) are kept: padding a file with
+  thousands of tiny functions does not push a copied solution out of the comparison.
 """
 
 from __future__ import annotations
@@ -154,14 +161,74 @@ def match_rate(a: str, b: str) -> float:
     return float(Levenshtein.normalized_similarity(a, b))
 
 
-def parse(source: str) -> ast.Module | None:
-    """ast.parse, None on any failure; no SyntaxWarnings for odd escapes (common in real code)."""
+def _parse_or_error_line(source: str) -> tuple[ast.Module | None, int | None]:
+    """(tree, None), or (None, the line of the syntax error when the parser names one)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
-            return ast.parse(source)
-        except (SyntaxError, ValueError, RecursionError, MemoryError):
+            return ast.parse(source), None
+        except SyntaxError as e:  # IndentationError / TabError included
+            return None, e.lineno if isinstance(e.lineno, int) else None
+        except (ValueError, RecursionError, MemoryError):  # null bytes, nesting beyond the parser's limits
+            return None, None
+
+
+def parse(source: str) -> ast.Module | None:
+    """ast.parse, None on any failure; no SyntaxWarnings for odd escapes (common in real code)."""
+    return _parse_or_error_line(source)[0]
+
+
+DEFAULT_MAX_SNIPPETS = 10_000  # functions compared per document (DecontaminateConfig.max_snippets)
+MAX_CUTS = 8  # times one block is cut before its error line and parsed again
+_TOP_LEVEL_START = re.compile(r"(?:@|(?:async[ \t]+)?def[ \t]|class[ \t])")
+
+
+def _top_level_blocks(lines: list[str]) -> list[int]:
+    """First line indices (0-based) of the top-level blocks: 0, then every line at column 0 that starts a
+    `def`, `async def`, `class` or a decorator, unless the line before it (blank lines skipped) is a decorator."""
+    starts = [0]
+    after_decorator = False
+    for i, line in enumerate(lines):
+        if _TOP_LEVEL_START.match(line):
+            if i and not after_decorator:
+                starts.append(i)
+            after_decorator = line.startswith("@")
+        elif line.strip():
+            after_decorator = False
+    return starts
+
+
+def _parse_prefix(lines: list[str]) -> tuple[ast.Module, str] | None:
+    """(tree, source) of the longest prefix of `lines` found by cutting before each syntax error in turn."""
+    for _ in range(MAX_CUTS):
+        source = "".join(lines)
+        tree, error_line = _parse_or_error_line(source)
+        if tree is not None:
+            return (tree, source) if tree.body else None
+        if error_line is None or error_line <= 1 or error_line > len(lines) + 1:
             return None
+        lines = lines[:error_line - 1]
+    return None
+
+
+def recover_modules(source: str, whole_failed: bool = False) -> list[tuple[ast.Module, str, int]]:
+    """The parseable pieces of `source`: (tree, piece source, line offset of the piece in `source`).
+
+    The whole source when it parses (not tried again when `whole_failed`); else each top-level block (see
+    `_top_level_blocks`) that parses, or the part of it before its (first, then next) syntax error. A
+    block's broken tail is lost, the other blocks are not."""
+    if not whole_failed:
+        tree, _ = _parse_or_error_line(source)
+        if tree is not None:
+            return [(tree, source, 0)]
+    lines = source.splitlines(keepends=True)
+    starts = _top_level_blocks(lines)
+    out = []
+    for lo, hi in zip(starts, starts[1:] + [len(lines)]):
+        found = _parse_prefix(lines[lo:hi])
+        if found is not None:
+            out.append((found[0], found[1], lo))
+    return out
 
 
 @dataclass(frozen=True)
@@ -184,35 +251,56 @@ def _function_source(lines: list[str], node: ast.AST) -> str:
     return textwrap.dedent("".join(lines[start - 1:node.end_lineno]))
 
 
-def _module_snippets(source: str, tree: ast.Module, line_offset: int, limit: int, names: str) -> list[Snippet]:
+def _module_snippets(source: str, tree: ast.Module, line_offset: int, names: str) -> tuple[list[Snippet], bool]:
+    """(snippets, whether they are functions): every function of `tree`, else the whole module as one."""
     lines = source.splitlines(keepends=True)
     spans: list = []
     serial, count = _serialise(tree, spans, names)
     spans.sort(key=lambda s: s[1])  # source order (the stack closes inner functions first)
     snippets = [Snippet(_function_source(lines, node), serial[start:end], nodes, node.name, node.lineno + line_offset)
-                for node, start, end, nodes in spans[:limit]]
-    if not snippets and tree.body:
-        snippets.append(Snippet(source, serial, count, "", 1 + line_offset))
-    return snippets
+                for node, start, end, nodes in spans]
+    if snippets:
+        return snippets, True
+    return ([Snippet(source, serial, count, "", 1 + line_offset)] if tree.body else []), False
 
 
-def code_snippets(text: str, limit: int = 256, names: str = "ignore") -> list[Snippet]:
-    """The function-level snippets of a document, at most `limit` (see the module docstring)."""
+def _pieces(text: str) -> list[tuple[ast.Module, str, int]]:
+    """(tree, source, line offset) of the parseable code of a document (see the module docstring)."""
     tree = parse(text)
     if tree is not None:
-        return _module_snippets(text, tree, 0, limit, names)
-    snippets: list[Snippet] = []
+        return [(tree, text, 0)]
+    pieces = []
+    fenced = False
     for m in _FENCE.finditer(text):
         if m.group(2).lower() not in _CODE_LANGS:
             continue
-        block = textwrap.dedent(m.group(3))
-        block_tree = parse(block)
-        if block_tree is not None:
-            first_line = text.count("\n", 0, m.start(3))
-            snippets += _module_snippets(block, block_tree, first_line, limit - len(snippets), names)
-        if len(snippets) >= limit:
-            break
-    return snippets or [Snippet(text, "", 0)]
+        fenced = True
+        first_line = text.count("\n", 0, m.start(3))
+        for block_tree, block, offset in recover_modules(textwrap.dedent(m.group(3))):
+            pieces.append((block_tree, block, first_line + offset))
+    return pieces if fenced else recover_modules(text, whole_failed=True)
+
+
+def extract_snippets(text: str, limit: int = DEFAULT_MAX_SNIPPETS, names: str = "ignore") -> tuple[list[Snippet], int]:
+    """(the snippets compared, the number of functions in the document): every function, or the `limit`
+    largest ones (by AST nodes) in source order when there are more; see the module docstring."""
+    functions: list[Snippet] = []
+    modules: list[Snippet] = []
+    for tree, source, offset in _pieces(text):
+        found, are_functions = _module_snippets(source, tree, offset, names)
+        (functions if are_functions else modules).extend(found)
+    if not functions:  # no function anywhere: the parsed modules (at most `limit`), else the text itself
+        return (modules[:limit] or [Snippet(text, "", 0)]), 0
+    total = len(functions)
+    if total > limit:
+        keep = sorted(sorted(range(total), key=lambda i: -functions[i].nodes)[:limit])
+        functions = [functions[i] for i in keep]
+    return functions, total
+
+
+def code_snippets(text: str, limit: int = DEFAULT_MAX_SNIPPETS, names: str = "ignore") -> list[Snippet]:
+    """The function-level snippets of a document, at most `limit` (see the module docstring)."""
+    return extract_snippets(text, limit, names)[0]
 
 
 def function_snippet(source: str, name: str, names: str = "ignore") -> Snippet | None:

@@ -3,7 +3,8 @@
 report.jsonl: one line per flagged document, `{"id": ..., "matches": [{"task_id", "method", "score"}, ...]}`
 (score: ngram = shared n-grams, embedding = L2 distance, lower is closer; ast = match rate tau).
 
-report.md: the settings that decided (methods, thresholds, rule), then for every flagged document (the first
+report.md: the settings that decided (methods, thresholds, rule), a warning when some documents had more
+functions than `max_snippets` (not all compared), then for every flagged document (the first
 `max_documents`) each match as a two-column table, the document's snippet beside the benchmark's, so that a
 person can judge false positives as the paper did for its four 13-gram hits (§5.1).
 """
@@ -55,10 +56,24 @@ def _score(m: dict) -> str:
     return f"{int(m['score'])} shared n-gram(s)"
 
 
-def render_markdown(removed: Iterable[dict], settings: dict, max_documents: int = 200) -> str:
+def truncation_note(truncated: dict | None) -> str:
+    """The warning line for documents with more functions than max_snippets ("" when there are none)."""
+    if not truncated or not truncated.get("documents"):
+        return ""
+    return (f"**Not every function was compared:** {truncated['documents']} document(s) have more than max_snippets = "
+            f"{truncated.get('max_snippets', '?')} functions; {truncated.get('functions', '?')} function(s) (the smallest "
+            "of each such document) were not compared with the benchmark. Those documents carry "
+            "`metadata.decontam_unchecked_functions`; raise `decontaminate.max_snippets` to compare them all.")
+
+
+def render_markdown(removed: Iterable[dict], settings: dict, max_documents: int = 200,
+                    truncated: dict | None = None) -> str:
     head = ["# Decontamination report", "", "Settings that decided (paper §5; score: ngram = shared n-grams, "
             "embedding = L2 distance of normalised embeddings, ast = match rate tau):", "",
             "```json", json.dumps(settings, indent=2), "```", ""]
+    note = truncation_note(truncated)
+    if note:
+        head += [note, ""]
     lines: list[str] = []
     shown = total = 0
     for rec in removed:
@@ -86,8 +101,10 @@ def render_markdown(removed: Iterable[dict], settings: dict, max_documents: int 
     return "\n".join(head + lines)
 
 
-def write_reports(removed_dir: Path, out_dir: Path, settings: dict, max_documents: int = 200) -> int:
-    """Write out_dir/report.jsonl and out_dir/report.md from the removed documents; returns the flagged count."""
+def write_reports(removed_dir: Path, out_dir: Path, settings: dict, max_documents: int = 200,
+                  truncated: dict | None = None) -> int:
+    """Write out_dir/report.jsonl and out_dir/report.md from the removed documents; returns the flagged count.
+    `truncated`: {"documents", "functions", "max_snippets"} not fully compared (a warning in report.md)."""
     from textbooks.guard import atomic_write, atomic_write_text
 
     rows = 0
@@ -95,5 +112,6 @@ def write_reports(removed_dir: Path, out_dir: Path, settings: dict, max_document
         for row in report_rows(read_shards(removed_dir)):
             f.write(json.dumps(row, ensure_ascii=False) + "\n")
             rows += 1
-    atomic_write_text(out_dir / "report.md", render_markdown(read_shards(removed_dir), settings, max_documents).rstrip("\n") + "\n")
+    md = render_markdown(read_shards(removed_dir), settings, max_documents, truncated)
+    atomic_write_text(out_dir / "report.md", md.rstrip("\n") + "\n")
     return rows

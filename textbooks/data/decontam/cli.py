@@ -151,11 +151,43 @@ def _settings_or_usage(args, cli):
         raise guard.UsageError(str(e)) from None
 
 
-def _featurizer_or_usage(config):
-    """The featurizer, loaded (not its weights) before any work, so a bad --featurizer is a usage error."""
+def check_featurizer_spec(spec: str) -> None:
+    """ValueError unless `spec` can name a featurizer (`load_featurizer`'s kinds), without loading or
+    hashing a model: hashed options are parsed, a directory must hold config.json, else a hub id."""
+    import re
+    from pathlib import Path
+
+    from textbooks.data.quality.featurize import load_featurizer
+
+    kind, sep, rest = spec.partition(":")
+    if kind == "hashed":
+        load_featurizer(spec)  # cheap: parses the options
+        return
+    target = rest if kind in ("hf", "phi") and sep else spec
+    path = Path(target)
+    if path.exists():
+        if not (path.is_dir() and (path / "config.json").is_file()):
+            raise ValueError(f"featurizer {spec}: not a model directory holding config.json")
+        return
+    if kind in ("hf", "phi") and sep or not re.match(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$", spec):
+        raise ValueError(f"featurizer {spec!r}: not 'hashed[:dim=N,n=A-B]', not an existing directory, not a hub id "
+                         "(owner/name); expected one of those")
+
+
+def _featurizer_or_usage(config, given: bool = False):
+    """The featurizer, loaded (not its weights) before any work, so a bad --featurizer is a usage error.
+    When no method embeds, the spec is still checked (a typo is refused) and, if `given` on the command
+    line, a warning says it is unused."""
     from textbooks import guard
 
     if not config.needs_embeddings:
+        try:
+            check_featurizer_spec(config.featurizer)
+        except (ValueError, FileNotFoundError, ImportError) as e:
+            raise guard.UsageError(f"--featurizer {config.featurizer}: {e}") from None
+        if given:
+            print(f"warning: --featurizer {config.featurizer} is not used: methods {','.join(config.methods)} need no "
+                  "embeddings (add embedding to --methods, or set decontaminate.ast_blocking=embedding)", file=sys.stderr)
         return None
     from textbooks.data.quality.featurize import load_featurizer
 
@@ -163,6 +195,13 @@ def _featurizer_or_usage(config):
         return load_featurizer(config.featurizer, device=config.embedding_device)
     except (ValueError, FileNotFoundError, ImportError) as e:
         raise guard.UsageError(f"--featurizer {config.featurizer}: {e}") from None
+
+
+def _truncation_warning(verb: str, truncated: dict | None) -> None:
+    if truncated and truncated.get("documents"):
+        print(f"textbooks data {verb}: warning: {truncated['documents']} document(s) have more than max_snippets = "
+              f"{truncated['max_snippets']} functions; {truncated['functions']} function(s) were not compared "
+              "(raise decontaminate.max_snippets to compare them)", file=sys.stderr)
 
 
 def _run_decontaminate(args: argparse.Namespace) -> int:
@@ -175,7 +214,7 @@ def _run_decontaminate(args: argparse.Namespace) -> int:
         "featurizer": args.featurizer, "embedding_threshold": args.embedding_threshold})
     guard.check_outputs([guard.Output(args.out, kind="dir")], inputs=args.inputs, overwrite=args.overwrite,
                         resumable_marker="run.json")
-    featurizer = _featurizer_or_usage(config)
+    featurizer = _featurizer_or_usage(config, given=args.featurizer is not None)
     guard.set_resume_hint(f"finished tasks are kept: rerun the same command to resume into {args.out}")
     from textbooks.data.decontam.run import decontaminate
 
@@ -193,6 +232,7 @@ def _run_decontaminate(args: argparse.Namespace) -> int:
     print(f"textbooks data decontaminate: {read_step.get('kept', '?')} documents, {d['documents_flagged']} flagged"
           + (f" ({by})" if by else "") + f" against {', '.join(config.benchmarks)} -> {args.out}/output; "
           f"report: {args.out}/report.jsonl, pairs side by side: {args.out}/report.md", file=sys.stderr)
+    _truncation_warning("decontaminate", d.get("snippets_truncated"))
     return 0
 
 
@@ -201,18 +241,24 @@ def _run_similar(args: argparse.Namespace) -> int:
     from textbooks.data.pipeline import PipelineError
 
     guard.check_inputs(args.train, flag="--train")
+    from textbooks.data.decontam.similar import check_taus
+
+    try:
+        taus = check_taus(args.tau)
+    except ValueError as e:
+        raise guard.UsageError(str(e)) from None
     read, config, executor = _settings_or_usage(args, {
         # Table 3 is the paper's §5.2 analysis: embedding + AST (its §5.1 13-gram check is a separate count).
         "methods": _split(args.methods) or list(SIMILAR_METHODS), "featurizer": args.featurizer,
         "embedding_threshold": args.embedding_threshold})
     guard.check_outputs([guard.Output(args.out, kind="dir")], inputs=args.train, overwrite=args.overwrite,
                         resumable_marker="run.json")
-    featurizer = _featurizer_or_usage(config)
+    featurizer = _featurizer_or_usage(config, given=args.featurizer is not None)
     guard.set_resume_hint(f"finished tasks are kept: rerun the same command to resume into {args.out}")
     from textbooks.data.decontam.similar import similar_tasks, tau_name
 
     try:
-        stats = similar_tasks(args.benchmark, args.train, args.out, args.tau, config, read=read, executor=executor,
+        stats = similar_tasks(args.benchmark, args.train, args.out, taus, config, read=read, executor=executor,
                               overwrite=args.overwrite, featurizer=featurizer)
     except PipelineError as e:
         raise guard.CommandError(str(e)) from None
@@ -223,11 +269,12 @@ def _run_similar(args: argparse.Namespace) -> int:
         print("textbooks data similar: submitted; rerun the same command when the jobs finish", file=sys.stderr)
         return 0
     print(f"{'tau':>5} {'similar':>8} {'non-similar':>12}  file")
-    for tau in sorted(args.tau, reverse=True):
+    for tau in taus:
         row = summary["taus"][f"{tau:.2f}"]
         print(f"{tau:5.2f} {row['similar']:8d} {row['non_similar']:12d}  {args.out}/{tau_name(tau)}.txt")
     print(f"textbooks data similar: {summary['tasks']} {args.benchmark} tasks; then: textbooks eval report --results "
-          f"RESULTS.jsonl --similar-ids {args.out}/{tau_name(max(args.tau))}.txt --out REPORT_DIR", file=sys.stderr)
+          f"RESULTS.jsonl --similar-ids {args.out}/{tau_name(max(taus))}.txt --out REPORT_DIR", file=sys.stderr)
+    _truncation_warning("similar", summary.get("snippets_truncated"))
     return 0
 
 

@@ -47,7 +47,7 @@ def _docstring_of(source: str, name: str) -> str | None:
 def _tested_function(solution: str, entry_point: str) -> Snippet:
     snippet = function_snippet(solution, entry_point) if entry_point else None
     if snippet is None:  # no such top-level function: the first function, else the whole program
-        snippet = code_snippets(solution, limit=1)[0]
+        snippet = code_snippets(solution)[0]  # the first in source order
     return snippet
 
 
@@ -80,10 +80,17 @@ def check_benchmark(spec: str) -> None:
     """ValueError unless `spec` names a benchmark load_references can read (without loading it)."""
     from textbooks.eval.tasks import BENCHMARKS, MBPP_SPLITS
 
-    name, _, split = spec.partition(":")
+    if not isinstance(spec, str) or not spec.strip():
+        raise ValueError(f"benchmarks: {spec!r} is not a benchmark name")
+    name, colon, split = spec.partition(":")
     if name in BENCHMARKS:
-        if split and not (name.startswith("mbpp") and split in (*MBPP_SPLITS, "all")) and split not in ("all", "test"):
-            raise ValueError(f"benchmark {spec!r}: unknown split {split!r} (MBPP: {', '.join(MBPP_SPLITS)}, all)")
+        if not colon:
+            return
+        if not name.startswith("mbpp"):
+            raise ValueError(f"benchmark {spec!r}: {name} has no splits; write {name!r} (splits are MBPP's: "
+                             f"{', '.join(MBPP_SPLITS)}, all)")
+        if split not in (*MBPP_SPLITS, "all"):
+            raise ValueError(f"benchmark {spec!r}: unknown split {split!r}; MBPP's are {', '.join(MBPP_SPLITS)}, all")
         return
     if not (Path(spec).suffix in (".jsonl", ".gz") and Path(spec).is_file()):
         raise ValueError(f"unknown benchmark {spec!r}: use one of {', '.join(BENCHMARKS)} (MBPP with an "

@@ -5,7 +5,8 @@
     # runs/decont/removed/    flagged documents, metadata["contamination"] = the evidence
     # runs/decont/report.jsonl  one line per flagged document: {"id", "matches": [{"task_id", "method", "score"}]}
     # runs/decont/report.md     every flagged pair side by side
-    # runs/decont/stats.json    the funnel, the settings that decided, counts per method / benchmark / task
+    # runs/decont/stats.json    the funnel, the settings that decided, counts per method / benchmark / task,
+#                           snippets_truncated: documents (and functions) over max_snippets, not all compared
 
 Inputs are those of the other data verbs (textbooks.data.sources), plus exercise records: a JSONL file
 whose first record has string `prompt` and `completion` fields is read as documents `prompt + completion`
@@ -18,7 +19,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Sequence
 
-from textbooks.data.decontam.detect import DecontaminateConfig, DecontaminateFilter
+from textbooks.data.decontam.detect import DecontaminateConfig, DecontaminateFilter, truncation_totals
 
 STEP_NAME = DecontaminateFilter.name
 
@@ -46,7 +47,9 @@ def decontaminate(inputs: Sequence[str], out_dir: str | Path, config: Decontamin
 
     def after(run) -> dict:
         settings = config.describe()
-        flagged = write_reports(run.removed_dir, run.out_dir, settings)
+        truncated = {**truncation_totals(pl.read_stage_stats(run.out_dir, "decontaminate")),
+                     "max_snippets": config.max_snippets}
+        flagged = write_reports(run.removed_dir, run.out_dir, settings, truncated=truncated)
         by_method: Counter = Counter()
         by_benchmark: Counter = Counter()
         by_task: Counter = Counter()
@@ -59,6 +62,8 @@ def decontaminate(inputs: Sequence[str], out_dir: str | Path, config: Decontamin
             "settings": settings, "documents_flagged": flagged, "flagged_by_method": dict(sorted(by_method.items())),
             "flagged_by_benchmark": dict(sorted(by_benchmark.items())), "tasks_matched": len(by_task),
             "most_matched_tasks": dict(by_task.most_common(20)),
+            # documents with more functions than max_snippets: only their largest max_snippets were compared
+            "snippets_truncated": truncated,
             "report": str(run.out_dir / "report.jsonl"), "audit": str(run.out_dir / "report.md")}}
 
     return execute_verb(run, build, after=after)

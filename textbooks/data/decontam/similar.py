@@ -4,7 +4,8 @@ in the training data, for each AST match rate tau.
     textbooks data similar --benchmark humaneval --train exercises.jsonl corpus/ --tau 0.95 0.9 0.85 0.8 --out DIR
     # DIR/similar-tau0.95.txt   the similar task ids, one a line (`textbooks eval report --similar-ids` reads it)
     # DIR/similar-tau0.95.json  {"similar_ids": [...], "non_similar_ids": [...], "matches": {task: [...]}, settings}
-    # DIR/similar.json          every tau: counts, ids, and per task the closest training documents
+    # DIR/similar.json          every tau: counts, ids, per task the closest training documents, and
+    #                           snippets_truncated: training documents over max_snippets (not all compared)
     textbooks eval report --results humaneval_results.jsonl --similar-ids DIR/similar-tau0.95.txt --out report/
 
 A task is "similar" at tau when at least one training document matches it under the decontamination rule
@@ -27,7 +28,7 @@ from typing import Sequence
 from datatrove.pipeline.base import PipelineStep
 from datatrove.utils.batching import batched
 
-from textbooks.data.decontam.detect import DecontaminateConfig, shared_detector
+from textbooks.data.decontam.detect import DecontaminateConfig, note_truncated, shared_detector, truncation_totals
 from textbooks.guard import atomic_write_text
 from textbooks.jsonl import write_json_atomic
 
@@ -36,7 +37,25 @@ KEEP = 5  # closest training documents kept per task and method
 
 
 def tau_name(tau: float) -> str:
+    """The file stem of one tau's split: similar-tau0.90 (2 decimals, as the paper's taus)."""
     return f"similar-tau{tau:.2f}"
+
+
+def check_taus(taus: Sequence[float]) -> list[float]:
+    """The distinct taus, largest first; ValueError for none, one outside (0, 1], or two different
+    values that name the same file (they round to the same 2 decimals: 0.9 and 0.901)."""
+    if not taus:
+        raise ValueError("give at least one --tau")
+    bad = [t for t in taus if not 0.0 < t <= 1.0]
+    if bad:
+        raise ValueError(f"every tau must be in (0, 1]; got {bad}")
+    by_name: dict[str, float] = {}
+    for t in sorted(set(float(t) for t in taus), reverse=True):
+        other = by_name.setdefault(tau_name(t), t)
+        if other != t:
+            raise ValueError(f"--tau {other:g} and {t:g} both round to {t:.2f}, so both would write "
+                             f"{tau_name(t)}.txt; give taus that differ in the first 2 decimals")
+    return list(by_name.values())
 
 
 class SimilarityCollector(PipelineStep):
@@ -56,8 +75,12 @@ class SimilarityCollector(PipelineStep):
         best: dict[str, dict[str, list]] = {}
         for batch in batched(data or [], self.batch_size):
             with self.track_time("batch"):
-                for doc, matches in zip(batch, det.scan([d.text for d in batch], tau=self.tau, all_matches=True)):
+                unchecked: list[int] = []
+                found = det.scan([d.text for d in batch], tau=self.tau, all_matches=True, unchecked=unchecked)
+                for doc, matches, skipped in zip(batch, found, unchecked):
                     self.stat_update("documents")
+                    if skipped:
+                        note_truncated(self, doc, skipped)
                     if matches:
                         self.stat_update("documents_matching")
                     for m in matches:
@@ -97,11 +120,16 @@ def is_similar(by_method: dict[str, list], tau: float, config: DecontaminateConf
 
 
 def write_split(out_dir: Path, task_ids: Sequence[str], matches: dict, taus: Sequence[float],
-                config: DecontaminateConfig, benchmark: str, too_small: Sequence[str]) -> dict:
-    """similar-tau*.txt / .json per tau and similar.json; returns the summary (similar.json's content)."""
+                config: DecontaminateConfig, benchmark: str, too_small: Sequence[str],
+                truncated: dict | None = None) -> dict:
+    """similar-tau*.txt / .json per tau and similar.json; returns the summary (similar.json's content).
+    `truncated`: training documents (and functions) over max_snippets, not all compared."""
+    taus = check_taus(taus)
     settings = config.describe()
     summary: dict = {"benchmark": benchmark, "tasks": len(task_ids), "settings": settings,
                      "tasks_too_small_for_ast": list(too_small), "taus": {}}
+    if truncated is not None:
+        summary["snippets_truncated"] = truncated
     for tau in sorted(taus, reverse=True):
         similar = [t for t in task_ids if is_similar(matches.get(t, {}), tau, config)]
         chosen = set(similar)
@@ -130,11 +158,7 @@ def similar_tasks(benchmark: str, train: Sequence[str], out_dir: str | Path, tau
     from textbooks.data.decontam.run import reader_for
     from textbooks.data.verbs import ReadConfig, VerbRun, execute_verb
 
-    if not taus:
-        raise ValueError("give at least one --tau")
-    bad = [t for t in taus if not 0.0 < t <= 1.0]
-    if bad:
-        raise ValueError(f"every tau must be in (0, 1]; got {bad}")
+    taus = check_taus(taus)
     config = replace(config or DecontaminateConfig(), benchmarks=[benchmark], tau=min(taus))
     references = load_references(config.benchmarks)
     run = VerbRun("similar", list(train), Path(out_dir), read=read or ReadConfig(), executor=executor or pl.ExecutorConfig(),
@@ -146,8 +170,9 @@ def similar_tasks(benchmark: str, train: Sequence[str], out_dir: str | Path, tau
 
     def after(run) -> dict:
         too_small = [r.task_id for r in references if r.function.nodes < config.ast_min_nodes] if "ast" in config.methods else []
+        truncated = {**truncation_totals(pl.read_stage_stats(run.out_dir, "similar")), "max_snippets": config.max_snippets}
         summary = write_split(run.out_dir, [r.task_id for r in references], merge(run.work("similar")), taus,
-                              config, benchmark, too_small)
+                              config, benchmark, too_small, truncated)
         return {"similar": {k: v for k, v in summary.items() if k != "closest"}}
 
     return execute_verb(run, build, after=after)
