@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import shutil
+import signal
 
 import pytest
 
@@ -25,12 +26,17 @@ def test_ray_local_cluster_matches_local_executor(tmp_path):
         body = "x = 1\n" if i % 3 == 0 else f"def f{i}(a, b):\n    '''Add.'''\n    return a + b + {i}\n"
         (corpus / f"m{i}.py").write_text(body)
     local = execute_verb(VerbRun("filter", [str(corpus)], tmp_path / "local", executor=ExecutorConfig(workers=1, tasks=3)), build)
+    # ray.init installs its own SIGINT/SIGTERM handlers in this (pytest's) process and ray.shutdown leaves
+    # them: restore ours, or a later test's SIGTERM reaches ray's handler instead of the one it tests.
+    handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)  # a local one-node cluster
     try:
         on_ray = execute_verb(VerbRun("filter", [str(corpus)], tmp_path / "ray",
                                       executor=ExecutorConfig(kind="ray", workers=2, tasks=3, ray=RayConfig())), build)
     finally:
         ray.shutdown()
+        for sig, handler in handlers.items():
+            signal.signal(sig, handler)
     assert read_shards(tmp_path / "ray" / "output") == read_shards(tmp_path / "local" / "output")
     assert [s.get("kept") for s in on_ray["steps"]] == [s.get("kept") for s in local["steps"]]
     assert on_ray["executor"] == "ray"
