@@ -45,11 +45,13 @@ def iter_jsonl(
             where = f"{path}:{lineno}"
             try:
                 value = json.loads(raw.decode("utf-8"))
-            except (UnicodeDecodeError, json.JSONDecodeError) as e:
+            except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as e:
                 if drop_partial_last and not raw.endswith(b"\n"):
                     continue
                 if isinstance(e, UnicodeDecodeError):
                     kind, problem = "non_utf8", f"line is not valid UTF-8 ({e.reason} at byte {e.start + 1})"
+                elif isinstance(e, RecursionError):
+                    kind, problem = "bad_json", "JSON nested too deeply to read"
                 else:
                     kind, problem = "bad_json", f"not valid JSON ({e.msg} at column {e.colno})"
             else:

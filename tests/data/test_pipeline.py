@@ -184,3 +184,57 @@ def test_a_verbs_output_dir_is_the_next_verbs_input(corpus: Path, tmp_path: Path
         assert stats["steps"][0]["kept"] == len(kept)
         by_id = {r["id"]: r["metadata"] for r in kept}
         assert all(r["metadata"] == by_id[r["id"]] for r in read_shards(out / "output"))  # not nested, not changed
+
+
+def test_overwrite_never_deletes_a_directory_that_only_looks_like_a_run(corpus: Path, tmp_path: Path):
+    out = tmp_path / "bob"
+    out.mkdir()
+    (out / "run.json").write_text('{"fingerprint": "x", "verb": "mlflow"}')  # another tool's run.json
+    (out / "thesis.txt").write_text("precious")
+    with pytest.raises(PipelineError, match="not a data run"):
+        execute_verb(make_run(corpus, out, overwrite=True), build)
+    (out / "run.json").write_text("[1]")
+    with pytest.raises(PipelineError, match="not a data run"):
+        execute_verb(make_run(corpus, out, overwrite=True), build)
+    assert (out / "thesis.txt").read_text() == "precious"
+    # A real run with a file of the user's added to it: --overwrite refuses too, naming the file.
+    run_dir = tmp_path / "run"
+    execute_verb(make_run(corpus, run_dir), build)
+    (run_dir / "notes.txt").write_text("mine")
+    with pytest.raises(PipelineError, match="notes.txt"):
+        execute_verb(make_run(corpus, run_dir, settings={"x": 1}, overwrite=True), build)
+    assert (run_dir / "notes.txt").read_text() == "mine"
+
+
+def test_a_second_run_into_the_same_dir_is_refused_while_the_first_holds_it(corpus: Path, tmp_path: Path):
+    from textbooks.data.pipeline import run_lock
+
+    out = tmp_path / "out"
+    with run_lock(out):
+        with pytest.raises(PipelineError, match="in use by another run"):
+            execute_verb(make_run(corpus, out), build)
+    execute_verb(make_run(corpus, out), build)  # free again
+
+
+def test_special_and_unreadable_files_are_counted_not_fatal(tmp_path: Path):
+    root = tmp_path / "tree"
+    root.mkdir()
+    (root / "ok.py").write_text("def f(a, b):\n    '''Add.'''\n    return a + b + 1000000\n")
+    os.mkfifo(root / "pipe.py")  # would block a reader forever
+    (root / "zero.py").symlink_to("/dev/zero")  # would fill memory
+    (root / "dangling.py").symlink_to(tmp_path / "nowhere.py")
+    (tmp_path / "trunc.jsonl.gz").write_bytes(__import__("gzip").compress(b'{"id": "a", "text": "x = 1"}\n' * 50)[:-20])
+    (tmp_path / "deep.jsonl").write_text('{"id": "b", "text": "y = 2"}\n' + "[" * 100_000 + "\n")
+    stats = execute_verb(make_run(root, tmp_path / "o1", read=ReadConfig()), lambda r: build(r, 1))
+    assert stats["steps"][0]["skipped"] == {"not_a_file": 2, "unreadable": 1}
+    assert len(read_shards(tmp_path / "o1" / "output")) == 1
+    stats = execute_verb(VerbRun("filter", [str(tmp_path / "trunc.jsonl.gz"), str(tmp_path / "deep.jsonl")], tmp_path / "o2",
+                                 executor=ExecutorConfig(workers=1, tasks=1)), lambda r: build(r, 1))
+    assert stats["steps"][0]["skipped"] == {"bad_json": 1, "corrupt_file": 1}
+    assert stats["steps"][0]["kept"] >= 2  # what was read before the truncation is kept
+
+
+def test_skips_are_reported_when_nothing_is_read(tmp_path: Path):
+    (tmp_path / "latin1.py").write_bytes("s = 'caf\xe9'\n".encode("latin-1"))
+    stats = execute_verb(make_run(tmp_path / "latin1.py", tmp_path / "out", read=ReadConfig()), build)
+    assert stats["steps"][0]["skipped"] == {"non_utf8": 1} and stats["steps"][0]["kept"] == 0

@@ -130,7 +130,8 @@ def run_curate(inputs, out_dir, cfg: CurateConfig, *, overwrite: bool = False) -
         if report.is_file():
             rep = json.loads(report.read_text())
             extra["quality"] = {k: rep.get(k) for k in ("kind", "featurizer", "featurizer_fingerprint", "threshold",
-                                                       "n_train", "n_test", "positive_fraction", "held_out", "baselines")}
+                                                       "n_train", "n_test", "positive_fraction", "held_out", "baselines",
+                                                       "warning") if k in rep}
             annotations = quality_dir / "annotations.summary.json"
             if annotations.is_file():
                 extra["quality"]["annotation"] = json.loads(annotations.read_text())
@@ -186,6 +187,13 @@ def train_quality_model(corpus: Path, quality_dir: Path, q: QualityConfig) -> Pa
                        test_fraction=q.test_fraction, n_estimators=q.n_estimators, seed=q.seed)
     clf, report = train_classifier([t for _, t, _ in scored], [s for _, _, s in scored], featurizer, ts,
                                    featurizer_spec=q.featurizer, ids=[i for i, _, _ in scored])
+    held, majority = report["held_out"], report["baselines"]["majority"]
+    if held["f1"] <= majority["f1"] and held["accuracy"] <= majority["accuracy"]:
+        # Applying it anyway is the paper's recipe; but a user should know the labels were not learnt.
+        report["warning"] = (f"the classifier does not beat the majority class on held-out labels (F1 {held['f1']:.3f} vs "
+                             f"{majority['f1']:.3f}, accuracy {held['accuracy']:.3f} vs {majority['accuracy']:.3f}): "
+                             f"annotate more (quality.sample) or use a model featurizer (quality.featurizer)")
+        pl._log(f"warning: {report['warning']}")
     clf.save(model_dir, report=report)
     write_training_plots(report, model_dir / "plots")
     write_json_atomic(done, settings)

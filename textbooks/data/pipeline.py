@@ -35,6 +35,7 @@ in-memory sum, so a relaunch that ran only the unfinished tasks still reports th
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import json
@@ -53,6 +54,7 @@ from textbooks.jsonl import write_json_atomic
 EXECUTORS = ("local", "slurm", "ray")
 RUN_FILE = "run.json"
 STATS_FILE = "stats.json"
+LOCK_FILE = ".lock"
 DEFAULT_MAX_TASKS = 32  # default task count: min(units, this); more tasks = finer resume and parallelism
 
 
@@ -264,12 +266,16 @@ def prepare_run(out_dir: Path, record: dict, *, overwrite: bool = False) -> dict
     run_file = out_dir / RUN_FILE
     fingerprint = hashlib.sha256(json.dumps(record, sort_keys=True, default=str).encode()).hexdigest()[:16]
     record = {**record, "fingerprint": fingerprint}
-    if out_dir.exists() and any(out_dir.iterdir()):
+    if out_dir.exists() and any(p.name != LOCK_FILE for p in out_dir.iterdir()):
         previous = None
         if run_file.is_file():
             try:
                 previous = json.loads(run_file.read_text())
             except (OSError, ValueError):
+                previous = None
+            # Only our record counts (another tool's run.json is not a data run).
+            if not (isinstance(previous, dict) and isinstance(previous.get("fingerprint"), str)
+                    and previous.get("verb") and "tasks" in previous and "inputs" in previous):
                 previous = None
         if previous is not None and previous.get("fingerprint") == fingerprint and not overwrite:
             return {**record, "resumed": True}
@@ -287,15 +293,43 @@ def prepare_run(out_dir: Path, record: dict, *, overwrite: bool = False) -> dict
     return {**record, "resumed": False}
 
 
+# What a data run writes into its DIR: --overwrite removes these and nothing else.
+RUN_ENTRIES = frozenset({RUN_FILE, STATS_FILE, "output", "removed", "work", "logs", "plots", "quality",
+                         "report.jsonl", "report.md", LOCK_FILE})
+
+
 def _clear_run_dir(out_dir: Path, *, is_run: bool) -> None:
-    if not is_run:
+    others = sorted(p.name for p in out_dir.iterdir() if p.name not in RUN_ENTRIES and not p.name.startswith(("similar", ".")))
+    if not is_run or others:
         # --overwrite replaces a data run, never an arbitrary directory of someone's files.
-        raise PipelineUsageError(f"{out_dir} is not a data run directory (no {RUN_FILE}); refusing to delete it even with --overwrite")
+        what = f"it also holds {', '.join(others[:5])}" if others else f"no {RUN_FILE} of a data run"
+        raise PipelineUsageError(f"{out_dir} is not only a data run ({what}); refusing to delete it even with --overwrite")
     for child in out_dir.iterdir():
+        if child.name == LOCK_FILE:
+            continue
         if child.is_dir() and not child.is_symlink():
             shutil.rmtree(child)
         else:
             child.unlink()
+
+
+@contextlib.contextmanager
+def run_lock(out_dir: Path):
+    """One run at a time per DIR: an exclusive flock on DIR/.lock, held for the whole command (two runs into
+    one DIR would rewrite each other's shards). Released by the kernel when the process dies (kill -9)."""
+    import fcntl
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    f = open(out_dir / LOCK_FILE, "a+")
+    try:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise PipelineUsageError(f"{out_dir} is in use by another run (it holds {out_dir / LOCK_FILE}); wait for it "
+                                     f"to finish, or choose another --out") from None
+        yield
+    finally:
+        f.close()
 
 
 def run_stages(stages: Sequence[Stage], out_dir: Path, executor: ExecutorConfig | None = None) -> bool:
@@ -606,7 +640,7 @@ def step_summary(step_stats: dict) -> dict:
         stats = {k: v for k, v in stats.items() if k in ("doc_len", "doc_len_tokens")}
     elif "total" in stats:  # filters
         out.update({"in": count("total"), "kept": count("forwarded"), "dropped": dropped})
-    elif "documents" in stats:  # our reader
+    elif "documents" in stats or name.endswith("read inputs"):  # our reader (even when it read nothing)
         out.update({"in": count("documents") + sum(skipped.values()), "kept": count("documents"), "skipped": skipped})
     tokens = stats.get("doc_len_tokens")
     if isinstance(tokens, dict):

@@ -44,8 +44,11 @@ processes each calling it with their own `shard` read disjoint parts that togeth
 
 from __future__ import annotations
 
+import gzip
 import logging
 import os
+import stat
+import zlib
 import sysconfig
 from collections.abc import Iterable, Iterator, MutableMapping, Sequence
 from dataclasses import dataclass
@@ -108,8 +111,10 @@ def _kind_of(path: Path) -> str | None:
     return None
 
 
-def _walk_py_files(root: Path) -> Iterator[Path]:
-    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
+def _walk_py_files(root: Path, skipped: MutableMapping[str, int] | None = None) -> Iterator[Path]:
+    # A directory that cannot be listed (permissions) is counted `unreadable`, never skipped silently.
+    onerror = (lambda e: _count(skipped, "unreadable", e.filename, e.strerror or "")) if skipped is not None else None
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=False, onerror=onerror):
         # In-place edit prunes the walk; sorting it makes the order the same on every filesystem.
         dirnames[:] = sorted(d for d in dirnames if not d.startswith(".") and d not in SKIP_DIR_NAMES)
         for name in sorted(filenames):
@@ -160,7 +165,7 @@ def list_units(paths: Iterable[PathLike], skipped: MutableMapping[str, int] | No
                 for f in shards:
                     units.append(SourceUnit("jsonl", f, f) if _kind_of(f) == "jsonl" else SourceUnit("parquet", f, f))
                 continue
-            for f in _walk_py_files(path):
+            for f in _walk_py_files(path, skipped):
                 add_py(f, path)
             continue
         kind = _kind_of(path)
@@ -211,6 +216,8 @@ def iter_units(
     StackOverflow units keep questions with a tag matching one of `stackoverflow_tags` (fnmatch)."""
     parquet = None  # (path, ParquetFile): consecutive row groups of one file share one open file and footer
     for unit in units:
+        if not _regular_file(unit.path, skipped):
+            continue
         if unit.kind == "py":
             if max_bytes and unit.path.stat().st_size > max_bytes:
                 _count(skipped, "too_large", unit.path, f"over {max_bytes} bytes")
@@ -236,9 +243,34 @@ def iter_units(
             yield doc
 
 
+def _regular_file(path: Path, skipped) -> bool:
+    """Only regular files are read: a FIFO would block forever, /dev/zero would fill memory, a dangling
+    or looping symlink or an unreadable file would stop the run. Others are counted, by reason."""
+    try:
+        st = os.stat(path)
+    except OSError as e:
+        _count(skipped, "unreadable", path, e.strerror or "")
+        return False
+    if not stat.S_ISREG(st.st_mode):
+        _count(skipped, "not_a_file", path, "not a regular file (FIFO, device, socket)")
+        return False
+    return True
+
+
+def _safe_text(value: str) -> str:
+    """A file name with bytes that are not UTF-8 (kept by Python as surrogates) as valid UTF-8 text."""
+    return value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
 def read_py_file(path: Path, root: Path | None = None, skipped: MutableMapping[str, int] | None = None) -> Document | None:
     """One source file as a Document, or None (counted in `skipped`) if binary, not UTF-8 or empty."""
-    data = path.read_bytes()
+    if not _regular_file(path, skipped):
+        return None
+    try:
+        data = path.read_bytes()
+    except OSError as e:
+        _count(skipped, "unreadable", path, e.strerror or "")
+        return None
     if b"\x00" in data:
         _count(skipped, "binary", path)
         return None
@@ -251,7 +283,7 @@ def read_py_file(path: Path, root: Path | None = None, skipped: MutableMapping[s
         _count(skipped, "empty", path)
         return None
     rel = path.relative_to(root).as_posix() if root is not None and path != root else path.name
-    return Document(text=text, id=str(path), metadata={"path": rel, "source": str(path)})
+    return Document(text=text, id=_safe_text(str(path)), metadata={"path": _safe_text(rel), "source": _safe_text(str(path))})
 
 
 def _record_to_document(record: dict, where: str, source: Path, skipped, strict: bool) -> Document | None:
@@ -296,12 +328,21 @@ def _record_to_document(record: dict, where: str, source: Path, skipped, strict:
 
 
 def _read_jsonl(path: Path, skipped, strict: bool) -> Iterator[Document]:
+    if not _regular_file(path, skipped):
+        return
     on_bad = None if strict else (lambda reason, where: _count(skipped, reason, where))
-    for line_no, record in iter_jsonl(path, objects=True, on_bad=on_bad,
-                                      hint="; fix or remove the line (without --strict / strict=False such lines are counted and skipped)"):
-        doc = _record_to_document(record, f"{path}:{line_no}", path, skipped, strict)
-        if doc is not None:
-            yield doc
+    records = iter_jsonl(path, objects=True, on_bad=on_bad,
+                         hint="; fix or remove the line (without --strict / strict=False such lines are counted and skipped)")
+    try:
+        for line_no, record in records:
+            doc = _record_to_document(record, f"{path}:{line_no}", path, skipped, strict)
+            if doc is not None:
+                yield doc
+    except (EOFError, gzip.BadGzipFile, zlib.error, OSError) as e:
+        # A truncated or corrupt .gz (or an unreadable file): what was read so far is kept.
+        if strict:
+            raise ValueError(f"{path}: cannot read the file to its end ({type(e).__name__}: {e})") from None
+        _count(skipped, "corrupt_file", path, f"{type(e).__name__}: {e}")
 
 
 def _parquet_file(path: Path):

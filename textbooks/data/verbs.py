@@ -118,6 +118,11 @@ def execute_verb(run: VerbRun, build: Callable[[VerbRun], Sequence[pl.Stage]], *
     if not run.units:
         raise pl.PipelineUsageError(f"no documents to read in {', '.join(run.inputs)} (no .py files / data files found)")
     pl.check_executor(run.executor)  # before run.json claims the directory
+    with pl.run_lock(run.out_dir):
+        return _execute_locked(run, build, after)
+
+
+def _execute_locked(run: VerbRun, build, after) -> dict:
     started = time.time()
     claim = pl.prepare_run(run.out_dir, run.record(), overwrite=run.overwrite)
     if claim["resumed"]:
