@@ -179,17 +179,7 @@ def dead_url() -> str:
 @pytest.fixture(scope="session")
 def tiny_checkpoint(tiny_tokenizer_dir, tmp_path_factory):
     """A tiny random Phi saved as a checkpoint directory named tiny-phi (weights, config, tokenizer files)."""
-    import torch
+    from tests.conftest import save_tiny_phi
 
-    from textbooks.model import Phi, PhiConfig
-    from textbooks.tokenizer import load_tokenizer
-
-    tok = load_tokenizer(tiny_tokenizer_dir)  # tests/conftest.py
-    torch.manual_seed(0)
     # init_std 0.2: peaked logits, so greedy choices are not decided by float noise between batch shapes.
-    cfg = PhiConfig(vocab_size=tok.padded_vocab_size, n_layer=2, d_model=64, n_head=4, d_mlp=128, rotary_dim=8,
-                    max_seq_len=128, init_std=0.2)
-    out = tmp_path_factory.mktemp("ckpt") / "tiny-phi"
-    Phi(cfg).eval().save_pretrained(out)
-    tok.save(out)
-    return out
+    return save_tiny_phi(tmp_path_factory.mktemp("ckpt") / "tiny-phi", tiny_tokenizer_dir, init_std=0.2)

@@ -9,16 +9,7 @@ import pytest
 def quality_checkpoint(tiny_tokenizer_dir, tmp_path_factory):
     """A 2-layer random Phi saved with save_pretrained + the session's tiny tokenizer: a directory that is
     both one of our checkpoints and a transformers PhiForCausalLM directory."""
-    torch = pytest.importorskip("torch")
+    pytest.importorskip("torch")
+    from tests.conftest import save_tiny_phi
 
-    from textbooks.model import Phi, PhiConfig
-    from textbooks.tokenizer import load_tokenizer
-
-    tok = load_tokenizer(tiny_tokenizer_dir)
-    torch.manual_seed(0)
-    cfg = PhiConfig(vocab_size=tok.padded_vocab_size, n_layer=2, d_model=64, n_head=4, d_mlp=128, rotary_dim=8,
-                    max_seq_len=128, init_std=0.1)
-    out = tmp_path_factory.mktemp("quality_ckpt") / "tiny-phi"
-    Phi(cfg).eval().save_pretrained(out)
-    tok.save(out)
-    return out
+    return save_tiny_phi(tmp_path_factory.mktemp("quality_ckpt") / "tiny-phi", tiny_tokenizer_dir, init_std=0.1)
