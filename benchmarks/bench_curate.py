@@ -11,7 +11,7 @@ against our code-token signature step.
     python benchmarks/bench_curate.py              # 10/30/100% of the embedded corpus
     python benchmarks/bench_curate.py --quick      # 10/30/100% of the stdlib only
     python benchmarks/bench_curate.py --max-units N --workers 2
--> benchmarks/results/curate.json
+-> benchmarks/results/curate.json (curate_quick.json with --quick)
 """
 
 from __future__ import annotations
@@ -97,6 +97,7 @@ def main() -> int:
     from textbooks.data.sources import default_corpus_paths, list_units, stdlib_dir
 
     corpus = [str(stdlib_dir())] if args.quick else [str(p) for p in default_corpus_paths()]
+    name = "curate_quick" if args.quick else "curate"  # -> benchmarks/results/<name>.json
     units = len(list_units(corpus))
     if args.max_units:
         units = min(units, args.max_units)
@@ -123,7 +124,7 @@ def main() -> int:
                     run["reference"] = {"error": f"{type(e).__name__}: {e}"}
             runs.append(run)
             print(json.dumps({k: v for k, v in run.items() if k != "steps"}), flush=True)
-            write_result("curate", {"corpus": corpus, "workers": args.workers or "all cores", "runs": runs,
+            write_result(name, {"corpus": corpus, "workers": args.workers or "all cores", "runs": runs,
                                     "complete": False})  # a later failure keeps what was measured
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -132,7 +133,7 @@ def main() -> int:
                "time_ratio": round(r["wall_seconds"] / base["wall_seconds"], 2)} for r in runs]
     result = {"corpus": corpus, "workers": args.workers or "all cores", "runs": runs, "growth_vs_first": growth,
               "complete": True}
-    path = write_result("curate", result)
+    path = write_result(name, result)
     print(f"wrote {path}")
     for g in growth:
         print(f"  {g['fraction']:.0%}: documents x{g['documents_ratio']}, time x{g['time_ratio']}")
