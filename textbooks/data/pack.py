@@ -58,6 +58,7 @@ import json
 import logging
 import multiprocessing as mp
 import os
+import signal
 import shutil
 import sys
 import time
@@ -117,6 +118,9 @@ _WORKER: dict = {}
 
 
 def _init_worker(tokenizer_dir: str, typecode: str) -> None:
+    # Ctrl-C reaches the whole process group; the parent decides (it terminates the pool), so a worker
+    # must not die on it with a traceback of its own.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     # One process = one core: the pool is the parallelism, the Rust encoder must not spawn its own threads.
     os.environ["TOKENIZERS_PARALLELISM"] = "false"
     _setup_worker(tokenizer_dir, typecode)
@@ -289,7 +293,14 @@ def _ordered_results(tasks: Iterator[_Task], workers: int, tokenizer_dir: str, t
         return
     # spawn, not fork: the parent may hold torch/OpenMP or Rust thread pools that do not survive fork.
     ctx = mp.get_context("spawn")
-    with ctx.Pool(workers, initializer=_init_worker, initargs=(tokenizer_dir, typecode)) as pool:
+    # An ignored SIGINT survives exec and Python then installs no KeyboardInterrupt handler, which covers
+    # a Ctrl-C that lands while a worker is still importing (before its initializer runs).
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        pool = ctx.Pool(workers, initializer=_init_worker, initargs=(tokenizer_dir, typecode))
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    with pool:
         pending: deque = deque()
         for task in tasks:
             pending.append(pool.apply_async(_encode_task, (task,)))
