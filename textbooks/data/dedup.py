@@ -758,3 +758,69 @@ def dedup_stages(read: Callable[[], PipelineStep], work_dir: Path, write_output:
                                        annotate_kept=not config.exact, exclusion_writer=write_removed(NEAR)))
     stages.append(Stage("dedup_filter", [read(), *filters, write_output()], tasks))
     return stages
+
+
+# --- in memory, for small sets ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class NearDuplicate:
+    """`index` duplicates `of` (the kept member of its cluster), at true Jaccard `jaccard` to it."""
+
+    index: int
+    of: int
+    jaccard: float
+    exact: bool
+
+
+def find_duplicates(texts: list[str], config: DedupConfig | None = None, ids: list[str] | None = None) -> list[NearDuplicate]:
+    """The staged dedup's decisions for a set that fits in memory (synthetic exercises, a diversity report):
+    the same exact hash, code shingles, datatrove MinHash signatures and bands, the same true-Jaccard check
+    and the same rule (one kept per cluster: the smallest id; ids default to the positions, zero-padded, so
+    the first text of a cluster is kept). Returns one entry per removed text, in index order."""
+    config = config or DedupConfig()
+    ids = list(ids) if ids is not None else [f"{i:012d}" for i in range(len(texts))]
+    if len(ids) != len(texts):
+        raise ValueError(f"{len(ids)} ids for {len(texts)} texts")
+    sig = MinhashDedupSignature(output_folder="/nonexistent-unused", config=config.minhash_config(),
+                                language=CodeTokenizer())  # only its hash functions are used: nothing is written
+    exact_hash = create_hash_func(HashConfig(precision=64, hash_fc=config.hash_fc), str)
+    uf = _UnionFind()
+    exact_groups: dict[int, int] = {}
+    is_exact: set[tuple[int, int]] = set()
+    if config.exact:
+        for i, text in enumerate(texts):
+            h = exact_hash(normalise_text(text))
+            if h in exact_groups:
+                uf.union(exact_groups[h], i)
+                is_exact.add((min(i, exact_groups[h]), max(i, exact_groups[h])))
+            else:
+                exact_groups[h] = i
+    shingles: list[np.ndarray] = []
+    if config.minhash:
+        buckets: list[dict[tuple, int]] = [dict() for _ in range(config.num_buckets)]
+        for i, text in enumerate(texts):
+            sh = code_shingles(text, config.n_grams, sig._hash_func)
+            shingles.append(np.unique(sh))
+            if sh.size == 0:
+                continue
+            for b, band in enumerate(sig.get_signature(sh)):
+                key = tuple(band)
+                j = buckets[b].setdefault(key, i)
+                if j != i and uf.find(i) != uf.find(j):
+                    if not config.check_false_positives or jaccard(shingles[i], shingles[j]) >= config.threshold:
+                        uf.union(i, j)
+    for i in range(len(texts)):
+        uf.find(i)
+    out = []
+    for group in uf.components():
+        if len(group) < 2:
+            continue
+        keep = min(group, key=lambda i: (ids[i], i))
+        for i in group:
+            if i == keep:
+                continue
+            exact = config.exact and exact_hash(normalise_text(texts[i])) == exact_hash(normalise_text(texts[keep]))
+            score = 1.0 if exact or not shingles else jaccard(shingles[i], shingles[keep])
+            out.append(NearDuplicate(i, keep, round(score, 4), exact))
+    return sorted(out, key=lambda d: d.index)

@@ -1,0 +1,101 @@
+"""Every offline exercise family, on many seeds: well-formed, deterministic, varied, and correct when run by
+a plain subprocess harness written here (not our sandbox): `source + tests` in a fresh namespace."""
+
+from __future__ import annotations
+
+import ast
+import json
+import random
+import subprocess
+import sys
+
+import pytest
+
+from textbooks.synth.offline.families import FAMILIES
+from textbooks.synth.offline.family import AREAS
+
+SEEDS = range(20)
+ALLOWED_IMPORTS = {"typing", "math", "collections", "itertools", "functools", "datetime", "re", "string", "heapq",
+                   "bisect", "dataclasses", "statistics", "fractions", "decimal", "calendar", "operator", "enum"}
+
+HARNESS = r"""
+import json, sys, traceback
+failures = []
+for i, program in enumerate(json.load(sys.stdin)):
+    try:
+        exec(compile(program, f"<exercise {i}>", "exec"), {"__name__": "__exercise__"})
+    except BaseException as e:
+        failures.append(f"exercise {i}: {type(e).__name__}: {e}\n{traceback.format_exc(limit=3)}")
+print(json.dumps(failures))
+"""
+
+
+def _made(family, seed):
+    return family.make(random.Random(seed))
+
+
+def test_there_are_enough_families_over_every_area():
+    assert len(FAMILIES) >= 150, len(FAMILIES)
+    areas = {f.topic.split("/")[0] for f in FAMILIES.values()}
+    assert areas == set(AREAS), set(AREAS) - areas
+
+
+@pytest.mark.parametrize("name", sorted(FAMILIES))
+def test_family_makes_well_formed_deterministic_varied_exercises(name):
+    fam = FAMILIES[name]
+    assert len(fam.concept.split()) >= 15, "concept: 2-4 sentences a lesson can teach from"
+    made = [_made(fam, s) for s in SEEDS]
+    assert made[3] == _made(fam, 3), "the same seed must give the same exercise"
+    for m in made:
+        tree = ast.parse(m.source)
+        tops = {n.name: n for n in tree.body if isinstance(n, (ast.FunctionDef, ast.ClassDef))}
+        assert m.entry_point in tops, f"{m.entry_point} is not defined at the top level of:\n{m.source}"
+        assert ast.get_docstring(tops[m.entry_point]), f"no docstring:\n{m.source}"
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                assert {a.name.split(".")[0] for a in node.names} <= ALLOWED_IMPORTS, m.source
+            elif isinstance(node, ast.ImportFrom):
+                assert (node.module or "").split(".")[0] in ALLOWED_IMPORTS, m.source
+        tests = ast.parse(m.tests)
+        asserts = [n for n in tests.body if isinstance(n, ast.Assert)]
+        assert len(asserts) >= 3, m.tests
+        calls = [n for a in asserts for n in ast.walk(a) if isinstance(n, ast.Call)
+                 and isinstance(n.func, ast.Name) and n.func.id == m.entry_point]
+        assert calls or fam.verify == "default", f"the asserts do not call {m.entry_point}:\n{m.tests}"
+        assert m.description.strip()
+    distinct = {m.source for m in made}
+    assert len(distinct) >= len(made) // 2, f"only {len(distinct)} distinct solutions in {len(made)} seeds"
+
+
+def test_every_exercise_passes_its_tests_in_a_plain_subprocess():
+    programs, where = [], []
+    for name, fam in FAMILIES.items():
+        for s in SEEDS:
+            m = _made(fam, s)
+            programs.append(m.source + "\n\n" + m.tests + "\n")
+            where.append(f"{name} seed {s}")
+    proc = subprocess.run([sys.executable, "-I", "-c", HARNESS], input=json.dumps(programs), capture_output=True,
+                          text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    failures = json.loads(proc.stdout)
+    named = [f"{where[int(f.split()[1].rstrip(':'))]}: {f}" for f in failures]
+    assert not named, "\n".join(named[:10])
+
+
+def test_a_wrong_body_fails_the_tests_of_most_families():
+    """The tests test something: with the body replaced by `return None` (or `pass`), they fail."""
+    weak = []
+    for name, fam in FAMILIES.items():
+        m = _made(fam, 0)
+        tree = ast.parse(m.source)
+        for node in tree.body:
+            if isinstance(node, (ast.FunctionDef, ast.ClassDef)) and node.name == m.entry_point:
+                node.body = node.body[:1] + [ast.Pass()]
+        stub = ast.unparse(tree)
+        namespace: dict = {}
+        try:
+            exec(compile(stub + "\n" + m.tests, name, "exec"), namespace)
+        except BaseException:
+            continue
+        weak.append(name)
+    assert not weak, f"tests pass without a solution: {weak}"

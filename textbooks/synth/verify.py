@@ -1,0 +1,193 @@
+"""Run parsed answers in the sandbox (`textbooks.eval.sandbox`, one pool for the whole run).
+
+Exercises go through `textbooks.eval.execute.execute_samples` like benchmark samples: an exercise whose
+tests are plain asserts is an MBPP-shaped task (the program is the solution, then the asserts; the last
+assert is the harness's final statement), one whose tests define `check(candidate)` a HumanEval-shaped
+task (prompt + completion + tests + `check(entry_point)`). The verdict mode is `verify.verdict`:
+"isolated" first (the solution in its own process, only plain data crosses: nothing in the solution can
+forge a pass), and the items it cannot run that way (`IsolationError`: tests that hold objects, such as a
+class exercise; a `from __future__` import, which cannot follow the tester's code) in the default mode.
+Either way the verdict is the harness's: a program that exits early (`os._exit(0)` in the tests), prints
+"passed" or kills its parent fails, and the sandbox's walls hold (no writes outside its scratch dir, no
+network). Then, with `check_trivial_tests`, the passing ones run again with the body removed: if the tests
+still pass they test nothing.
+
+Textbook sections: every ```python block runs after the blocks before it in its section (a program per
+block: blocks 1..k), so a failing block is known exactly; a block "passes" when its program ends normally.
+"""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass
+
+from textbooks.synth.config import VerifySection
+from textbooks.synth.parse import Exercise, Textbook, _segment
+
+_RESULT_REASONS = (  # sandbox result prefix -> drop reason
+    ("timed out", "timeout"),
+    ("out of memory", "out of memory"),
+    ("syntax error", "syntax error"),
+    ("failed: the program ended before the tests finished", "exited early"),
+)
+
+
+@dataclass
+class Verdict:
+    passed: bool
+    reason: str | None  # a parse.DROP_REASONS key when not passed
+    detail: str
+    mode: str  # "isolated" | "default" | "" (not run)
+    seconds: float = 0.0
+
+
+def reason_of(result: str) -> str:
+    for prefix, reason in _RESULT_REASONS:
+        if result.startswith(prefix):
+            return reason
+    return "tests fail"
+
+
+def _statements(source: str) -> tuple[str, ...]:
+    tree = ast.parse(source)
+    return tuple(_segment(source, [n]).rstrip("\n") for n in tree.body)
+
+
+def _has_future_import(source: str) -> bool:
+    return any(isinstance(n, ast.ImportFrom) and n.module == "__future__" for n in ast.walk(ast.parse(source)))
+
+
+class Verifier:
+    """One sandbox pool for a run; `close()` (or `with`) ends it."""
+
+    def __init__(self, config: VerifySection):
+        self.config = config
+        self._sandbox = None
+        self.counts = {"isolated": 0, "default": 0, "fallback_to_default": 0, "programs": 0}
+
+    @property
+    def sandbox(self):
+        if self._sandbox is None:
+            from textbooks.eval.sandbox import Sandbox, SandboxConfig
+
+            c = self.config
+            self._sandbox = Sandbox(SandboxConfig(timeout=c.timeout, memory_mb=c.memory_mb, workers=c.workers,
+                                                  isolation=c.isolation))
+        return self._sandbox
+
+    def layers(self) -> dict:
+        describe = getattr(self.sandbox, "describe", None)
+        return describe() if callable(describe) else {}
+
+    def close(self) -> None:
+        if self._sandbox is not None:
+            self._sandbox.close()
+            self._sandbox = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    # --- exercises -----------------------------------------------------------------------------------
+    def exercises(self, items: list[tuple[str, Exercise]]) -> list[Verdict]:
+        """One verdict per (id, exercise), in order."""
+        verdicts: list[Verdict | None] = [None] * len(items)
+        want_isolated = self.config.verdict == "isolated"
+        first = [(i, x) for i, x in enumerate(items) if not (want_isolated and _has_future_import(x[1].solution))]
+        later = [i for i, x in enumerate(items) if want_isolated and _has_future_import(x[1].solution)]
+        for (i, _), v in zip(first, self._run(first_items := [x for _, x in first], self.config.verdict)):
+            verdicts[i] = v
+        if want_isolated:
+            again = later + [i for (i, _), v in zip(first, [verdicts[i] for i, _ in first])
+                             if not v.passed and "IsolationError" in v.detail]
+            again.sort()
+            self.counts["fallback_to_default"] += len(again)
+            for i, v in zip(again, self._run([items[i] for i in again], "default")):
+                verdicts[i] = v
+        del first_items
+        if self.config.check_trivial_tests:
+            passing = [i for i, v in enumerate(verdicts) if v.passed]
+            stubs = [(items[i][0], _stub(items[i][1])) for i in passing]
+            for i, v in zip(passing, self._run(stubs, "default", count=False)):
+                if v.passed:
+                    verdicts[i] = Verdict(False, "trivial tests", "the tests pass without the body", verdicts[i].mode)
+        return verdicts  # type: ignore[return-value]
+
+    def _run(self, items: list[tuple[str, Exercise]], verdict: str, count: bool = True) -> list[Verdict]:
+        if not items:
+            return []
+        from textbooks.eval.execute import execute_samples
+        from textbooks.eval.tasks import Task
+
+        out: list[Verdict | None] = [None] * len(items)
+        groups: dict[str, list[int]] = {"humaneval": [], "mbpp": []}
+        tasks, samples = {}, {}
+        for i, (item_id, ex) in enumerate(items):
+            tid = f"synth/{i}/{item_id}"
+            if ex.tests_style == "check":
+                tasks[i] = Task("humaneval", tid, ex.prompt, ex.entry_point, ex.tests, "")
+                samples[i] = {"task_id": tid, "completion": ex.completion}
+                groups["humaneval"].append(i)
+            else:
+                try:
+                    tests = _statements(ex.tests)
+                except SyntaxError as e:
+                    out[i] = Verdict(False, "syntax error", f"in the tests: {e.msg}", "")
+                    continue
+                tasks[i] = Task("mbpp", tid, "", ex.entry_point, "\n".join(tests), "", tests=tests)
+                samples[i] = {"task_id": tid, "completion": ex.solution}
+                groups["mbpp"].append(i)
+        for benchmark, idx in groups.items():
+            if not idx:
+                continue
+            rows = self._execute(benchmark, [samples[i] for i in idx], [tasks[i] for i in idx], verdict)
+            for i, row in zip(idx, rows):
+                result = row["result"]
+                out[i] = Verdict(bool(row["passed"]), None if row["passed"] else reason_of(result), result, verdict,
+                                 float(row.get("seconds") or 0.0))
+        if count:
+            self.counts[verdict] += sum(1 for v in out if v is not None and v.mode)
+            self.counts["programs"] += len(items)
+        return out  # type: ignore[return-value]
+
+    def _execute(self, benchmark, samples, tasks, verdict) -> list[dict]:
+        from textbooks.eval.execute import execute_samples
+
+        try:
+            return execute_samples(benchmark, samples, tasks=tasks, sandbox=self.sandbox, timeout=self.config.timeout,
+                                   verdict=verdict, details=True)
+        except (ValueError, SyntaxError) as e:
+            if len(samples) == 1:  # this item cannot be built into a program at all
+                return [{"passed": False, "result": f"syntax error: {e}"[:300]}]
+            # one bad item must not sink the batch: find it by running them one by one
+            return [self._execute(benchmark, [s], [t], verdict)[0] for s, t in zip(samples, tasks)]
+
+    # --- textbooks -----------------------------------------------------------------------------------
+    def textbooks(self, books: list[Textbook], max_blocks: int) -> list[list[list[Verdict]]]:
+        """Per book, per section, per block (the first `max_blocks` blocks of a book): its verdict."""
+        from textbooks.eval.sandbox import Program
+
+        programs, where = [], []
+        for b, book in enumerate(books):
+            budget = max_blocks
+            for s, section in enumerate(book.sections):
+                for k in range(len(section.blocks)):
+                    if budget <= 0:
+                        break
+                    budget -= 1
+                    programs.append(Program("\n\n".join(section.blocks[: k + 1]), None, self.config.timeout))
+                    where.append((b, s, k))
+        outcomes = self.sandbox.run(programs) if programs else []
+        self.counts["programs"] += len(programs)
+        out = [[[Verdict(False, "code blocks fail", "not run (over textbooks.max_code_blocks)", "")
+                 for _ in sec.blocks] for sec in book.sections] for book in books]
+        for (b, s, k), o in zip(where, outcomes):
+            out[b][s][k] = Verdict(o.passed, None if o.passed else reason_of(o.result), o.result, "default", o.seconds)
+        return out
+
+
+def _stub(ex: Exercise) -> Exercise:
+    """The exercise with its body removed (the prompt alone defines the function: its docstring is a body)."""
+    return Exercise(ex.entry_point, ex.prompt, "", ex.tests, ex.tests_style, ex.requested_name, ex.variants)
