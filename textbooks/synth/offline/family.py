@@ -9,7 +9,7 @@ the two fenced blocks an LLM is asked for (`render_answer`), parsed, and verifie
 
     from textbooks.synth.offline.families import FAMILIES
     made = FAMILIES["strings.count_vowels"].make(random.Random(0))
-    made.source   # 'def count_vowels(text: str) -> int:\n    """Return how many ..."""\n    ...'
+    made.source   # 'def count_vowels(text: str) -> int:\n    <docstring>\n    <body>'
     made.tests    # 'assert count_vowels("banana") == 3\n...'
 
 Rules every family follows (tests/synth/test_offline_families.py checks them on many seeds):
