@@ -27,6 +27,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("textbooks.demo", "run the whole recipe on embedded defaults, offline, on CPU (minutes)"),
     "tokenizer": ("textbooks.tokenizer.cli", "train a codegen-style byte-level BPE code tokenizer"),
     "data": ("textbooks.data.cli", "data stages: filter, dedup, educational value, curate, decontaminate (datatrove: local/Slurm/Ray), pack"),
+    "synth": ("textbooks.synth.cli", "synthetic textbooks and execution-verified exercises from any teacher (offline stand-in included)"),
     "train": ("textbooks.train.cli", "pretrain or finetune a phi-1 model from a YAML config"),
     "export": ("textbooks.model.cli", "export a checkpoint to Hugging Face format (transformers / vLLM)"),
     "generate": ("textbooks.model.generate_cli", "sample completions from a checkpoint (batched, KV cache)"),

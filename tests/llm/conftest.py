@@ -9,7 +9,9 @@ Fault kinds (one per attempt, in order):
   "drop"     sends headers and part of the body, then closes the connection
   "badjson"  200 with a body that is not JSON
   "400ctx"   400 "maximum context length" (must not be retried)
-A normal answer's text is "echo: <prompt> #<j>" for choice j; `delay_s` slows every normal answer.
+A normal answer's text is "echo: <prompt> #<j>" for choice j, or `respond(prompt, body)` when given (a test
+teacher serving fixed answers); `plan(prompt, attempt) -> fault | None` adds faults by rule (on top of
+`faults`); `delay_s` slows every normal answer.
 It counts requests per prompt (`counts`), fully written normal answers (`served`), and arrival times.
 """
 
@@ -28,7 +30,8 @@ import pytest
 
 class FaultServer:
     def __init__(self, faults=None, *, api_key=None, models=("test-model",), delay_s=0.0, slow_s=1.5,
-                 retry_after="1", retry_after_date_s=2.0, ignore_n=False):
+                 retry_after="1", retry_after_date_s=2.0, ignore_n=False, respond=None, plan=None):
+        self.respond, self.plan = respond, plan
         self.faults = {k: list(v) for k, v in (faults or {}).items()}
         self.api_key, self.models, self.delay_s, self.slow_s = api_key, list(models), delay_s, slow_s
         self.retry_after, self.retry_after_date_s, self.ignore_n = retry_after, retry_after_date_s, ignore_n
@@ -114,6 +117,8 @@ class FaultServer:
                     server.bodies.append(body)
                     plan = server.faults.get(prompt, [])
                     fault = plan[attempt] if attempt < len(plan) else "ok"
+                    if fault == "ok" and server.plan is not None:
+                        fault = server.plan(prompt, attempt) or "ok"
                 if fault == "429":
                     return self._error(429, "Rate limit reached", {"Retry-After": server.retry_after})
                 if fault == "429date":
@@ -145,7 +150,8 @@ class FaultServer:
                 if server.delay_s:
                     time.sleep(server.delay_s)
                 n = 1 if server.ignore_n else int(body.get("n", 1))
-                texts = [f"echo: {prompt} #{j}" for j in range(n)]
+                texts = ([server.respond(prompt, body) for _ in range(n)] if server.respond is not None
+                         else [f"echo: {prompt} #{j}" for j in range(n)])
                 if chat:
                     choices = [{"index": j, "message": {"role": "assistant", "content": t}, "finish_reason": "stop"} for j, t in enumerate(texts)]
                 else:
