@@ -80,6 +80,9 @@ class SpecSource:
             self.leaves = [leaf for leaf in self.leaves if f"{leaf.area}/{leaf.topic}" in by_topic]
         else:
             self.leaves = [leaf for leaf in self.leaves if _allowed("", leaf.id, holdout, only)]
+            if offline:  # a lesson is written from the families of its area
+                areas = {f.topic.split("/")[0] for f in self.families.values()}
+                self.leaves = [leaf for leaf in self.leaves if leaf.area in areas]
         if not self.leaves:
             raise ValueError("no topic is left after --holdout-families / --families")
         self.mined_count, self.mined_fraction = mined_count, mined_fraction
@@ -170,6 +173,7 @@ def synthesize(kind: str, *, teacher, config: SynthConfig, out_dir: Path, n: int
             t = time.monotonic()
             parsed: dict[str, Any] = {}
             answers: dict[str, str | None] = {}
+            answer_meta: dict[str, dict] = {}
             pending = jobs
             attempts = 0
             while pending:
@@ -183,6 +187,7 @@ def synthesize(kind: str, *, teacher, config: SynthConfig, out_dir: Path, n: int
                 again = []
                 for job, ans in zip(pending, got):
                     answers[job.id] = ans.text
+                    answer_meta[job.id] = ans.meta
                     if ans.text is None:
                         parsed[job.id] = Drop("no answer", (ans.error or "")[:500])
                         continue
@@ -222,7 +227,8 @@ def synthesize(kind: str, *, teacher, config: SynthConfig, out_dir: Path, n: int
             seconds["verify"] += time.monotonic() - t
             items_at["verify"] += len(ok)
             # --- records, dedup, decontamination ---
-            new = [_record(kind, j, x, extra, teacher, prompt_sha, config) for j, x, extra in passing]
+            new = [_record(kind, j, x, {**answer_meta.get(j.id, {}), **extra}, teacher, prompt_sha, config)
+                   for j, x, extra in passing]
             t = time.monotonic()
             from textbooks.data.dedup import find_duplicates
 
@@ -371,7 +377,7 @@ def _spec_metadata(spec: dict, teacher, prompt_sha: str) -> dict:
     elif "mined" in spec:
         meta["source"] = "mined"
     else:
-        meta["source"] = "teacher"
+        meta["source"] = "lesson" if getattr(teacher, "kind", "") == "offline" else "teacher"
     return meta
 
 

@@ -35,6 +35,7 @@ class Answer:
     cached: bool = False
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    meta: dict = field(default_factory=dict)  # what the teacher says about its answer (the offline lessons' families)
 
 
 class LLMTeacher:
@@ -93,8 +94,7 @@ class OfflineTeacher:
             from textbooks.synth.offline.lessons import lesson
 
             out = lesson(spec, self.families, self.vocab)
-            text = out[0] if isinstance(out, tuple) else out
-            return Answer(text)
+            return Answer(out.text, meta={"families": list(out.families)})
         if "mined" in spec:
             from textbooks.synth.offline.mine import mined_answer
 
