@@ -28,6 +28,7 @@ the rest; `prompt + completion` is the solution exactly.
 from __future__ import annotations
 
 import ast
+import io
 import re
 from dataclasses import dataclass, field
 
@@ -94,11 +95,17 @@ class Exercise:
         return self.prompt + self.completion
 
 
+def _lines(text: str) -> list[str]:
+    """Lines as Python's parser counts them (LF, CRLF, CR), ends kept; str.splitlines also splits at form
+    feeds and other Unicode breaks, which would shift every ast line number after one."""
+    return io.StringIO(text, newline="").readlines()
+
+
 def code_blocks(answer: str) -> tuple[list[Block], bool]:
     """(fenced blocks in order, whether a fence was left open). A closing fence is the same character run
     (at least as long) with no info string, as in CommonMark."""
     blocks: list[Block] = []
-    lines = answer.splitlines(keepends=True)
+    lines = _lines(answer)
     i = 0
     while i < len(lines):
         m = _FENCE.match(lines[i].rstrip("\r\n"))
@@ -144,7 +151,7 @@ def _is_main_guard(node: ast.If) -> bool:
 
 def _segment(source: str, nodes: list[ast.stmt]) -> str:
     """The source lines of top-level statements `nodes` (decorators included), in order."""
-    lines = source.splitlines(keepends=True)
+    lines = _lines(source)
     out = []
     for n in nodes:
         first = min([n.lineno] + [d.lineno for d in getattr(n, "decorator_list", [])])
@@ -159,7 +166,7 @@ def _without(source: str, nodes: list[ast.stmt]) -> str:
     for n in nodes:
         first = min([n.lineno] + [d.lineno for d in getattr(n, "decorator_list", [])])
         drop.update(range(first, n.end_lineno + 1))
-    return "".join(line for i, line in enumerate(source.splitlines(keepends=True), 1) if i not in drop)
+    return "".join(line for i, line in enumerate(_lines(source), 1) if i not in drop)
 
 
 def _defines(tree: ast.Module) -> dict[str, ast.stmt]:
@@ -251,7 +258,7 @@ def parse_exercise(answer: str | None, requested_name: str | None = None, *, min
     doc = node.body[0] if node.body else None
     if not (isinstance(doc, ast.Expr) and isinstance(doc.value, ast.Constant) and isinstance(doc.value.value, str)):
         return Drop("no docstring", f"{entry} has no docstring")
-    lines = solution_source.splitlines(keepends=True)
+    lines = _lines(solution_source)
     prompt = "".join(lines[: doc.end_lineno])
     completion = "".join(lines[doc.end_lineno :])
     if not prompt.endswith("\n"):
@@ -342,7 +349,7 @@ def parse_textbook(answer: str | None, *, min_words: int = 120, min_code_blocks:
         return Drop("unterminated code block")
     # headings inside code blocks (`# comment` lines) must not split: find block spans first
     spans = []
-    lines = answer.splitlines(keepends=True)
+    lines = _lines(answer)
     offsets = [0]
     for line in lines:
         offsets.append(offsets[-1] + len(line))
