@@ -191,7 +191,7 @@ def synthesize(kind: str, *, teacher, config: SynthConfig, out_dir: Path, n: int
                     if ans.text is None:
                         parsed[job.id] = Drop("no answer", (ans.error or "")[:500])
                         continue
-                    res = _parse(kind, ans.text, job.spec, config)
+                    res = _parse(kind, ans.text, job.spec, config, ans.meta.pop("entry_point", None))
                     parsed[job.id] = res
                     if isinstance(res, Drop) and res.reason in RETRYABLE and attempts < config.teacher.retries \
                             and not offline:
@@ -342,10 +342,9 @@ def _render(template: str, spec: dict, vocab) -> str:
     return diversity.render_prompt(spec, text, vocab)
 
 
-def _parse(kind: str, text: str, spec: dict, config: SynthConfig):
+def _parse(kind: str, text: str, spec: dict, config: SynthConfig, entry_point: str | None = None):
     if kind == "exercises":
-        return parse_exercise(text, spec.get("function_name") if "family" not in spec and "mined" not in spec else None,
-                              min_asserts=config.verify.min_asserts)
+        return parse_exercise(text, entry_point or spec.get("function_name"), min_asserts=config.verify.min_asserts)
     return parse_textbook(text, min_words=config.textbooks.min_words, min_code_blocks=config.textbooks.min_code_blocks)
 
 

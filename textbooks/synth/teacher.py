@@ -98,10 +98,13 @@ class OfflineTeacher:
         if "mined" in spec:
             from textbooks.synth.offline.mine import mined_answer
 
-            return Answer(mined_answer(self.mined[spec["mined"]]))
+            m = self.mined[spec["mined"]]
+            return Answer(mined_answer(m), meta={"entry_point": m.entry_point})
         fam = self.families[spec["family"]]
         made = fam.make(random.Random(f"{job.seed}:{job.id}"))
-        return Answer(render_answer(made))
+        # the entry point is named to the parser, as a requested name is: a family whose tests use two classes
+        # (a base and a subclass) is otherwise ambiguous
+        return Answer(render_answer(made), meta={"entry_point": made.entry_point})
 
     @property
     def usage(self) -> dict:

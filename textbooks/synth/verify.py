@@ -4,9 +4,10 @@ Exercises go through `textbooks.eval.execute.execute_samples` like benchmark sam
 tests are plain asserts is an MBPP-shaped task (the program is the solution, then the asserts; the last
 assert is the harness's final statement), one whose tests define `check(candidate)` a HumanEval-shaped
 task (prompt + completion + tests + `check(entry_point)`). The verdict mode is `verify.verdict`:
-"isolated" first (the solution in its own process, only plain data crosses: nothing in the solution can
-forge a pass), and the items it cannot run that way (`IsolationError`: tests that hold objects, such as a
-class exercise; a `from __future__` import, which cannot follow the tester's code) in the default mode.
+"isolated" (the solution in its own process, only plain data crosses: nothing in the solution can forge a
+pass), except for items it cannot run that way, which run in the default mode: tests that use a class of
+the solution (they hold its objects), a `from __future__` import (it cannot follow the tester's code), and
+any item whose isolated verdict is `IsolationError` (counted as `fallback_to_default`).
 Either way the verdict is the harness's: a program that exits early (`os._exit(0)` in the tests), prints
 "passed" or kills its parent fails, and the sandbox's walls hold (no writes outside its scratch dir, no
 network). Then, with `check_trivial_tests`, the passing ones run again with the body removed: if the tests
@@ -53,6 +54,16 @@ def _statements(source: str) -> tuple[str, ...]:
     return tuple(_segment(source, [n]).rstrip("\n") for n in tree.body)
 
 
+def _tests_hold_objects(ex: Exercise) -> bool:
+    """Whether the tests use a class of the solution (instantiate it, isinstance against it): such tests need
+    the objects themselves, which isolated mode does not pass across (decided from the code, before running)."""
+    classes = {n.name for n in ast.parse(ex.solution).body if isinstance(n, ast.ClassDef)}
+    if not classes:
+        return False
+    used = {n.id for n in ast.walk(ast.parse(ex.tests)) if isinstance(n, ast.Name)}
+    return bool(classes & used)
+
+
 def _has_future_import(source: str) -> bool:
     return any(isinstance(n, ast.ImportFrom) and n.module == "__future__" for n in ast.walk(ast.parse(source)))
 
@@ -95,15 +106,16 @@ class Verifier:
         """One verdict per (id, exercise), in order."""
         verdicts: list[Verdict | None] = [None] * len(items)
         want_isolated = self.config.verdict == "isolated"
-        first = [(i, x) for i, x in enumerate(items) if not (want_isolated and _has_future_import(x[1].solution))]
-        later = [i for i, x in enumerate(items) if want_isolated and _has_future_import(x[1].solution)]
+        direct = [want_isolated and (_has_future_import(x.solution) or _tests_hold_objects(x)) for _, x in items]
+        first = [(i, x) for i, x in enumerate(items) if not direct[i]]
+        later = [i for i in range(len(items)) if direct[i]]
         for (i, _), v in zip(first, self._run(first_items := [x for _, x in first], self.config.verdict)):
             verdicts[i] = v
         if want_isolated:
             again = later + [i for (i, _), v in zip(first, [verdicts[i] for i, _ in first])
                              if not v.passed and "IsolationError" in v.detail]
             again.sort()
-            self.counts["fallback_to_default"] += len(again)
+            self.counts["fallback_to_default"] += len(again) - len(later)
             for i, v in zip(again, self._run([items[i] for i in again], "default")):
                 verdicts[i] = v
         del first_items
