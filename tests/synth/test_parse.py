@@ -84,3 +84,15 @@ def test_textbook_sections_split_at_headings_outside_code():
     assert book.sections[0].blocks == ["# not a heading\nfor i in range(2):\n    print(i)  # -> 0, 1\n"]
     assert parse_textbook("## T\n\nshort\n\n```python\nx = 1\n```\n").reason == "too short"
     assert parse_textbook("## T\n\n" + "w " * 200).reason == "no code block"
+
+
+def test_hostile_shapes_are_drops_not_crashes():
+    deep = fenced('def evens(xs):\n    """D."""\n    return ' + "[" * 3000 + "]" * 3000 + "\n") + fenced(TESTS)
+    assert parse_exercise(deep, "evens").reason == "syntax error"
+    assert parse_exercise("x" * 200_000).reason == "too long"
+    assert parse_exercise(fenced('def evens(xs):\n    """D."""\n    return \x00\n') + fenced(TESTS)).reason == "syntax error"
+    many = "".join(fenced(f"print({i})\n") for i in range(1000))
+    assert parse_exercise(many + fenced(SOLUTION) + fenced(TESTS), "evens").entry_point == "evens"
+    crlf = (fenced(SOLUTION) + fenced(TESTS)).replace("\n", "\r\n")
+    ex = parse_exercise(crlf, "evens")
+    assert isinstance(ex, Exercise) and ex.completion.strip() == "return [x for x in xs if x % 2 == 0]"

@@ -47,11 +47,13 @@ DROP_REASONS = {
     "exited early": "the program ended (os._exit, sys.exit) before the tests finished",
     "trivial tests": "the tests also pass with the body removed: they test nothing",
     "too short": "a textbook answer under textbooks.min_words words",
+    "too long": "an answer over MAX_ANSWER_CHARS characters (a runaway generation)",
     "code blocks fail": "every section (or, with drop_item, one block) of a textbook answer failed",
     "duplicate": "a near-duplicate of an earlier kept item (MinHash + true Jaccard, textbooks.data.dedup)",
     "contaminated": "close to a HumanEval/MBPP problem (textbooks.data.decontam)",
 }
 
+MAX_ANSWER_CHARS = 100_000  # ~25k tokens: far above any exercise or section; bounds parsing and the sandbox's input
 PYTHON_TAGS = {"", "python", "py", "python3", "py3"}
 _FENCE = re.compile(r"^[ \t]*(`{3,}|~{3,})[ \t]*([\w+.-]*)[^\n]*$", re.M)
 
@@ -177,10 +179,26 @@ def _called_names(tree: ast.AST) -> list[str]:
     return [n.func.id for n in ast.walk(tree) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)]
 
 
-def parse_exercise(answer: str | None, requested_name: str | None = None, *, min_asserts: int = 2) -> Exercise | Drop:
+def _try_parse(code: str) -> ast.Module | SyntaxError:
+    """ast.parse, with every way it refuses input as a SyntaxError (too deeply nested code raises
+    RecursionError or MemoryError; a NUL byte, ValueError on some versions)."""
+    try:
+        return ast.parse(code)
+    except SyntaxError as e:
+        return e
+    except (RecursionError, MemoryError, ValueError) as e:
+        err = SyntaxError(f"{type(e).__name__}: {str(e)[:100] or 'too deeply nested'}")
+        err.lineno = 0
+        return err
+
+
+def parse_exercise(answer: str | None, requested_name: str | None = None, *, min_asserts: int = 2,
+                   max_chars: int = MAX_ANSWER_CHARS) -> Exercise | Drop:
     """One teacher answer -> an `Exercise`, or the `Drop` saying why not (see the module docstring)."""
     if not answer or not answer.strip():
         return Drop("no answer")
+    if len(answer) > max_chars:
+        return Drop("too long", f"{len(answer)} characters; at most {max_chars}")
     blocks, open_fence = python_blocks(answer)
     if open_fence and len(blocks) < 2:
         return Drop("unterminated code block")
@@ -189,10 +207,7 @@ def parse_exercise(answer: str | None, requested_name: str | None = None, *, min
     variants: list[str] = []
     parsed = []
     for b in blocks:
-        try:
-            parsed.append((b, ast.parse(b.code)))
-        except SyntaxError as e:
-            parsed.append((b, e))
+        parsed.append((b, _try_parse(b.code)))
     solution = next(((b, t) for b, t in parsed if isinstance(t, ast.Module) and _defines(t)), None)
     if solution is None:
         bad = next((t for _, t in parsed if isinstance(t, SyntaxError)), None)
@@ -226,11 +241,10 @@ def parse_exercise(answer: str | None, requested_name: str | None = None, *, min
         return Drop("no tests", "no block of asserts or check(candidate)")
     solution_source = _without(sol_block.code, test_nodes) if test_nodes else sol_block.code
     solution_source = solution_source.rstrip() + "\n"
-    try:
-        sol_tree = ast.parse(solution_source)
-        tests_tree = ast.parse(test_source)
-    except SyntaxError as e:  # a fragment that only parsed with the rest
-        return Drop("syntax error", f"{e.msg} (line {e.lineno})")
+    sol_tree, tests_tree = _try_parse(solution_source), _try_parse(test_source)
+    for tree in (sol_tree, tests_tree):
+        if isinstance(tree, SyntaxError):  # a fragment that only parsed with the rest
+            return Drop("syntax error", f"{tree.msg} (line {tree.lineno})")
     tests_source, style, more = _normalise_tests(test_source, tests_tree)
     variants += more
     defs = _defines(sol_tree)
@@ -339,11 +353,14 @@ class Textbook:
         return sum(len(s.text.split()) for s in self.sections)
 
 
-def parse_textbook(answer: str | None, *, min_words: int = 120, min_code_blocks: int = 1) -> Textbook | Drop:
+def parse_textbook(answer: str | None, *, min_words: int = 120, min_code_blocks: int = 1,
+                   max_chars: int = MAX_ANSWER_CHARS) -> Textbook | Drop:
     """A textbook answer -> sections with their python blocks (fences outside code blocks split sections
     only at headings), or a Drop."""
     if not answer or not answer.strip():
         return Drop("no answer")
+    if len(answer) > max_chars:
+        return Drop("too long", f"{len(answer)} characters; at most {max_chars}")
     blocks, open_fence = code_blocks(answer)
     if open_fence:
         return Drop("unterminated code block")
