@@ -157,7 +157,19 @@ def synth_main(args: argparse.Namespace, kind: str) -> int:
     if args.cache and not offline and cache.exists() and not guard.is_sqlite_file(cache):
         raise guard.UsageError(f"--cache {cache} exists and is not an SQLite cache; choose another --cache")
     max_requests = args.max_requests or max(1, int(round(config.max_requests_factor * args.n)))
-    out.mkdir(parents=True, exist_ok=True)
+    from textbooks.data.pipeline import run_lock
+
+    with run_lock(out):  # one run per DIR at a time (the kernel drops the lock if the run is killed)
+        return _synth(args, kind, config, out, offline, inputs, holdout, only, cache, max_requests, command)
+
+
+def _synth(args, kind, config, out, offline, inputs, holdout, only, cache, max_requests, command) -> int:
+    from dataclasses import asdict
+
+    from textbooks import guard
+    from textbooks.synth.offline.families import FAMILIES
+    from textbooks.synth.run import synthesize
+
     guard.write_marker(out, "run.json", command=command, teacher=args.teacher, model=args.model, n=args.n, seed=args.seed,
                        max_requests=max_requests, config=asdict(config), holdout=sorted(holdout),
                        only=sorted(only) if only is not None else None)
