@@ -191,10 +191,16 @@ def _synth(args, kind, config, out, offline, inputs, holdout, only, cache, max_r
                         cost_per_1k_prompt=t.cost_per_1k_prompt, cost_per_1k_completion=t.cost_per_1k_completion,
                         progress=False)
         guard.set_resume_hint(f"answers so far are cached in {cache}: rerun the same command to send only the rest")
+        from textbooks.llm import LLMFatalError
+
         with LLMClient(llm) as client:
-            stats = synthesize(kind, teacher=LLMTeacher(client, t), config=config, out_dir=out, n=args.n,
-                               seed=args.seed, max_requests=max_requests, holdout=holdout, only=only,
-                               progress=not args.no_progress)
+            try:
+                stats = synthesize(kind, teacher=LLMTeacher(client, t), config=config, out_dir=out, n=args.n,
+                                   seed=args.seed, max_requests=max_requests, holdout=holdout, only=only,
+                                   progress=not args.no_progress)
+            except LLMFatalError as e:  # the client names its own flag; here the URL came from --teacher
+                raise guard.CommandError(str(e).replace("--base-url", "--teacher") +
+                                         f"; answers so far are cached in {cache}") from None
     return 0 if stats["kept"] >= args.n else 1
 
 
