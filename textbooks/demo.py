@@ -33,7 +33,7 @@ DEMO_PROMPTS = [
 
 
 # What --out holds after a (partial) demo run: a rerun resumes into such a directory, never into another one.
-DEMO_SUBDIRS = ("curated", "tokenizer", "data", "runs", "hf", "eval")
+DEMO_SUBDIRS = ("curated", "synth", "tokenizer", "data", "packed", "runs", "hf", "eval")
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -52,6 +52,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="time budget for pretraining; the trainer checkpoints and stops there (default 6)")
     parser.add_argument("--eval-limit", type=guard.positive_int, default=None,
                         help="evaluate only the first N tasks of each benchmark")
+    parser.add_argument("--synth-exercises", type=guard.positive_int, default=500,
+                        help="offline CodeExercises to synthesize (default 500)")
+    parser.add_argument("--synth-textbooks", type=guard.positive_int, default=100,
+                        help="offline textbook sections to synthesize (default 100)")
     parser.add_argument("--fresh", action="store_true", help="redo every stage even if its output exists")
     parser.add_argument("--isolation", choices=("auto", "bwrap", "process", "none"), default="auto",
                         help="sandbox for the evaluate stage, as `eval execute --isolation` (default auto: "
@@ -134,6 +138,24 @@ def run(args: argparse.Namespace) -> int:
     curated = json.loads((curated_dir / "stats.json").read_text())
     _done(t0, f"(kept {_written(curated)} documents; funnel: {curated_dir / 'plots' / 'funnel.png'})")
 
+    # 2b. synthetic data: offline exercises and lessons, verified in the sandbox, decontaminated ----------
+    synth_dir = out / "synth"
+    for kind, n in (("exercises", args.synth_exercises), ("textbooks", args.synth_textbooks)):
+        t0 = _stage(f"synthesize: {n} offline {kind} (procedural teacher; sandbox-verified, deduplicated, decontaminated)")
+        isolation = "auto" if args.isolation in ("auto", "bwrap") else "process"  # as the evaluate stage's sandbox
+        stats_file = synth_dir / kind / "stats.json"
+        if stats_file.is_file() and json.loads(stats_file.read_text()).get("kept") == n:
+            _done(t0, "(kept from an earlier run)")
+            continue
+        mine = ["--mine-from", str(curated_dir / "output")] if kind == "exercises" else []
+        rc = textbooks_main(["synth", kind, "--teacher", "offline", "--n", str(n), "--seed", "0",
+                             "--out", str(synth_dir / kind), "--no-progress", "--set", f"verify.isolation={isolation}",
+                             *mine])
+        if rc != 0:
+            print(f"textbooks demo: synthesizing {kind} failed (see above)", file=sys.stderr)
+            return 1
+        _done(t0, f"({synth_dir / kind / (kind + '.jsonl')}; diversity: textbooks synth report {synth_dir / kind})")
+
     tok_dir = out / "tokenizer"
     t0 = _stage(f"tokenizer: byte-level BPE (vocab {args.vocab_size}) on the curated set")
     if not (tok_dir / "tokenizer.json").exists():
@@ -150,6 +172,11 @@ def run(args: argparse.Namespace) -> int:
         pack(corpus, tokenizer=tok_dir, out=data_dir)
     meta = json.loads((data_dir / "meta.json").read_text())
     _done(t0, f"({json.dumps({k: v.get('tokens') for k, v in meta.get('splits', {}).items()})} tokens)")
+    exercises_dir = out / "packed" / "exercises"
+    t0 = _stage("pack: synthetic exercises as prompt/completion (loss on completions; for finetuning)")
+    if not (exercises_dir / "meta.json").exists():
+        pack([str(synth_dir / "exercises" / "exercises.jsonl")], tokenizer=tok_dir, out=exercises_dir, loss_on="completion")
+    _done(t0, f"({exercises_dir}: textbooks train --config configs/train/demo-finetune.yaml finetunes on it)")
 
     # 5. pretrain --------------------------------------------------------------------------------
     from textbooks.train import load_config, train
