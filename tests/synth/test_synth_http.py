@@ -27,9 +27,11 @@ KINDS = {
     "wrong": "tests fail",
     "failing_tests": "tests fail",
     "endless_tests": "timeout",
-    "exit_in_tests": "exited early",
+    "exit_in_tests": "unsafe code",  # import os: refused before it runs
+    "systemexit_in_tests": "exited early",  # no forbidden name: the sandbox's verdict catches it
     "prints_passed": "tests fail",
-    "writes_outside": "tests fail",
+    "writes_outside": "unsafe code",  # open(): refused before it runs (and the sandbox would stop the write)
+    "forged_equal": "not isolatable",  # an always-equal object: isolation refuses to compare it
     "no_code": "no code block",
     "trivial": "trivial tests",
 }
@@ -65,6 +67,12 @@ def answer_for(prompt: str, body=None) -> str:
         tests = "while True:\n    pass\n" + tests
     elif kind == "exit_in_tests":
         tests = f"assert {fn}([1, 2]) == 5\nimport os\nos._exit(0)\nassert {fn}([]) == 1\n"
+    elif kind == "systemexit_in_tests":
+        tests = f"assert {fn}([1, 2]) == 5\nraise SystemExit(0)\nassert {fn}([]) == 1\n"
+    elif kind == "forged_equal":
+        solution = (f"class _Any:\n    def __eq__(self, other):\n        return True\n\n\n"
+                    f"def {fn}(xs: list) -> int:\n    \"\"\"Return the sum of the squares of xs (0 when empty).\"\"\"\n"
+                    f"    return _Any()\n")
     elif kind == "prints_passed":
         solution = solution.replace("    return sum", "    print('passed')\n    return 1 + sum")
     elif kind == "writes_outside":
@@ -102,15 +110,16 @@ def read(path):
 
 def test_answers_are_kept_or_dropped_with_the_right_reason(tmp_path):
     with FaultServer(respond=answer_for, plan=faults_for, retry_after="0") as server:
-        proc = run_cli(base_args(server.url, tmp_path / "out", n=40, max_requests=50), timeout=600)
+        proc = run_cli(base_args(server.url, tmp_path / "out", n=80, max_requests=100), timeout=600)
         prompts_seen = {p for _, p in server.arrivals}
         reasks = [b for b in server.bodies if "I could not use that answer" in b["messages"][-1]["content"]]
     assert proc.returncode in (0, 1), proc.stderr
     kept = read(tmp_path / "out" / "exercises.jsonl")
     dropped = read(tmp_path / "out" / "dropped.jsonl")
     stats = json.loads((tmp_path / "out" / "stats.json").read_text())
-    jobs = len(kept) + len(dropped) + stats["surplus"]
-    assert jobs >= 40 and stats["requests"] <= 50 and stats["requests"] == jobs + len({json.dumps(b["messages"]) for b in reasks})
+    jobs = len(kept) + len(dropped)
+    dropped = [d for d in dropped if d["reason"] != "surplus"]  # kept past --n: counted, not failures
+    assert jobs >= 80 and stats["requests"] <= 100 and stats["requests"] == jobs + len({json.dumps(b["messages"]) for b in reasks})
     assert reasks and all(len(b["messages"]) == 3 for b in reasks)  # the bad answer and the reminder stay in the chat
     seen_kinds = set()
     for r in kept:

@@ -151,28 +151,33 @@ def synth_main(args: argparse.Namespace, kind: str) -> int:
     outputs = [guard.Output(out, kind="dir", replaces=False)]
     if not offline and args.cache:
         outputs.append(guard.Output(cache, flag="--cache", expected="an SQLite cache", replaces=False))
-    guard.check_outputs(outputs, inputs=inputs + ([args.holdout_families] if args.holdout_families else [])
-                        + ([args.families] if args.families else []),
-                        overwrite=args.overwrite, resumable_marker=guard.json_marker("run.json", command=command))
+    max_requests = args.max_requests or max(1, int(round(config.max_requests_factor * args.n)))
+    settings = dict(command=command, teacher=args.teacher, model=args.model, n=args.n, seed=args.seed,
+                    max_requests=max_requests, config=json.loads(json.dumps(asdict(config))), holdout=sorted(holdout),
+                    only=sorted(only) if only is not None else None)
+    # A rerun of the same command resumes into DIR; other settings (another seed, --n, config) would replace
+    # its files, so they need --overwrite like any other non-empty directory.
+    checked = guard.check_outputs(outputs, inputs=inputs + ([args.holdout_families] if args.holdout_families else [])
+                                  + ([args.families] if args.families else []),
+                                  overwrite=args.overwrite, resumable_marker=guard.json_marker("run.json", **settings))
     if args.cache and not offline and cache.exists() and not guard.is_sqlite_file(cache):
         raise guard.UsageError(f"--cache {cache} exists and is not an SQLite cache; choose another --cache")
-    max_requests = args.max_requests or max(1, int(round(config.max_requests_factor * args.n)))
+    if checked[0].state == "replace":
+        import shutil
+
+        shutil.rmtree(out / "report", ignore_errors=True)  # a report of the files about to be replaced
     from textbooks.data.pipeline import run_lock
 
     with run_lock(out):  # one run per DIR at a time (the kernel drops the lock if the run is killed)
-        return _synth(args, kind, config, out, offline, inputs, holdout, only, cache, max_requests, command)
+        return _synth(args, kind, config, out, offline, inputs, holdout, only, cache, max_requests, settings)
 
 
-def _synth(args, kind, config, out, offline, inputs, holdout, only, cache, max_requests, command) -> int:
-    from dataclasses import asdict
-
+def _synth(args, kind, config, out, offline, inputs, holdout, only, cache, max_requests, settings) -> int:
     from textbooks import guard
     from textbooks.synth.offline.families import FAMILIES
     from textbooks.synth.run import synthesize
 
-    guard.write_marker(out, "run.json", command=command, teacher=args.teacher, model=args.model, n=args.n, seed=args.seed,
-                       max_requests=max_requests, config=asdict(config), holdout=sorted(holdout),
-                       only=sorted(only) if only is not None else None)
+    guard.write_marker(out, "run.json", **settings)
     if offline:
         from textbooks.synth.diversity import load_vocab
         from textbooks.synth.teacher import OfflineTeacher
@@ -216,7 +221,10 @@ def _mine(section) -> list:
         docs.append(doc)
     docs.sort(key=lambda d: str(d.id))  # the pool's order decides which request gets which function
     mined = list(mine_documents(docs))
-    print(f"textbooks synth exercises: mined {len(mined)} exercises from {len(docs)} documents", file=sys.stderr)
+    from textbooks.text import plural
+
+    print(f"textbooks synth exercises: mined {plural(len(mined), 'exercise')} from {plural(len(docs), 'document')}"
+          + (" (nothing readable: check --mine-from)" if not docs else ""), file=sys.stderr)
     return mined
 
 

@@ -75,10 +75,22 @@ class VerifySection:
     isolation: Literal["auto", "bwrap", "process"] = "auto"
     check_trivial_tests: bool = True
     min_asserts: int = 2
+    # Modules a solution, its tests or a textbook snippet may import; anything else is dropped as `unsafe code`
+    # before it runs. The sandbox contains what runs there, but kept code is also run by people and trainers
+    # outside it, and phi-1's exercises use almost only these (model card: 99.8% typing, math, random,
+    # collections, datetime, itertools).
+    allowed_imports: list[str] = field(default_factory=lambda: [
+        "typing", "math", "cmath", "random", "collections", "datetime", "itertools", "functools", "operator", "re",
+        "string", "heapq", "bisect", "dataclasses", "statistics", "fractions", "decimal", "calendar", "enum",
+        "copy", "abc", "numbers", "textwrap", "unicodedata", "array", "json", "time", "__future__"])
+    # Builtins no kept code may call: they reach files, processes or the interpreter's own machinery.
+    forbidden_names: list[str] = field(default_factory=lambda: [
+        "open", "exec", "eval", "compile", "__import__", "input", "breakpoint", "globals", "exit", "quit",
+        "__builtins__", "__loader__", "__spec__"])
 
     def __post_init__(self):
-        if not self.timeout > 0:
-            raise ValueError(f"verify.timeout must be > 0 seconds, got {self.timeout}")
+        if not 0 < self.timeout <= 600:
+            raise ValueError(f"verify.timeout must be > 0 and at most 600 seconds, got {self.timeout}")
         if self.memory_mb < 64:
             raise ValueError(f"verify.memory_mb must be >= 64, got {self.memory_mb}")
         if self.workers is not None and self.workers < 1:

@@ -76,13 +76,14 @@ class SpecSource:
         for name, f in self.families.items():
             by_topic.setdefault(f.topic, []).append(name)
         self.by_topic = by_topic
-        if offline and kind == "exercises":
+        if offline:
+            # the offline teacher writes from its families: only topics that have an allowed one (held-out
+            # families never reach an exercise or a lesson)
+            if not self.families:
+                raise ValueError("every offline family is held out (or not in --families): nothing to generate")
             self.leaves = [leaf for leaf in self.leaves if f"{leaf.area}/{leaf.topic}" in by_topic]
         else:
             self.leaves = [leaf for leaf in self.leaves if _allowed("", leaf.id, holdout, only)]
-            if offline:  # a lesson is written from the families of its area
-                areas = {f.topic.split("/")[0] for f in self.families.values()}
-                self.leaves = [leaf for leaf in self.leaves if leaf.area in areas]
         if not self.leaves:
             raise ValueError("no topic is left after --holdout-families / --families")
         self.mined_count, self.mined_fraction = mined_count, mined_fraction
@@ -104,8 +105,11 @@ class SpecSource:
                     spec = {**spec, "mined": self._mined_used}
                     self._mined_used += 1
                 else:
-                    names = self.by_topic[f"{spec['area']}/{spec['topic'].split('/')[1]}"]
-                    spec = {**spec, "family": names[rng.randrange(len(names))]}
+                    topic = f"{spec['area']}/{spec['topic'].split('/')[1]}"
+                    names = self.by_topic[topic]
+                    # labelled with the family's own topic: a family is not written for the drawn leaf
+                    spec = {k: v for k, v in spec.items() if k != "subtopic"}
+                    spec.update(topic=topic, family=names[rng.randrange(len(names))])
         else:
             spec = diversity.textbook_spec(self.seed, index, self.leaves, self.vocab)
         self._cache[index] = spec
@@ -137,6 +141,8 @@ def synthesize(kind: str, *, teacher, config: SynthConfig, out_dir: Path, n: int
     mined = getattr(teacher, "mined", []) if offline else []
     specs = SpecSource(kind, seed, offline=offline, families=families, holdout=set(holdout), only=only,
                        mined_count=len(mined), mined_fraction=config.offline.mined_fraction)
+    if offline:
+        teacher = teacher.restricted(specs.families)  # lessons too: a held-out family is never taught
     template, retry_template, prompt_sha = load_prompt(kind, config.teacher.prompt_version)
     t_start = time.monotonic()
     seconds = Counter()
@@ -271,6 +277,7 @@ def synthesize(kind: str, *, teacher, config: SynthConfig, out_dir: Path, n: int
                     renamed += bool(r["metadata"].get("renamed"))
                 else:
                     surplus += 1
+                    dropped.append(_dropped(r, "surplus", f"kept past --n {n}", stage="quota"))
             for j in jobs:
                 res = parsed[j.id]
                 if isinstance(res, Drop):

@@ -83,6 +83,10 @@ class OfflineTeacher:
         self.vocab = vocab
         self.mined = mined or []
 
+    def restricted(self, families: dict) -> "OfflineTeacher":
+        """The same teacher with only `families` (what --holdout-families / --families leave)."""
+        return OfflineTeacher(families, self.vocab, self.mined)
+
     def answer(self, jobs: list[Job]) -> list[Answer]:
         return [self._one(j) for j in jobs]
 

@@ -5,9 +5,15 @@ tests are plain asserts is an MBPP-shaped task (the program is the solution, the
 assert is the harness's final statement), one whose tests define `check(candidate)` a HumanEval-shaped
 task (prompt + completion + tests + `check(entry_point)`). The verdict mode is `verify.verdict`:
 "isolated" (the solution in its own process, only plain data crosses: nothing in the solution can forge a
-pass), except for items it cannot run that way, which run in the default mode: tests that use a class of
-the solution (they hold its objects), a `from __future__` import (it cannot follow the tester's code), and
-any item whose isolated verdict is `IsolationError` (counted as `fallback_to_default`).
+pass), except for items it cannot run that way, decided from the code before running, which run in the
+default mode: tests that use a class of the solution (they hold its objects) and a `from __future__` import
+(it cannot follow the tester's code). An isolated verdict of `IsolationError` (the solution returned an
+object, e.g. an always-equal one) is dropped as `not isolatable`, never retried in the default mode.
+
+Before anything runs, code outside `verify.allowed_imports` / using `verify.forbidden_names` or an escape
+attribute (`__subclasses__`, `__globals__`, frames) is dropped as `unsafe code`: the sandbox holds it while we
+verify, but kept exercises are later run outside any sandbox (a test that kills its parent would kill the
+trainer's shell).
 Either way the verdict is the harness's: a program that exits early (`os._exit(0)` in the tests), prints
 "passed" or kills its parent fails, and the sandbox's walls hold (no writes outside its scratch dir, no
 network). Then, with `check_trivial_tests`, the passing ones run again with the body removed: if the tests
@@ -30,6 +36,7 @@ _RESULT_REASONS = (  # sandbox result prefix -> drop reason
     ("out of memory", "out of memory"),
     ("syntax error", "syntax error"),
     ("failed: the program ended before the tests finished", "exited early"),
+    ("failed: SystemExit", "exited early"),
 )
 
 
@@ -54,6 +61,37 @@ def _statements(source: str) -> tuple[str, ...]:
     return tuple(_segment(source, [n]).rstrip("\n") for n in tree.body)
 
 
+# Attributes that lead from any object to the interpreter's internals (frames, globals, every class): the
+# classic ways out of a restricted namespace. No exercise or lesson needs them.
+ESCAPE_ATTRIBUTES = frozenset({"__globals__", "__code__", "__subclasses__", "__builtins__", "__bases__", "__mro__",
+                               "__getattribute__", "__closure__", "__func__", "__self__", "__dict__", "f_globals",
+                               "f_locals", "f_back", "f_builtins", "gi_frame", "cr_frame", "tb_frame", "tb_next"})
+
+
+def unsafe_code(source: str, allowed_imports, forbidden_names) -> str | None:
+    """Why `source` may not be kept (an import outside `allowed_imports`, a call of a forbidden builtin, an
+    escape attribute), or None. Checked before anything runs: the sandbox contains code while we verify it,
+    but kept exercises and lessons are later run by people and trainers outside any sandbox."""
+    allowed, forbidden = set(allowed_imports), set(forbidden_names)
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, RecursionError, MemoryError, ValueError):
+        return None  # not ours to judge: the run reports the syntax error
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.name.split(".")[0] not in allowed:
+                    return f"imports {alias.name} (verify.allowed_imports)"
+        elif isinstance(node, ast.ImportFrom):
+            if node.level or (node.module or "").split(".")[0] not in allowed:
+                return f"imports from {'.' * node.level}{node.module or ''} (verify.allowed_imports)"
+        elif isinstance(node, ast.Name) and node.id in forbidden:
+            return f"uses {node.id} (verify.forbidden_names)"
+        elif isinstance(node, ast.Attribute) and node.attr in ESCAPE_ATTRIBUTES:
+            return f"uses .{node.attr}"
+    return None
+
+
 def _tests_hold_objects(ex: Exercise) -> bool:
     """Whether the tests use a class of the solution (instantiate it, isinstance against it): such tests need
     the objects themselves, which isolated mode does not pass across (decided from the code, before running)."""
@@ -74,7 +112,7 @@ class Verifier:
     def __init__(self, config: VerifySection):
         self.config = config
         self._sandbox = None
-        self.counts = {"isolated": 0, "default": 0, "fallback_to_default": 0, "programs": 0}
+        self.counts = {"isolated": 0, "default": 0, "programs": 0}
 
     @property
     def sandbox(self):
@@ -105,20 +143,25 @@ class Verifier:
     def exercises(self, items: list[tuple[str, Exercise]]) -> list[Verdict]:
         """One verdict per (id, exercise), in order."""
         verdicts: list[Verdict | None] = [None] * len(items)
-        want_isolated = self.config.verdict == "isolated"
-        direct = [want_isolated and (_has_future_import(x.solution) or _tests_hold_objects(x)) for _, x in items]
-        first = [(i, x) for i, x in enumerate(items) if not direct[i]]
-        later = [i for i in range(len(items)) if direct[i]]
-        for (i, _), v in zip(first, self._run(first_items := [x for _, x in first], self.config.verdict)):
+        c = self.config
+        for i, (_, ex) in enumerate(items):
+            why = unsafe_code(ex.solution + "\n" + ex.tests, c.allowed_imports, c.forbidden_names)
+            if why:
+                verdicts[i] = Verdict(False, "unsafe code", why, "")
+        todo = [i for i in range(len(items)) if verdicts[i] is None]
+        want_isolated = c.verdict == "isolated"
+        direct = {i for i in todo if want_isolated and (_has_future_import(items[i][1].solution)
+                                                          or _tests_hold_objects(items[i][1]))}
+        first = [i for i in todo if i not in direct]
+        for i, v in zip(first, self._run([items[i] for i in first], c.verdict)):
+            if want_isolated and not v.passed and "IsolationError" in v.detail:
+                # No second chance in the default mode: a solution returning an always-equal object (a forged
+                # pass) is exactly what isolation stops, and it surfaces here.
+                v = Verdict(False, "not isolatable", v.detail, v.mode, v.seconds)
             verdicts[i] = v
-        if want_isolated:
-            again = later + [i for (i, _), v in zip(first, [verdicts[i] for i, _ in first])
-                             if not v.passed and "IsolationError" in v.detail]
-            again.sort()
-            self.counts["fallback_to_default"] += len(again) - len(later)
-            for i, v in zip(again, self._run([items[i] for i in again], "default")):
-                verdicts[i] = v
-        del first_items
+        later = sorted(direct)
+        for i, v in zip(later, self._run([items[i] for i in later], "default")):
+            verdicts[i] = v
         if self.config.check_trivial_tests:
             passing = [i for i, v in enumerate(verdicts) if v.passed]
             stubs = [(items[i][0], _stub(items[i][1])) for i in passing]
@@ -181,7 +224,8 @@ class Verifier:
         """Per book, per section, per block (the first `max_blocks` blocks of a book): its verdict."""
         from textbooks.eval.sandbox import Program
 
-        programs, where = [], []
+        c = self.config
+        programs, where, unsafe = [], [], {}
         for b, book in enumerate(books):
             budget = max_blocks
             for s, section in enumerate(book.sections):
@@ -189,7 +233,11 @@ class Verifier:
                     if budget <= 0:
                         break
                     budget -= 1
-                    programs.append(Program("\n\n".join(section.blocks[: k + 1]), None, self.config.timeout))
+                    why = unsafe_code(section.blocks[k], c.allowed_imports, c.forbidden_names)
+                    if why:
+                        unsafe[(b, s, k)] = why
+                        continue
+                    programs.append(Program("\n\n".join(section.blocks[: k + 1]), None, c.timeout))
                     where.append((b, s, k))
         outcomes = self.sandbox.run(programs) if programs else []
         self.counts["programs"] += len(programs)
@@ -197,6 +245,8 @@ class Verifier:
                  for _ in sec.blocks] for sec in book.sections] for book in books]
         for (b, s, k), o in zip(where, outcomes):
             out[b][s][k] = Verdict(o.passed, None if o.passed else reason_of(o.result), o.result, "default", o.seconds)
+        for (b, s, k), why in unsafe.items():
+            out[b][s][k] = Verdict(False, "unsafe code", why, "")
         return out
 
 

@@ -104,8 +104,9 @@ class DecontaminateConfig:
                 raise ValueError(f"{key} must be an integer >= {low}, got {value!r}")
         if not 0.0 < self.tau <= 1.0:
             raise ValueError(f"tau must be in (0, 1], got {self.tau}")
-        if self.embedding_threshold <= 0:
-            raise ValueError(f"embedding_threshold must be > 0, got {self.embedding_threshold}")
+        if not 0 < self.embedding_threshold < 2:  # unit vectors: every distance is in [0, 2]; 2 would flag everything
+            raise ValueError(f"embedding_threshold must be in (0, 2) (L2 distance of normalised vectors), got "
+                             f"{self.embedding_threshold}")
         if not isinstance(self.featurizer, str) or not self.featurizer.strip():
             raise ValueError(f"featurizer must be a featurizer spec ('hashed', a model dir, a hub id), got {self.featurizer!r}")
         from textbooks.data.decontam.references import check_benchmark

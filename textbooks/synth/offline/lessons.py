@@ -8,17 +8,20 @@
 A lesson is one section (a `## ` title and no other heading, so the parser keeps it whole): an opening
 written for the spec's audience and style, the family's `concept` as prose, one or two worked examples
 (the `Made.source` of `family.make(rng)`, then a block of example calls printing their results with a
-`# -> <repr>` comment), an edge case, a "try it yourself" paragraph and a summary, arranged by the style
+`# -> <output>` comment), an edge case, a "try it yourself" paragraph and a summary, arranged by the style
 (a step-by-step tutorial, two approaches compared, a trace table, guiding questions, ...).
 
 Why the code is run here: the blocks of a section run in order in one namespace (the verifier runs them
-so), and every printed value shown in a comment must be the value Python prints. So every block is
-executed in this process while the lesson is assembled (stdout captured, nothing else touched: family
-code is standard-library only, reads no input, files, network or clock), the comments come from those
-values, and a candidate that fails is left out. A final run of the concatenated blocks in a fresh
-namespace guards the assembly itself. The same spec always gives the same lesson: every choice comes
-from a rng seeded by the spec, and values whose repr is not stable across processes (set order of
-strings, object addresses) are rendered sorted or not shown.
+so), and the comment after a `print(...)` must be the very line that print writes: `# -> Deficient`
+for the string 'Deficient', not its repr, since a reader who runs the block compares the two. So every
+block is executed in this process while the lesson is assembled (stdout captured, nothing else touched:
+family code is standard-library only, reads no input, files, network or clock), the comments come from
+those values, and a candidate that fails is left out. A final run of the concatenated blocks in a fresh
+namespace guards the assembly itself. The prose ("`f(x)` returns `'abc'`") speaks of the value, so it
+keeps the repr. The same spec always gives the same lesson: every choice comes from a rng seeded by the
+spec; a set whose print order follows per-process string hashing is printed through `sorted(...)`, a
+string that would print invisibly (empty, edged with spaces, holding a newline) through `repr(...)`,
+and a value that prints an object address or a hash-ordered set deeper inside is not shown.
 
 Why so many templates: Cosmopedia found generations collapsing onto a few openings; over 200 lessons
 the most frequent first-5-word opening stays well under 5% (tests/synth/test_lessons.py measures it),
@@ -40,7 +43,7 @@ from typing import Any, Callable, NamedTuple
 from textbooks.synth.offline.family import Family, Made, pick
 
 FILENAME = "<lesson>"
-MAX_REPR = 72  # a longer result makes an unreadable `# ->` comment; such a call is not shown
+MAX_SHOWN = 72  # a longer result makes an unreadable `# ->` comment; such a call is not shown
 MAX_TRACE_ROWS = 9
 
 
@@ -99,7 +102,8 @@ class _Runner:
         """Run `steps` ("setup"/"check": a statement, "show": an expression to print) on a scratch namespace
         and keep the longest prefix that runs, shows only stable, short values and has at most `want`
         shows or checks (a prefix, because a later step may depend on an earlier one's effects). Returns
-        (block lines, [(expression, repr)]), or None when not one show or check survives."""
+        (block lines, [(expression, repr)]), or None when not one show or check survives. A show's line is
+        `show_line`'s `print(...)` commented with what it prints; the repr is for the prose."""
         try:
             ns = self.scratch()
         except Exception:
@@ -112,11 +116,13 @@ class _Runner:
                 break
             try:
                 if kind == "show":
-                    value = stable_repr(self.eval(src, ns))
-                    if value is None or len(value) > MAX_REPR:
+                    # evaluated once: the committed block repeats exactly this call, side effects included
+                    value = self.eval(src, ns)
+                    exact, line = stable_repr(value), show_line(src, value)
+                    if exact is None or line is None or len(exact) > MAX_SHOWN:
                         break
-                    lines.append(f"print({src})  # -> {value}")
-                    shown.append((src, value))
+                    lines.append(line)
+                    shown.append((src, exact))
                 else:
                     self._run(src, ns)
                     lines.append(src)
@@ -166,6 +172,91 @@ def stable_repr(value: Any, depth: int = 0) -> str | None:
     if re.search(r" at 0x[0-9a-fA-F]+", text):
         return None
     return text
+
+
+_HASH_STABLE = (int, float, complex)  # bool is an int; str, bytes, None (before 3.12), objects: per process
+
+
+def _hash_stable(value: Any) -> bool:
+    """Whether hash(value) is the same in every process. A set's iteration (and so print) order follows
+    its elements' hashes, and those of str and bytes change with PYTHONHASHSEED, those of None and plain
+    objects with their address."""
+    if isinstance(value, _HASH_STABLE):
+        return True
+    if value is None:
+        return sys.version_info >= (3, 12)
+    if type(value) in (tuple, frozenset):
+        return all(_hash_stable(v) for v in value)
+    return False
+
+
+def _order_stable(value: Any, depth: int = 0) -> bool:
+    """Whether printing value writes its containers' elements in the same order in every process: lists,
+    tuples and dicts keep their own order, a set of two or more elements needs hash-stable elements. Other
+    objects are opaque here; their printed text is still checked for addresses."""
+    if depth > 6:
+        return False
+    kind = type(value)
+    if kind in (set, frozenset):
+        return len(value) < 2 or all(_hash_stable(v) for v in value)
+    if kind in (list, tuple):
+        return all(_order_stable(v, depth + 1) for v in value)
+    if kind is dict:
+        return all(_order_stable(k, depth + 1) and _order_stable(v, depth + 1) for k, v in value.items())
+    return True
+
+
+def _sorts_stably(value: Any) -> bool:
+    """Whether sorted() puts value among its peers in one order whatever order they came in: true of
+    strings, bytes, numbers and tuples of them, not of sets, whose `<` is the partial subset order."""
+    if isinstance(value, (str, bytes, int, float)):
+        return value == value  # a nan compares with nothing
+    if type(value) is tuple:
+        return all(_sorts_stably(v) for v in value)
+    return False
+
+
+def _printed(value: Any) -> str | None:
+    """The line `print(value)` writes, without its newline; None when it cannot stand in a one-line
+    comment that a reader can check (more than one line, invisible as text, an object address)."""
+    buf = io.StringIO()
+    print(value, file=buf)
+    text = buf.getvalue()[:-1]
+    if not text or text != text.strip() or not text.isprintable() or re.search(r" at 0x[0-9a-fA-F]+", text):
+        return None
+    return text
+
+
+def show_line(expr: str, value: Any) -> str | None:
+    """`print(expr)  # -> <what it prints>`, for `value`, the value of `expr`: the comment is what a reader
+    who runs the line sees (str, so a string shows without quotes). A set whose order hangs on per-process
+    hashes is printed as `sorted(expr)`, and a string that would print empty, with edge spaces or on
+    several lines as `repr(expr)`, so that the comment is still exact, reproducible and readable. None
+    when no such line exists (an address in the output, a hash-ordered set inside another value, a
+    comment longer than MAX_SHOWN)."""
+    try:
+        call = ast.parse(f"print({expr})", mode="eval").body
+    except SyntaxError:
+        return None
+    # `f(1), f(2)` as an example is one tuple to eval but two arguments to print: print the tuple
+    arg = expr if isinstance(call, ast.Call) and len(call.args) == 1 and not call.keywords else f"({expr})"
+    try:
+        if type(value) in (set, frozenset) and not _order_stable(value):
+            if not all(_sorts_stably(v) for v in value):
+                return None
+            arg, value = f"sorted({arg})", sorted(value)
+        if not _order_stable(value):
+            return None
+        text = _printed(value)
+        if text is None:
+            arg, text = f"repr({arg})", repr(value)
+            if not text.isprintable() or re.search(r" at 0x[0-9a-fA-F]+", text):
+                return None
+    except Exception:  # sorted() on mixed types, a __str__ or __repr__ that raises: nothing to show
+        return None
+    if len(text) > MAX_SHOWN:
+        return None
+    return f"print({arg})  # -> {text}"
 
 
 # --- what the tests and examples of a Made offer ----------------------------------------------------------
@@ -1098,7 +1189,7 @@ def _compose(rng: random.Random, spec: dict, fields: dict[str, str], vocab: Any,
     elif style == "examples_first":
         out.append(f"{opening} {roadmap}")
         out.append(f"Here is the task. {desc1} Before any code, these are the results we expect:\n\n"
-                   + "\n".join(f"- {_code(e)} should give {_code(v)}" for e, v in ex1.shown))
+                   + "\n".join(f"- {_code(e)} should return {_code(v)}" for e, v in ex1.shown))
         out.append(concept + " " + angle)
         out.append(f"A function that earns those results {_describe(feats1)}:\n\n" + _block(ex1.source_block))
         out.append("Checking it against the list above:\n\n" + _block(ex1.calls_block))
@@ -1262,4 +1353,4 @@ def _summary(rng: random.Random, fields: dict[str, str], ex: _Example, edge, pit
     return f"{head} {idea} Whatever the task, test {label} as well as the typical cases. {closing}"
 
 
-__all__ = ["lesson", "Lesson", "features", "stable_repr", "capitalize"]
+__all__ = ["lesson", "Lesson", "features", "stable_repr", "show_line", "capitalize"]

@@ -16,12 +16,7 @@ def _collect() -> dict[str, Family]:
 
     out: dict[str, Family] = {}
     for name in _MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as e:  # a module not written yet (while families are being added)
-            if e.name != name:
-                raise
-            continue
+        module = importlib.import_module(name)
         for fam in module.FAMILIES:
             if fam.name in out:
                 raise ValueError(f"two families named {fam.name!r} ({name})")
