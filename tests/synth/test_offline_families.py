@@ -4,8 +4,11 @@ a plain subprocess harness written here (not our sandbox): `source + tests` in a
 from __future__ import annotations
 
 import ast
+import doctest
+import io
 import json
 import random
+import re
 import subprocess
 import sys
 
@@ -99,3 +102,65 @@ def test_a_wrong_body_fails_the_tests_of_most_families():
             continue
         weak.append(name)
     assert not weak, f"tests pass without a solution: {weak}"
+
+
+def _entry_node(made) -> ast.FunctionDef | ast.ClassDef:
+    return next(n for n in ast.parse(made.source).body
+                if isinstance(n, (ast.FunctionDef, ast.ClassDef)) and n.name == made.entry_point)
+
+
+def test_the_docstring_examples_of_every_entry_point_pass_doctest():
+    """A `>>>` example is a promise to the student: it must print what the rendered body returns (a call
+    returning None prints nothing, an int mean prints `49`, not `49.0`). Run in-process on the exec'd
+    source, with doctest's default (exact) output matching."""
+    failures, examples = [], 0
+    for name, fam in FAMILIES.items():
+        for s in SEEDS:
+            m = _made(fam, s)
+            namespace: dict = {"__name__": "__exercise__"}
+            # dont_inherit: run it as a program of its own, without this module's __future__ import
+            exec(compile(m.source, f"<{name} seed {s}>", "exec", dont_inherit=True), namespace)
+            test = doctest.DocTestParser().get_doctest(namespace[m.entry_point].__doc__ or "", dict(namespace),
+                                                       f"{name} seed {s}", None, 0)
+            runner = doctest.DocTestRunner(verbose=False)
+            report = io.StringIO()
+            runner.run(test, out=report.write, clear_globs=True)
+            examples += runner.tries
+            if runner.failures:
+                failures.append(f"{name} seed {s}:\n{report.getvalue()}")
+    assert examples >= 500, f"only {examples} docstring examples found: is the parser looking at the docstrings?"
+    assert not failures, f"{len(failures)} exercises with wrong examples; the first:\n" + "\n".join(failures[:3])
+
+
+def _expected_exceptions(tests: str) -> set[str]:
+    """The exception class names a test script expects: `except X` / `except (X, Y)` (the families' own
+    try/else form), `pytest.raises(X)` and unittest's `assertRaises(X)` / `assertRaisesRegex(X, ...)`."""
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(tests)):
+        caught = []
+        if isinstance(node, ast.ExceptHandler) and node.type is not None:
+            caught = node.type.elts if isinstance(node.type, ast.Tuple) else [node.type]
+        elif (isinstance(node, ast.Call) and node.args
+              and ast.unparse(node.func).split(".")[-1] in ("raises", "assertRaises", "assertRaisesRegex")):
+            caught = [node.args[0]]
+        names.update(ast.unparse(c).split(".")[-1] for c in caught)
+    return names
+
+
+def test_the_prompt_names_every_exception_the_tests_expect():
+    """The prompt (the source up to the end of the entry point's docstring) is all a student is given, so
+    each exception the tests wait for must be named there; the docstrings also say when it is raised."""
+    missing, expecting = [], set()
+    for name, fam in FAMILIES.items():
+        for s in SEEDS:
+            m = _made(fam, s)
+            wanted = _expected_exceptions(m.tests)
+            if not wanted:
+                continue
+            expecting.add(name)
+            prompt = "\n".join(m.source.splitlines()[: _entry_node(m).body[0].end_lineno])
+            absent = sorted(e for e in wanted if not re.search(rf"\b{re.escape(e)}\b", prompt))
+            if absent:
+                missing.append(f"{name} seed {s}: the tests expect {absent}, the prompt never names them:\n{prompt}")
+    assert len(expecting) >= 5, f"exceptions expected only by {sorted(expecting)}: is the scan finding them?"
+    assert not missing, f"{len(missing)} exercises; the first:\n" + "\n\n".join(missing[:3])

@@ -124,6 +124,12 @@ def synth_main(args: argparse.Namespace, kind: str) -> int:
         raise guard.UsageError("--model is required with a --teacher URL (the model name at that server)")
     if offline and args.model:
         raise guard.UsageError("--model is for a --teacher URL; the offline teacher has none")
+    if offline:
+        given = [flag for flag, value in (("--cache", args.cache), ("--mode", args.mode), ("--concurrency", args.concurrency),
+                                          ("--rpm", args.rpm), ("--api-key-env", args.api_key_env)) if value is not None]
+        if given:
+            raise guard.UsageError(f"{', '.join(given)}: for an endpoint teacher (--teacher URL); the offline teacher "
+                                   "sends no requests")
     mine_from = getattr(args, "mine_from", None)
     if mine_from and not offline:
         raise guard.UsageError("--mine-from is for --teacher offline")
@@ -143,6 +149,11 @@ def synth_main(args: argparse.Namespace, kind: str) -> int:
         config.offline.mine_from = list(mine_from)
     holdout = read_name_list(args.holdout_families, FAMILIES, "--holdout-families") if args.holdout_families else set()
     only = read_name_list(args.families, FAMILIES, "--families") if args.families else None
+    if not offline:
+        named = sorted(n for n in holdout | (only or set()) if n in FAMILIES)
+        if named:
+            raise guard.UsageError(f"{', '.join(named[:3])}: family names apply to the offline teacher; for an endpoint "
+                                   "teacher, name topics (e.g. 'strings' or 'strings/transforming')")
     inputs = list(config.offline.mine_from) if offline and kind == "exercises" else []
     if inputs:
         guard.check_inputs(inputs, flag="--mine-from")

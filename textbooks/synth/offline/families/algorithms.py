@@ -114,7 +114,11 @@ def _hanging(text: str) -> list[str]:
 
 def _docstring(rng, summary: str, params: list[tuple[str, str, str]], ret: tuple[str, str],
                examples: list[tuple[str, str]], note: str) -> list[str]:
-    """Docstring lines (unindented) in one of the layouts teachers and textbooks use."""
+    """Docstring lines (unindented) in one of the layouts teachers and textbooks use.
+
+    examples: (call, what the interactive interpreter prints for it), "" when it prints nothing (None).
+    The draws depend on the examples only through whether there are any, so a copy of `rng` taken before
+    the call lays out the same docstring again (see `_build`)."""
     layout = pick(rng, ("paper", "paper", "numpy", "google", "sphinx", "example", "google_example", "plain",
                         "paper_example"))
     lines = _wrap(summary)
@@ -144,8 +148,8 @@ def _docstring(rng, summary: str, params: list[tuple[str, str, str]], ret: tuple
     if layout.endswith("example") and examples:
         lines += [""] + (["Examples:"] if layout == "google_example" else ["Example:"] if layout == "paper_example"
                          else [])
-        for call, result in examples[: pick(rng, (1, 2, 2, 3))]:
-            lines += [f">>> {call}", result]
+        for call, printed in examples[: pick(rng, (1, 2, 2, 3))]:
+            lines += [f">>> {call}"] + ([printed] if printed else [])
     if pick(rng, (True, False, False)):  # teachers often open the docstring on its own line
         return [""] + lines
     return lines
@@ -169,6 +173,21 @@ def _check(text: str, expected: Any) -> str:
 def _showable(call: str, result: str) -> bool:
     """Whether a call and its result fit on a doctest line (short, no backslashes to escape)."""
     return len(call) + len(result) < 86 and "\\" not in call + result
+
+
+def _printed(value: Any) -> str:
+    """What the interactive interpreter (and so doctest) prints for `value`: its repr, nothing for None."""
+    return "" if value is None else repr(value)
+
+
+def _run_calls(source: str, entry: str, calls: Sequence[str]) -> list[Any]:
+    """The values `calls` return when evaluated, in order, after running `source`: the rendered solution,
+    not the reference, because a docstring example must show what the very body below it returns. The
+    bodies are this module's own standard-library code."""
+    namespace: dict[str, Any] = {"__name__": "__exercise__"}
+    # dont_inherit: this module's `from __future__ import annotations` must not leak into the exercise
+    exec(compile(source, f"<{entry}>", "exec", dont_inherit=True), namespace)
+    return [eval(call, namespace) for call in calls]
 
 
 def _build(rng, *, names: Sequence[str], params: list[P], returns: tuple[str, str], summaries: Sequence[str],
@@ -219,10 +238,15 @@ def _build(rng, *, names: Sequence[str], params: list[P], returns: tuple[str, st
         calls.append((text, ref(**copy.deepcopy(args))))
     if len(calls) < 4:
         raise ValueError(f"{entry}: {len(calls)} distinct test calls, want at least 4")
-    shown = [(c, repr(e)) for c, e in calls if _showable(c, repr(e))]
+    candidates = [(c, repr(e)) for c, e in calls if _showable(c, repr(e))]
     summary = fill(pick(rng, summaries))
     note = fill(pick(rng, notes)) if notes else ""
-    doc = _docstring(rng, summary, doc_params, (ret_ann, fill(returns[1])), shown, note)
+    ret_doc = (ret_ann, fill(returns[1]))
+    # The docstring is drawn before the body (so every seed keeps its exercise), but its examples must
+    # show what the drawn body returns: lay it out here only to advance rng, and again below, on a copy
+    # taken now, once the body's results are known.
+    layout_rng = copy.deepcopy(rng)
+    _docstring(rng, summary, doc_params, ret_doc, candidates, note)
 
     body = pick(rng, bodies)
     body = body if isinstance(body, Body) else Body(body)
@@ -232,8 +256,14 @@ def _build(rng, *, names: Sequence[str], params: list[P], returns: tuple[str, st
     head = "\n".join(imports) + "\n\n\n" if imports else ""
     helpers = fill(_code(body.helpers)) + "\n\n\n" if body.helpers else ""
     code = textwrap.indent(fill(_code(body.code)), "    ")
-    source = (f"{head}{helpers}def {entry}({', '.join(sig)}) -> {ret_ann}:\n"
-              f"{_doc_text(doc, '    ')}\n{code}\n")
+
+    def render(doc: list[str]) -> str:
+        return f"{head}{helpers}def {entry}({', '.join(sig)}) -> {ret_ann}:\n{_doc_text(doc, '    ')}\n{code}\n"
+
+    results = _run_calls(render([summary]), entry, [c for c, _ in candidates])
+    kept = [(c, v) for (c, _), v in zip(candidates, results) if _showable(c, repr(v))]
+    source = render(_docstring(layout_rng, summary, doc_params, ret_doc, [(c, _printed(v)) for c, v in kept], note))
+    shown = [(c, repr(v)) for c, v in kept]
     tests = "\n".join(_check(c, e) for c, e in calls) + "\n"
     first = summary.split(". ")[0].rstrip(".") + "."
     return Made(entry, source, tests, description or first, tuple(shown[:3]))
@@ -5187,11 +5217,15 @@ def _build_class(rng, *, names: Sequence[str], summaries: Sequence[str], params:
                  attrs: list[tuple[str, str, str]], bodies: Sequence[Body | str], script: list[str],
                  session: list[tuple[str, str | None]], notes: Sequence[str] = (),
                  local_names: dict[str, Sequence[str]] | None = None, consts: dict | None = None,
-                 header: str = "class $cls:", decorator: str = "", description: str = "") -> Made:
+                 header: str = "class $cls:", decorator: str = "", rule: str = "", description: str = "") -> Made:
     """Draw and render a class exercise. The body templates are the class members (indented one level
     by this function); `script` is the test code (templates: object and method names are drawn), whose
     expected values the family computed with its own model of the class; `session` is a short `>>>`
-    example for the docstring (a line and its printed result, or None for a statement)."""
+    example for the docstring (a line and its printed result, or None for a statement).
+    rule: what the tests hold the class to beyond the summaries, above all each exception they expect and
+    when it is raised ("`$remove` raises KeyError for a product not in the cart."). It always follows the
+    drawn summary, because the class docstring is all a student is shown (the method docstrings come
+    after it), while one of `notes` appears only on some draws."""
     used: set[str] = set()
     entry = _draw(rng, names, used)
     sub: dict[str, str] = {"cls": entry}
@@ -5203,7 +5237,8 @@ def _build_class(rng, *, names: Sequence[str], summaries: Sequence[str], params:
     def fill(text: str) -> str:
         return string.Template(text).substitute(sub)
 
-    doc = _class_docstring(rng, fill(pick(rng, summaries)), [(sub[p.key], p.type, fill(p.doc)) for p in params],
+    summary = fill(pick(rng, summaries)) + (" " + fill(rule) if rule else "")
+    doc = _class_docstring(rng, summary, [(sub[p.key], p.type, fill(p.doc)) for p in params],
                            [(fill(n), t, fill(d)) for n, t, d in attrs],
                            [(fill(line), None if r is None else fill(r)) for line, r in session],
                            fill(pick(rng, notes)) if notes else "")
@@ -5315,8 +5350,7 @@ def _bank_account(rng) -> Made:
     d1 = rng.randint(10, 90)
     return _build_class(
         rng, names=("BankAccount", "Account", "Wallet", "SavingsAccount", "PiggyBank", "CashBox"),
-        summaries=("A simple bank account. Deposits must be positive, and a withdrawal larger than the balance "
-                   f"{rule}.",
+        summaries=(f"A simple bank account; a withdrawal larger than the balance {rule}.",
                    f"An account holding a whole-number balance, changed only by deposits and withdrawals "
                    f"(an overdraft {rule}).",
                    f"Keep track of the money in an account; `$withdraw` {rule} when the balance is too low."),
@@ -5325,7 +5359,8 @@ def _bank_account(rng) -> Made:
         attrs=[("$balance", "int", "The current balance (read-only).")],
         bodies=(stored, history), script=script,
         session=[(f"$obj = $cls({d1})", None), ("$obj.$deposit(5)", str(d1 + 5)), ("$obj.$balance", str(d1 + 5))],
-        notes=("Amounts are whole numbers, e.g. cents.", "Non-positive amounts raise ValueError."),
+        notes=("Amounts are whole numbers, e.g. cents.", "An operation that fails leaves the balance unchanged."),
+        rule="`$deposit` and `$withdraw` raise ValueError for an amount that is not positive.",
         local_names={"obj": ("acct", "account", "wallet", "a"), "balance": ("balance", "funds", "total"),
                      "deposit": ("deposit", "put_in", "credit", "add_money"),
                      "withdraw": ("withdraw", "take_out", "debit", "spend"),
@@ -5427,6 +5462,7 @@ def _shopping_cart(rng) -> Made:
         bodies=(dict_body, list_body), script=script,
         session=[("$obj = $cls()", None), ("$obj.$add('tea', 4, 2)", None), ("$obj.$total()", "8")],
         notes=("Prices are whole currency units.", "Adding a product again increases its quantity."),
+        rule="`$remove` raises KeyError for a product that is not in the cart.",
         local_names={"obj": ("cart", "basket", "c", "order"), "lines": ("lines", "items", "contents"),
                      "add": ("add", "add_item", "put", "add_product"), "remove": ("remove", "remove_item", "drop"),
                      "count": ("count", "item_count", "units", "size"), "total": ("total", "total_price", "price_due"),
@@ -5523,8 +5559,7 @@ def _temperature(rng) -> Made:
     scale = "degrees Celsius" if unit == "celsius" else "kelvin"
     return _build_class(
         rng, names=("Temperature", "Thermometer", "TempReading", "HeatLevel", "Reading"),
-        summaries=(f"A temperature stored in {scale}, with a `fahrenheit` property that converts both ways. "
-                   f"Values below absolute zero ({floor} {scale}) raise ValueError.",
+        summaries=(f"A temperature stored in {scale}, with a `fahrenheit` property that converts both ways.",
                    f"Hold a temperature in {scale}; reading or assigning `fahrenheit` converts, and every assignment "
                    "is validated against absolute zero.",
                    f"A validated temperature value ({scale}) with a Fahrenheit view."),
@@ -5533,7 +5568,9 @@ def _temperature(rng) -> Made:
         bodies=(prop, check), script=script,
         session=[(f"$obj = $cls({100.0 if unit == 'celsius' else 373.15})", None),
                  ("round($obj.fahrenheit, 2)", "212.0")],
-        notes=("Only one unit is stored; the other is computed.", "Assignments are checked, not only the constructor."),
+        notes=("Only one unit is stored; the other is computed.", "A rejected value leaves the temperature unchanged."),
+        rule=f"A value below absolute zero ({floor} {scale}), whether given to the constructor or assigned to `$base` "
+             "or to `fahrenheit`, raises ValueError.",
         local_names={"obj": ("t", "temp", "sensor", "thermo"),
                      "base": (unit, unit[:3] if unit == "celsius" else "kelvin_value", f"degrees_{unit[0]}"),
                      "c": ("c", "in_celsius", "deg_c")},
@@ -5648,6 +5685,8 @@ def _bounded_dial(rng) -> Made:
         session=[(f"$obj = $cls({hi})", None), ("$obj.$up()", None), ("$obj.$level", str(hi))] if mode == "clamp"
         else [(f"$obj = $cls({lo})", None), ("$obj.$level", str(lo))],
         notes=("The constructor uses the same rule as assignments.", f"Each step changes the setting by {step}."),
+        rule="" if mode == "clamp" else ("A starting value outside the range and steps of `$up`/`$down` past a "
+                                         "limit raise ValueError too; a rejected value leaves the setting as it was."),
         local_names={"obj": ("dial", "knob", "d", "control"), "level": ("level", "setting", "position", "current"),
                      "value": ("value", "new", "amount")},
         consts=dict(zip(("up", "down", "low", "high", "step"), pick(rng, (
@@ -5860,7 +5899,9 @@ def _playlist(rng) -> Made:
         params=[], attrs=[],
         bodies=(body1, body2), script=script,
         session=[("$obj = $cls()", None), ("$obj.$add('intro')", "True"), ("len($obj)", "1")],
-        notes=("Removing a missing song raises ValueError.", "Indexing follows list rules, so -1 is the last song."),
+        notes=("Songs keep the order in which they were added.",
+               "Indexing follows list rules, so -1 is the last song."),
+        rule="`$remove` takes out the first copy of a song, and raises ValueError if the song is not in the playlist.",
         local_names={"obj": ("playlist", "songs", "pl", "queue"), "items": ("items", "tracks", "titles"),
                      "add": ("add", "append_song", "enqueue", "add_song"),
                      "remove": ("remove", "remove_song", "drop", "discard"),
@@ -5941,7 +5982,8 @@ def _money(rng) -> Made:
         attrs=[("$cents", "int", "The amount in cents.")],
         bodies=(body1, body2), script=script,
         session=[("str($cls(305))", _lit(show(305))), ("$cls(100) < $cls(250)", "True")],
-        notes=("Cents avoid floating-point rounding errors.", "Negative amounts raise ValueError."),
+        notes=("Cents avoid floating-point rounding errors.", "Two amounts are equal when they hold the same cents."),
+        rule="A negative number of cents raises ValueError.",
         local_names={"x": ("x", "price", "first", "m1"), "y": ("y", "tip", "second", "m2"),
                      "other": ("other", "rhs", "that"), "units": ("units", "whole", "major"),
                      "rest": ("rest", "cents_part", "minor")},
@@ -6205,10 +6247,8 @@ def _product_record(rng) -> Made:
             return $total'''), imports)
     return _build_class(
         rng, names=("Product", "StockItem", "InventoryItem", "Article", "Good"),
-        summaries=("A product in stock: a name, a unit price, a quantity and a list of tags." +
-                   (" Records are immutable; restocking returns a new record." if frozen else ""),
-                   "A dataclass describing an item of inventory with its price, quantity and tags." +
-                   (" It is frozen." if frozen else ""),
+        summaries=("A product in stock: a name, a unit price, a quantity and a list of tags.",
+                   "A dataclass describing an item of inventory with its price, quantity and tags.",
                    "Stock record for one product, with its total value and a restock method."),
         params=[P("name", ("name", "title", "label"), "str", "What the product is called."),
                 P("price", ("price", "unit_price", "cost"), "int", "The price of one unit."),
@@ -6217,8 +6257,11 @@ def _product_record(rng) -> Made:
         attrs=[("$tags", "list[str]", "Free-form labels; each record has its own list.")],
         bodies=(body1, body2), script=script, decorator=deco,
         session=[(f"$cls({name!r}, {price}, 2).$value()", str(price * 2))],
-        notes=("A negative restock raises ValueError.",
+        notes=("The stock value is the unit price times the quantity.",
                "The dataclass decorator writes __init__, __repr__ and __eq__."),
+        rule=("The record is frozen: assigning to a field raises AttributeError (dataclasses.FrozenInstanceError), "
+              "so `$restock` returns a new record with the added units. " if frozen else
+              "`$restock` adds units to this record's stock. ") + "It raises ValueError for a negative count.",
         local_names={"obj": ("item", "p", "product", "rec"), "more": ("more", "restocked", "updated"),
                      "value": ("stock_value", "total_value", "worth"), "restock": ("restock", "add_stock", "receive"),
                      "count": ("count", "units", "amount"), "tags": ("tags", "labels", "categories"),
@@ -6320,7 +6363,11 @@ def _gradebook(rng) -> Made:
         bodies=(body1, body2), script=script,
         session=[("$obj = $cls()", None), ("$obj.$add('ada', 90)", None), ("$obj.$add('ada', 75)", None),
                  ("$obj.$average('ada')", repr(82.5))],
-        notes=("An unknown student raises KeyError.", "Marks outside 0..100 raise ValueError."),
+        notes=("`$names` lists the students in alphabetical order.",
+               "`$best` is the student with the highest unrounded average (ties: the alphabetically first name), "
+               "None when there are no marks."),
+        rule="`$add` raises ValueError for a mark outside 0..100, and `$average` raises KeyError for a student "
+             "without marks.",
         local_names={"obj": ("book", "gb", "records", "sheet"), "marks": ("marks", "grades", "scores"),
                      "add": ("add", "add_mark", "record", "add_grade"), "names": ("names", "students", "roster"),
                      "average": ("average", "mean_of", "average_for"), "best": ("best", "top_student", "leader"),

@@ -105,7 +105,11 @@ def _wrap(text: str, width: int = 92) -> list[str]:
 
 def _docstring(rng, summary: str, params: list[tuple[str, str, str]], ret: tuple[str, str],
                examples: list[tuple[str, str]], note: str) -> list[str]:
-    """Docstring lines (unindented) in one of the layouts teachers and textbooks use."""
+    """Docstring lines (unindented) in one of the layouts teachers and textbooks use.
+
+    examples: (call, what the interactive interpreter prints for it), "" when it prints nothing (None).
+    The draws depend on the examples only through whether there are any, so a copy of `rng` taken before
+    the call lays out the same docstring again (see `_build`)."""
     layout = pick(rng, ("paper", "paper", "numpy", "google", "sphinx", "example", "google_example", "plain",
                         "paper_example", "numpy_example"))
     lines = _wrap(summary)
@@ -134,8 +138,8 @@ def _docstring(rng, summary: str, params: list[tuple[str, str, str]], ret: tuple
         heading = {"google_example": ["Examples:"], "paper_example": ["Example:"],
                    "numpy_example": ["Examples", "--------"]}.get(layout, [])
         lines += [""] + heading
-        for call, result in examples[: pick(rng, (1, 2, 2, 3))]:
-            lines += [f">>> {call}", result]
+        for call, printed in examples[: pick(rng, (1, 2, 2, 3))]:
+            lines += [f">>> {call}"] + ([printed] if printed else [])
     if pick(rng, (True, False, False)):  # teachers often open the docstring on its own line
         return [""] + lines
     return lines
@@ -153,6 +157,21 @@ def _check(text: str, expected: Any) -> str:
 def _showable(call: str, result: str) -> bool:
     """Whether a call and its result fit on a doctest line (short, no backslashes to escape)."""
     return len(call) + len(result) < 86 and "\\" not in call + result
+
+
+def _printed(value: Any) -> str:
+    """What the interactive interpreter (and so doctest) prints for `value`: its repr, nothing for None."""
+    return "" if value is None else repr(value)
+
+
+def _run_calls(source: str, entry: str, calls: Sequence[str]) -> list[Any]:
+    """The values `calls` return when evaluated, in order, after running `source`: the rendered solution,
+    not the reference, because a docstring example must show what the very body below it returns (an int
+    mean where the reference gives a float, say). The bodies are this module's own standard-library code."""
+    namespace: dict[str, Any] = {"__name__": "__exercise__"}
+    # dont_inherit: this module's `from __future__ import annotations` must not leak into the exercise
+    exec(compile(source, f"<{entry}>", "exec", dont_inherit=True), namespace)
+    return [eval(call, namespace) for call in calls]
 
 
 def _build(rng, *, names: Sequence[str], params: list[P], returns: tuple[str, str], summaries: Sequence[str],
@@ -204,12 +223,17 @@ def _build(rng, *, names: Sequence[str], params: list[P], returns: tuple[str, st
         calls.append((text, ref(**copy.deepcopy(args))))
     if len(calls) < 4:
         raise ValueError(f"{entry}: {len(calls)} distinct test calls, want at least 4")
-    shown = [(c, repr(e)) for c, e in calls if _showable(c, repr(e))]
+    candidates = [(c, repr(e)) for c, e in calls if _showable(c, repr(e))]
     summary = fill(pick(rng, summaries))
     if rule:
         summary += " " + fill(rule)
     note = fill(pick(rng, notes)) if notes else ""
-    doc = _docstring(rng, summary, doc_params, (ret_ann, fill(returns[1])), shown, note)
+    ret_doc = (ret_ann, fill(returns[1]))
+    # The docstring is drawn before the body (so every seed keeps its exercise), but its examples must
+    # show what the drawn body returns: lay it out here only to advance rng, and again below, on a copy
+    # taken now, once the body's results are known.
+    layout_rng = copy.deepcopy(rng)
+    _docstring(rng, summary, doc_params, ret_doc, candidates, note)
 
     body = pick(rng, bodies)
     body = body if isinstance(body, Body) else Body(body)
@@ -225,9 +249,16 @@ def _build(rng, *, names: Sequence[str], params: list[P], returns: tuple[str, st
         imports.add(f"from typing import {', '.join(sorted(typing_names))}")
     imports = sorted(imports, key=lambda line: (line.split()[1], line))  # by module, as isort orders them
     head = "\n".join(imports) + "\n\n\n" if imports else ""
-    doc_text = doc[0] + "".join("\n" + ("    " + s).rstrip() for s in doc[1:])
     code = textwrap.indent(fill(_code(body.code)), "    ")
-    source = f'{head}{helpers}def {entry}({", ".join(sig)}) -> {ret_ann}:\n    """{doc_text}\n    """\n{code}\n'
+
+    def render(doc: list[str]) -> str:
+        doc_text = doc[0] + "".join("\n" + ("    " + s).rstrip() for s in doc[1:])
+        return f'{head}{helpers}def {entry}({", ".join(sig)}) -> {ret_ann}:\n    """{doc_text}\n    """\n{code}\n'
+
+    results = _run_calls(render([summary]), entry, [c for c, _ in candidates])
+    kept = [(c, v) for (c, _), v in zip(candidates, results) if _showable(c, repr(v))]
+    source = render(_docstring(layout_rng, summary, doc_params, ret_doc, [(c, _printed(v)) for c, v in kept], note))
+    shown = [(c, repr(v)) for c, v in kept]
     tests = "\n".join(_check(c, e) for c, e in calls) + "\n"
     first = summary.split(". ")[0].rstrip(".") + "."
     return Made(entry, source, tests, description or first, tuple(shown[:3]))

@@ -118,7 +118,11 @@ def _wrap(text: str, width: int = 92) -> list[str]:
 
 def _docstring(rng, summary: str, params: list[tuple[str, str, str]], ret: tuple[str, str],
                examples: list[tuple[str, str]], note: str) -> list[str]:
-    """Docstring lines (unindented) in one of the layouts teachers and textbooks use."""
+    """Docstring lines (unindented) in one of the layouts teachers and textbooks use.
+
+    examples: (call, what the interactive interpreter prints for it), "" when it prints nothing (None).
+    The draws depend on the examples only through whether there are any, so a copy of `rng` taken before
+    the call lays out the same docstring again (see `_build`)."""
     layout = pick(rng, ("numpy", "google", "sphinx", "paper", "example", "google_example", "plain", "numpy_example"))
     lines = _wrap(summary)
     if note and pick(rng, (True, False)):
@@ -145,8 +149,8 @@ def _docstring(rng, summary: str, params: list[tuple[str, str, str]], ret: tuple
     if layout.endswith("example") and examples:
         lines += [""] + {"example": [], "google_example": ["Examples:"],
                          "numpy_example": ["Examples", "--------"]}[layout]
-        for call, result in examples[: pick(rng, (1, 2, 2))]:
-            lines += [f">>> {call}", result]
+        for call, printed in examples[: pick(rng, (1, 2, 2))]:
+            lines += [f">>> {call}"] + ([printed] if printed else [])
     if pick(rng, (True, False, False)):  # phi-1's teachers often open the docstring on its own line
         return [""] + lines
     return lines
@@ -193,11 +197,15 @@ def _build(rng, *, names: Sequence[str], params: list[P], returns: tuple[str, st
         calls.append(_Call(text, ref(**copy.deepcopy(args)), args))
     if len(calls) < 4:
         raise ValueError(f"{entry}: {len(calls)} test calls, want at least 4")
-    shown = [(c.text, repr(c.expected)) for c in calls
-             if len(c.text) + len(repr(c.expected)) < 84 and "\\" not in c.text + repr(c.expected)]
+    candidates = [(c.text, repr(c.expected)) for c in calls if _showable(c.text, repr(c.expected))]
     summary = fill(pick(rng, summaries))
     note = fill(pick(rng, notes)) if notes else ""
-    doc = _docstring(rng, summary, doc_params, (ret_ann, fill(returns[1])), shown, note)
+    ret_doc = (ret_ann, fill(returns[1]))
+    # The docstring is drawn before the body (so every seed keeps its exercise), but its examples must
+    # show what the drawn body returns: lay it out here only to advance rng, and again below, on a copy
+    # taken now, once the body's results are known.
+    layout_rng = copy.deepcopy(rng)
+    _docstring(rng, summary, doc_params, ret_doc, candidates, note)
 
     body = pick(rng, bodies)
     body = body if isinstance(body, Body) else Body(body)
@@ -218,13 +226,39 @@ def _build(rng, *, names: Sequence[str], params: list[P], returns: tuple[str, st
             helpers = re.sub(r"\b(list|dict|tuple|set)\[", lambda m: _annotation(m.group(0), True, typing_names),
                              helpers)
         helpers += "\n\n\n"
-    doc_text = doc[0] + "".join("\n" + ("    " + s).rstrip() for s in doc[1:])
     code = textwrap.indent(fill(textwrap.dedent(body.code).strip("\n")), "    ")
-    source = (f"{head}{helpers}def {entry}({', '.join(sig)}) -> {ret_ann}:\n"
-              f'    """{doc_text}\n    """\n{code}\n')
+
+    def render(doc: list[str]) -> str:
+        doc_text = doc[0] + "".join("\n" + ("    " + s).rstrip() for s in doc[1:])
+        return f'{head}{helpers}def {entry}({", ".join(sig)}) -> {ret_ann}:\n    """{doc_text}\n    """\n{code}\n'
+
+    results = _run_calls(render([summary]), entry, [c for c, _ in candidates])
+    kept = [(c, v) for (c, _), v in zip(candidates, results) if _showable(c, repr(v))]
+    source = render(_docstring(layout_rng, summary, doc_params, ret_doc, [(c, _printed(v)) for c, v in kept], note))
+    shown = [(c, repr(v)) for c, v in kept]
     tests = "\n".join(_assert(c) for c in calls) + "\n"
     first = summary.split(". ")[0].rstrip(".") + "."
     return Made(entry, source, tests, description or first, tuple(shown[:3]))
+
+
+def _showable(call: str, result: str) -> bool:
+    """Whether a call and its result fit on a doctest line (short, no backslashes to escape)."""
+    return len(call) + len(result) < 84 and "\\" not in call + result
+
+
+def _printed(value: Any) -> str:
+    """What the interactive interpreter (and so doctest) prints for `value`: its repr, nothing for None."""
+    return "" if value is None else repr(value)
+
+
+def _run_calls(source: str, entry: str, calls: Sequence[str]) -> list[Any]:
+    """The values `calls` return when evaluated, in order, after running `source`: the rendered solution,
+    not the reference, because a docstring example must show what the very body below it returns. The
+    bodies are this module's own standard-library code."""
+    namespace: dict[str, Any] = {"__name__": "__exercise__"}
+    # dont_inherit: this module's `from __future__ import annotations` must not leak into the exercise
+    exec(compile(source, f"<{entry}>", "exec", dont_inherit=True), namespace)
+    return [eval(call, namespace) for call in calls]
 
 
 def _dedent(text: str) -> str:
