@@ -97,7 +97,10 @@ class OfflineTeacher:
         if spec.get("kind") == "textbook":
             from textbooks.synth.offline.lessons import lesson
 
-            out = lesson(spec, self.families, self.vocab)
+            try:
+                out = lesson(spec, self.families, self.vocab)
+            except Exception as e:  # as for exercises: one lost item, counted, never a crashed run
+                return Answer(None, f"lesson for {spec.get('topic')} could not be written: {type(e).__name__}: {e}"[:500])
             return Answer(out.text, meta={"families": list(out.families)})
         if "mined" in spec:
             from textbooks.synth.offline.mine import mined_answer
@@ -105,7 +108,10 @@ class OfflineTeacher:
             m = self.mined[spec["mined"]]
             return Answer(mined_answer(m), meta={"entry_point": m.entry_point})
         fam = self.families[spec["family"]]
-        made = fam.make(random.Random(f"{job.seed}:{job.id}"))
+        try:
+            made = fam.make(random.Random(f"{job.seed}:{job.id}"))
+        except Exception as e:  # a family's bug must cost one item (counted as `no answer`), not the run
+            return Answer(None, f"family {fam.name} could not make an exercise: {type(e).__name__}: {e}"[:500])
         # the entry point is named to the parser, as a requested name is: a family whose tests use two classes
         # (a base and a subclass) is otherwise ambiguous
         return Answer(render_answer(made), meta={"entry_point": made.entry_point})
