@@ -326,8 +326,10 @@ def synthesize(kind: str, *, teacher, config: SynthConfig, out_dir: Path, n: int
     }
     _write_outputs(out_dir, kind, kept, dropped, stats)
     log(f"textbooks synth {kind}: {stopped} -> {out_dir / (kind + '.jsonl')}; dropped {stats['dropped_total']} "
-        f"({', '.join(f'{k} {v}' for k, v in stats['dropped'].items()) or 'none'}); {requests} requests, "
-        f"{total:.1f} s")
+        f"({', '.join(f'{k} {v}' for k, v in stats['dropped'].items()) or 'none'}); {requests} requests"
+        + (f", {stats['tokens']['prompt']} prompt + {stats['tokens']['completion']} completion tokens"
+           if stats["tokens"]["prompt"] or stats["tokens"]["completion"] else "")
+        + (f", cost {stats['cost']:.4f}" if stats.get("cost") is not None else "") + f", {total:.1f} s")
     return stats
 
 
