@@ -254,3 +254,24 @@ def test_the_docstring_example_is_what_check_outputs_takes(tmp_path):
     with guard.atomic_dir(out) as tmp:
         guard.write_marker(tmp, "stats.json", command="data filter")
     assert o.state == "new" and json.loads((out / "stats.json").read_text()) == {"command": "data filter"}
+
+
+def test_a_crash_report_never_follows_a_planted_symlink(tmp_path, monkeypatch):
+    import time as _time
+
+    from textbooks import guard
+
+    victim = tmp_path / "victim.txt"
+    victim.write_text("keep me")
+    crash_dir = tmp_path / "crash"
+    crash_dir.mkdir()
+    now = _time.time()
+    for dt in range(-1, 4):  # the report's name is predictable: textbooks-crash-<time>-<pid>.txt
+        stamp = _time.strftime("%Y%m%d-%H%M%S", _time.localtime(now + dt))
+        (crash_dir / f"textbooks-crash-{stamp}-{os.getpid()}.txt").symlink_to(victim)
+    monkeypatch.setenv("TEXTBOOKS_CRASH_DIR", str(crash_dir))
+    path = guard.write_crash_report("textbooks x", ["x"], RuntimeError("boom"))
+    assert victim.read_text() == "keep me"
+    assert path is None or (path.parent != crash_dir and "boom" in path.read_text())
+    if path is not None:
+        path.unlink()

@@ -673,7 +673,11 @@ def write_crash_report(command: str, argv: Sequence[str], e: BaseException) -> P
             continue
         path = Path(directory) / name
         try:
-            path.write_text(text, encoding="utf-8")
+            # A new file only, never through a symlink: the name is predictable and /tmp is shared, so another
+            # user could have planted a link there to make this run overwrite a file of theirs choosing.
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0), 0o600)
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                f.write(text)
             return path
         except OSError:
             continue

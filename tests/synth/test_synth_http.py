@@ -32,6 +32,11 @@ KINDS = {
     "prints_passed": "tests fail",
     "writes_outside": "unsafe code",  # open(): refused before it runs (and the sandbox would stop the write)
     "forged_equal": "not isolatable",  # an always-equal object: isolation refuses to compare it
+    "future_forged_equal": "not isolatable",  # the same behind `from __future__ import annotations`
+    "frame_walk": "unsafe code",  # getattr(frame, "f_back") to find the harness's verdict
+    "module_via_module": "unsafe code",  # random._os.system(...): os without importing it
+    "rebinds_function": "trivial tests",  # the tests replace the solution with their own lambda
+    "not_none_tests": "trivial tests",  # asserts that any returned object satisfies
     "no_code": "no code block",
     "trivial": "trivial tests",
 }
@@ -73,6 +78,18 @@ def answer_for(prompt: str, body=None) -> str:
         solution = (f"class _Any:\n    def __eq__(self, other):\n        return True\n\n\n"
                     f"def {fn}(xs: list) -> int:\n    \"\"\"Return the sum of the squares of xs (0 when empty).\"\"\"\n"
                     f"    return _Any()\n")
+    elif kind == "future_forged_equal":
+        solution = ("from __future__ import annotations\n\nclass _Any:\n    def __eq__(self, other):\n        return True\n\n\n"
+                    f"def {fn}(xs: list) -> int:\n    \"\"\"Return the sum of the squares of xs (0 when empty).\"\"\"\n"
+                    f"    return _Any()\n")
+    elif kind == "frame_walk":
+        solution = solution.replace("    return sum", "    import sys\n    f = getattr(sys, '_getframe')(0)\n    return sum")
+    elif kind == "module_via_module":
+        solution = "import random\n\n" + solution.replace("    return sum", "    random._os.getpid()\n    return sum")
+    elif kind == "rebinds_function":
+        tests = f"{fn} = lambda xs: sum(x * x for x in xs)\n" + tests
+    elif kind == "not_none_tests":
+        tests = f"assert {fn}([1, 2]) is not None\nassert {fn}([]) is not None\n"
     elif kind == "prints_passed":
         solution = solution.replace("    return sum", "    print('passed')\n    return 1 + sum")
     elif kind == "writes_outside":
@@ -110,7 +127,7 @@ def read(path):
 
 def test_answers_are_kept_or_dropped_with_the_right_reason(tmp_path):
     with FaultServer(respond=answer_for, plan=faults_for, retry_after="0") as server:
-        proc = run_cli(base_args(server.url, tmp_path / "out", n=80, max_requests=100), timeout=600)
+        proc = run_cli(base_args(server.url, tmp_path / "out", n=100, max_requests=125), timeout=600)
         prompts_seen = {p for _, p in server.arrivals}
         reasks = [b for b in server.bodies if "I could not use that answer" in b["messages"][-1]["content"]]
     assert proc.returncode in (0, 1), proc.stderr
@@ -119,7 +136,7 @@ def test_answers_are_kept_or_dropped_with_the_right_reason(tmp_path):
     stats = json.loads((tmp_path / "out" / "stats.json").read_text())
     jobs = len(kept) + len(dropped)
     dropped = [d for d in dropped if d["reason"] != "surplus"]  # kept past --n: counted, not failures
-    assert jobs >= 80 and stats["requests"] <= 100 and stats["requests"] == jobs + len({json.dumps(b["messages"]) for b in reasks})
+    assert jobs >= 100 and stats["requests"] <= 125 and stats["requests"] == jobs + len({json.dumps(b["messages"]) for b in reasks})
     assert reasks and all(len(b["messages"]) == 3 for b in reasks)  # the bad answer and the reminder stay in the chat
     seen_kinds = set()
     for r in kept:

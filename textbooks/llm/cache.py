@@ -107,7 +107,7 @@ class ResultCache:
             self.db.executemany(
                 "INSERT OR IGNORE INTO samples (key, text, finish_reason, prompt_tokens, completion_tokens, request, created, "
                 "prompt_tokens_dropped) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                [(k, s.text, s.finish_reason, int(s.prompt_tokens), int(s.completion_tokens), req, now,
+                [(k, _valid_text(s.text), s.finish_reason, int(s.prompt_tokens), int(s.completion_tokens), req, now,
                   None if s.prompt_tokens_dropped is None else int(s.prompt_tokens_dropped)) for k, req, s in rows],
             )
             self.db.execute("COMMIT")
@@ -117,6 +117,16 @@ class ResultCache:
 
     def __len__(self) -> int:
         return self.db.execute("SELECT COUNT(*) FROM samples").fetchone()[0]
+
+
+def _valid_text(text: str) -> str:
+    """`text` as valid Unicode: a server's JSON may carry a lone surrogate ("\\ud800"), which no UTF-8 store
+    can hold; it becomes U+FFFD (as a UTF-8 decoder shows broken bytes) instead of failing the whole batch."""
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
 
     def close(self) -> None:
         self.db.close()

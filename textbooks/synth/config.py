@@ -63,8 +63,8 @@ class VerifySection:
       plain-data calls, so no in-process trick in a teacher's code can forge a pass; tests that need objects
       across the call (a class exercise) get `IsolationError` there and are rerun in the "default" mode
       (solution and tests in one sandboxed process, the verdict still the harness's own); counted.
-    check_trivial_tests: also run the tests against the prompt alone (signature + docstring, no body): tests
-      that pass then test nothing, and the exercise is dropped (`trivial tests`).
+    check_trivial_tests: also run the tests against the prompt alone (signature + docstring, no body) and with
+      a body returning a fresh object(): tests that pass then test nothing (`trivial tests`).
     min_asserts: fewer asserts calling the function -> `no tests`.
     """
 
@@ -75,6 +75,7 @@ class VerifySection:
     isolation: Literal["auto", "bwrap", "process"] = "auto"
     check_trivial_tests: bool = True
     min_asserts: int = 2
+    runs: int = 2  # every passing item runs again (runs - 1 times): one that fails then is `flaky` (random, clock)
     # Modules a solution, its tests or a textbook snippet may import; anything else is dropped as `unsafe code`
     # before it runs. The sandbox contains what runs there, but kept code is also run by people and trainers
     # outside it, and phi-1's exercises use almost only these (model card: 99.8% typing, math, random,
@@ -85,8 +86,8 @@ class VerifySection:
         "copy", "abc", "numbers", "textwrap", "unicodedata", "array", "json", "time", "__future__"])
     # Builtins no kept code may call: they reach files, processes or the interpreter's own machinery.
     forbidden_names: list[str] = field(default_factory=lambda: [
-        "open", "exec", "eval", "compile", "__import__", "input", "breakpoint", "globals", "exit", "quit",
-        "__builtins__", "__loader__", "__spec__"])
+        "open", "exec", "eval", "compile", "__import__", "input", "breakpoint", "globals", "locals", "vars",
+        "getattr", "setattr", "delattr", "exit", "quit", "__builtins__", "__loader__", "__spec__"])
 
     def __post_init__(self):
         if not 0 < self.timeout <= 600:
@@ -97,6 +98,8 @@ class VerifySection:
             raise ValueError(f"verify.workers must be >= 1, got {self.workers}")
         if self.min_asserts < 1:
             raise ValueError(f"verify.min_asserts must be >= 1, got {self.min_asserts}")
+        if not 1 <= self.runs <= 10:
+            raise ValueError(f"verify.runs must be in 1..10, got {self.runs}")
 
 
 @dataclass

@@ -45,7 +45,8 @@ DROP_REASONS = {
     "timeout": "the tests did not finish within verify.timeout",
     "out of memory": "the program ran out of its memory limit",
     "exited early": "the program ended (os._exit, sys.exit) before the tests finished",
-    "trivial tests": "the tests also pass with the body removed: they test nothing",
+    "trivial tests": "the tests also pass with the body removed (or returning object()), or rebind the function",
+    "flaky": "passed once, then failed when run again (verify.runs): randomness or the clock",
     "not isolatable": "the solution returns what plain data cannot carry (an object, e.g. an always-equal one)",
     "unsafe code": "imports or builtins outside verify.allowed_imports / forbidden_names, or escape attributes",
     "surplus": "kept past --n in the last round (not written to the output; a run with a larger --n keeps it)",
@@ -265,6 +266,9 @@ def parse_exercise(answer: str | None, requested_name: str | None = None, *, min
                         f"the defined {sorted(defs)}" + (f"; {requested_name!r} was asked for" if requested_name else ""))
         entry = tested[0]
     node = defs[entry]
+    rebinds = _binds(ast.parse(tests_source), entry)
+    if rebinds:
+        return Drop("trivial tests", f"the tests {rebinds} {entry}, so they do not test the solution")
     if style == "asserts":
         n_asserts = sum(1 for s in ast.parse(tests_source).body for a in ast.walk(s)
                         if isinstance(a, ast.Assert) and entry in _called_names(a))
@@ -287,6 +291,20 @@ def parse_exercise(answer: str | None, requested_name: str | None = None, *, min
     if lines[doc.end_lineno - 1].rstrip()[-3:] not in ('"""', "'''") and not lines[doc.end_lineno - 1].rstrip().endswith(("'", '"')):
         return Drop("syntax error", "code after the docstring on the same line")  # cannot split prompt from body
     return Exercise(entry, prompt, completion, tests_source, style, requested_name, variants)
+
+
+def _binds(tree: ast.AST, name: str) -> str | None:
+    """How the tests rebind `name` (assign, def, import, for, with, global...), or None."""
+    for n in ast.walk(tree):
+        if isinstance(n, ast.Name) and n.id == name and isinstance(n.ctx, (ast.Store, ast.Del)):
+            return "assign to"
+        if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and n.name == name:
+            return "redefine"
+        if isinstance(n, (ast.Import, ast.ImportFrom)) and any((a.asname or a.name).split(".")[0] == name for a in n.names):
+            return "import over"
+        if isinstance(n, (ast.Global, ast.Nonlocal)) and name in n.names:
+            return "declare global"
+    return None
 
 
 def _count_asserts(source: str) -> int:

@@ -352,9 +352,14 @@ def _render(template: str, spec: dict, vocab) -> str:
 
 
 def _parse(kind: str, text: str, spec: dict, config: SynthConfig, entry_point: str | None = None):
-    if kind == "exercises":
-        return parse_exercise(text, entry_point or spec.get("function_name"), min_asserts=config.verify.min_asserts)
-    return parse_textbook(text, min_words=config.textbooks.min_words, min_code_blocks=config.textbooks.min_code_blocks)
+    try:
+        if kind == "exercises":
+            return parse_exercise(text, entry_point or spec.get("function_name"), min_asserts=config.verify.min_asserts)
+        return parse_textbook(text, min_words=config.textbooks.min_words, min_code_blocks=config.textbooks.min_code_blocks)
+    except (RecursionError, MemoryError, ValueError, SyntaxError) as e:
+        # One pathological answer (thousands of nested operators reach ast.unparse's recursion limit) costs that
+        # answer: it is cached, so letting it raise would crash every relaunch at the same point.
+        return Drop("syntax error", f"the parser gave up: {type(e).__name__}: {str(e)[:200]}")
 
 
 def _apply_block_policy(book: Textbook, verdicts, policy: str):

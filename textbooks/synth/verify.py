@@ -6,8 +6,9 @@ assert is the harness's final statement), one whose tests define `check(candidat
 task (prompt + completion + tests + `check(entry_point)`). The verdict mode is `verify.verdict`:
 "isolated" (the solution in its own process, only plain data crosses: nothing in the solution can forge a
 pass), except for items it cannot run that way, decided from the code before running, which run in the
-default mode: tests that use a class of the solution (they hold its objects) and a `from __future__` import
-(it cannot follow the tester's code). An isolated verdict of `IsolationError` (the solution returned an
+default mode: tests that use a class of the solution (they hold its objects). `from __future__ import
+annotations` is removed for the run (it cannot follow the tester's code; without it annotations are
+evaluated, which can make an item fail, never pass); other __future__ imports are `not isolatable`. An isolated verdict of `IsolationError` (the solution returned an
 object, e.g. an always-equal one) is dropped as `not isolatable`, never retried in the default mode.
 
 Before anything runs, code outside `verify.allowed_imports` / using `verify.forbidden_names` or an escape
@@ -26,6 +27,8 @@ block: blocks 1..k), so a failing block is known exactly; a block "passes" when 
 from __future__ import annotations
 
 import ast
+import functools
+import re
 from dataclasses import dataclass
 
 from textbooks.synth.config import VerifySection
@@ -65,7 +68,29 @@ def _statements(source: str) -> tuple[str, ...]:
 # classic ways out of a restricted namespace. No exercise or lesson needs them.
 ESCAPE_ATTRIBUTES = frozenset({"__globals__", "__code__", "__subclasses__", "__builtins__", "__bases__", "__mro__",
                                "__getattribute__", "__closure__", "__func__", "__self__", "__dict__", "f_globals",
-                               "f_locals", "f_back", "f_builtins", "gi_frame", "cr_frame", "tb_frame", "tb_next"})
+                               "f_locals", "f_back", "f_builtins", "f_code", "gi_frame", "cr_frame", "ag_frame",
+                               "tb_frame", "tb_next", "__traceback__", "attrgetter", "methodcaller", "_getframe"})
+
+
+@functools.lru_cache(maxsize=8)
+def _module_attributes(allowed: frozenset) -> frozenset:
+    """Attribute names by which an allowed module reaches a module that is not allowed (`typing.sys`,
+    `random._os`): the static check refuses them wherever they appear, since an alias (`t = typing; t.sys`)
+    cannot be followed statically."""
+    import importlib
+    import types
+
+    names = set()
+    for mod_name in allowed:
+        try:
+            mod = importlib.import_module(mod_name)
+        except ImportError:
+            continue
+        for attr in dir(mod):
+            value = getattr(mod, attr, None)
+            if isinstance(value, types.ModuleType) and value.__name__.split(".")[0] not in allowed:
+                names.add(attr)
+    return frozenset(names)
 
 
 def unsafe_code(source: str, allowed_imports, forbidden_names) -> str | None:
@@ -73,10 +98,13 @@ def unsafe_code(source: str, allowed_imports, forbidden_names) -> str | None:
     escape attribute), or None. Checked before anything runs: the sandbox contains code while we verify it,
     but kept exercises and lessons are later run by people and trainers outside any sandbox."""
     allowed, forbidden = set(allowed_imports), set(forbidden_names)
+    via_modules = _module_attributes(frozenset(allowed))
     try:
         tree = ast.parse(source)
     except (SyntaxError, RecursionError, MemoryError, ValueError):
         return None  # not ours to judge: the run reports the syntax error
+    except Exception:  # noqa: BLE001 - whatever else the parser raises, such code is not kept
+        return "the code could not be analysed"
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             for alias in node.names:
@@ -87,8 +115,16 @@ def unsafe_code(source: str, allowed_imports, forbidden_names) -> str | None:
                 return f"imports from {'.' * node.level}{node.module or ''} (verify.allowed_imports)"
         elif isinstance(node, ast.Name) and node.id in forbidden:
             return f"uses {node.id} (verify.forbidden_names)"
-        elif isinstance(node, ast.Attribute) and node.attr in ESCAPE_ATTRIBUTES:
+        elif isinstance(node, ast.Attribute) and (node.attr in ESCAPE_ATTRIBUTES or node.attr in via_modules):
             return f"uses .{node.attr}"
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str):
+            # the same names as strings (for getattr-like access the names above do not cover) and format
+            # strings that look attributes up ("{0.__globals__}")
+            word = node.value.strip()
+            if word in ESCAPE_ATTRIBUTES or word in via_modules or word in forbidden:
+                return f"names {word!r} in a string"
+            if "{" in node.value and re.search(r"\{[^{}]*\.(_|f_|tb_|gi_)", node.value):
+                return "a format string that looks up attributes"
     return None
 
 
@@ -100,6 +136,21 @@ def _tests_hold_objects(ex: Exercise) -> bool:
         return False
     used = {n.id for n in ast.walk(ast.parse(ex.tests)) if isinstance(n, ast.Name)}
     return bool(classes & used)
+
+
+def _without_future_annotations(ex: Exercise) -> Exercise | None:
+    """The exercise without `from __future__ import annotations` (the tester's code must come first in an
+    isolated program, and a __future__ import cannot follow it); None when it has other __future__ imports."""
+    tree = ast.parse(ex.prompt + ex.completion)
+    futures = [n for n in tree.body if isinstance(n, ast.ImportFrom) and n.module == "__future__"]
+    if any(a.name != "annotations" for n in futures for a in n.names) or _has_future_import(ex.tests):
+        return None
+    lines = ex.prompt.splitlines(keepends=True)
+    drop = {n.lineno - 1 for n in futures if n.lineno == n.end_lineno}
+    if len(drop) != len(futures) or any(i >= len(lines) for i in drop):
+        return None
+    prompt = "".join("\n" if i in drop else line for i, line in enumerate(lines))  # line numbers unchanged
+    return Exercise(ex.entry_point, prompt, ex.completion, ex.tests, ex.tests_style, ex.requested_name, ex.variants)
 
 
 def _has_future_import(source: str) -> bool:
@@ -150,10 +201,20 @@ class Verifier:
                 verdicts[i] = Verdict(False, "unsafe code", why, "")
         todo = [i for i in range(len(items)) if verdicts[i] is None]
         want_isolated = c.verdict == "isolated"
-        direct = {i for i in todo if want_isolated and (_has_future_import(items[i][1].solution)
-                                                          or _tests_hold_objects(items[i][1]))}
+        runnable = dict(items)
+        if want_isolated:
+            for i in todo:
+                item_id, ex = items[i]
+                if _has_future_import(ex.solution):
+                    stripped = _without_future_annotations(ex)
+                    if stripped is None:
+                        verdicts[i] = Verdict(False, "not isolatable", "a __future__ import other than annotations", "")
+                    else:  # verified without it: annotations evaluated eagerly can only make it fail, never pass
+                        runnable[item_id] = stripped
+            todo = [i for i in todo if verdicts[i] is None]
+        direct = {i for i in todo if want_isolated and _tests_hold_objects(items[i][1])}
         first = [i for i in todo if i not in direct]
-        for i, v in zip(first, self._run([items[i] for i in first], c.verdict)):
+        for i, v in zip(first, self._run([(items[i][0], runnable[items[i][0]]) for i in first], c.verdict)):
             if want_isolated and not v.passed and "IsolationError" in v.detail:
                 # No second chance in the default mode: a solution returning an always-equal object (a forged
                 # pass) is exactly what isolation stops, and it surfaces here.
@@ -162,17 +223,34 @@ class Verifier:
         later = sorted(direct)
         for i, v in zip(later, self._run([items[i] for i in later], "default")):
             verdicts[i] = v
-        if self.config.check_trivial_tests:
+        for _ in range(c.runs - 1):  # a solution that passes by chance (random, time) must pass every time
             passing = [i for i, v in enumerate(verdicts) if v.passed]
-            stubs = [(items[i][0], _stub(items[i][1])) for i in passing]
-            for i, v in zip(passing, self._run(stubs, "default", count=False)):
-                if v.passed:
-                    verdicts[i] = Verdict(False, "trivial tests", "the tests pass without the body", verdicts[i].mode)
+            for i, v in zip(passing, self._run([(items[i][0], runnable[items[i][0]]) for i in passing],
+                                               None, count=False,
+                                               modes=[verdicts[i].mode for i in passing])):
+                if not v.passed:
+                    verdicts[i] = Verdict(False, "flaky", f"passed once, then: {v.detail}", v.mode, v.seconds)
+        if c.check_trivial_tests:
+            for body, what in (("", "with the body removed"), ("    return object()\n", "with the body returning object()")):
+                passing = [i for i, v in enumerate(verdicts) if v.passed]
+                stubs = [(items[i][0], _stub(items[i][1], body)) for i in passing]
+                for i, v in zip(passing, self._run(stubs, "default", count=False)):
+                    if v.passed:
+                        verdicts[i] = Verdict(False, "trivial tests", f"the tests also pass {what}", verdicts[i].mode)
         return verdicts  # type: ignore[return-value]
 
-    def _run(self, items: list[tuple[str, Exercise]], verdict: str, count: bool = True) -> list[Verdict]:
+    def _run(self, items: list[tuple[str, Exercise]], verdict: str | None, count: bool = True,
+             modes: list[str] | None = None) -> list[Verdict]:
+        """Verdicts of `items` in mode `verdict`, or per item in `modes` (the mode each was verified in)."""
         if not items:
             return []
+        if modes is not None:
+            out: list = [None] * len(items)
+            for mode in set(modes):
+                idx = [k for k, m in enumerate(modes) if m == mode]
+                for k, v in zip(idx, self._run([items[k] for k in idx], mode, count)):
+                    out[k] = v
+            return out
         from textbooks.eval.execute import execute_samples
         from textbooks.eval.tasks import Task
 
@@ -250,6 +328,6 @@ class Verifier:
         return out
 
 
-def _stub(ex: Exercise) -> Exercise:
-    """The exercise with its body removed (the prompt alone defines the function: its docstring is a body)."""
-    return Exercise(ex.entry_point, ex.prompt, "", ex.tests, ex.tests_style, ex.requested_name, ex.variants)
+def _stub(ex: Exercise, body: str = "") -> Exercise:
+    """The exercise with its body replaced by `body` ("": the prompt alone, whose docstring is a body)."""
+    return Exercise(ex.entry_point, ex.prompt, body, ex.tests, ex.tests_style, ex.requested_name, ex.variants)
