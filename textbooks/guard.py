@@ -667,18 +667,22 @@ def write_crash_report(command: str, argv: Sequence[str], e: BaseException) -> P
 
     text = (f"textbooks {__version__} {command}: {type(e).__name__}\nargv: {list(argv)}\npython: {sys.version}\n\n"
             + "".join(traceback.format_exception(type(e), e, e.__traceback__)))
-    name = f"textbooks-crash-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.txt"
+    stem = f"textbooks-crash-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}"
     for directory in (os.environ.get("TEXTBOOKS_CRASH_DIR"), tempfile.gettempdir(), os.getcwd()):
         if not directory:
             continue
-        path = Path(directory) / name
-        try:
-            # A new file only, never through a symlink: the name is predictable and /tmp is shared, so another
-            # user could have planted a link there to make this run overwrite a file of theirs choosing.
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0), 0o600)
+        for k in range(20):  # a name taken (an earlier report this second, or a planted file): the next one
+            path = Path(directory) / (stem + (f"-{k}" if k else "") + ".txt")
+            try:
+                # A new file only, never through a symlink: the name is predictable and /tmp is shared, so
+                # another user could have planted a link there to make this run overwrite a file they chose.
+                flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
+                fd = os.open(path, flags, 0o600)
+            except FileExistsError:
+                continue
+            except OSError:
+                break
             with os.fdopen(fd, "w", encoding="utf-8") as f:
                 f.write(text)
             return path
-        except OSError:
-            continue
     return None

@@ -119,6 +119,10 @@ class ResultCache:
         return self.db.execute("SELECT COUNT(*) FROM samples").fetchone()[0]
 
 
+    def close(self) -> None:
+        self.db.close()
+
+
 def _valid_text(text: str) -> str:
     """`text` as valid Unicode: a server's JSON may carry a lone surrogate ("\\ud800"), which no UTF-8 store
     can hold; it becomes U+FFFD (as a UTF-8 decoder shows broken bytes) instead of failing the whole batch."""
@@ -127,6 +131,3 @@ def _valid_text(text: str) -> str:
         return text
     except UnicodeEncodeError:
         return text.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
-
-    def close(self) -> None:
-        self.db.close()

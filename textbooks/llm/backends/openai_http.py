@@ -182,6 +182,9 @@ class OpenAIHTTPBackend:
                     log.warning("%s; retrying up to %d times", e, c.max_retries)
                 if e.retry_after is not None:
                     delay = min(e.retry_after, MAX_RETRY_AFTER_S)
+                    if delay >= 60:  # a long silent wait looks like a hang: say what the server asked for
+                        log.warning("%s: the server asks to wait %.0f s (Retry-After %g s; capped at %.0f s); waiting",
+                                    e, delay, e.retry_after, MAX_RETRY_AFTER_S)
                     pacer.pause(delay)  # the limit is shared: hold every worker, not just this one
                     delay *= 1 + random.uniform(0, 0.1)  # spread the wake-ups
                 else:
@@ -194,7 +197,12 @@ class OpenAIHTTPBackend:
         import httpx
 
         try:
-            response = await http.post(url, json=body)
+            # httpx's read timeout is per chunk: a server trickling one byte a second never trips it, so the
+            # whole call also has a deadline (timeout_s, plus the connect timeout)
+            deadline = self.config.timeout_s + self.config.connect_timeout_s
+            response = await asyncio.wait_for(http.post(url, json=body), timeout=deadline)
+        except asyncio.TimeoutError:
+            raise Transient(f"no complete answer from {url} within {deadline:g} s (the whole call's deadline)") from None
         except (httpx.ConnectError, httpx.ConnectTimeout) as e:
             raise Transient(f"connection to {url} failed ({type(e).__name__}: {self._redact(str(e)) or 'no detail'})", connect=True) from None
         except httpx.TimeoutException as e:
