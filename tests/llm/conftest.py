@@ -9,6 +9,7 @@ Fault kinds (one per attempt, in order):
   "drop"     sends headers and part of the body, then closes the connection
   "badjson"  200 with a body that is not JSON
   "400ctx"   400 "maximum context length" (must not be retried)
+  "trickle"  200 whose body arrives one byte every 0.3 s (never trips a per-read timeout)
 A normal answer's text is "echo: <prompt> #<j>" for choice j, or `respond(prompt, body)` when given (a test
 teacher serving fixed answers); `plan(prompt, attempt) -> fault | None` adds faults by rule (on top of
 `faults`); `delay_s` slows every normal answer.
@@ -139,6 +140,20 @@ class FaultServer:
                     self.wfile.flush()
                     self.close_connection = True
                     self.connection.shutdown(socket.SHUT_RDWR)
+                    return
+                if fault == "trickle":
+                    body = json.dumps({"choices": [{"index": 0, "text": "late", "finish_reason": "stop"}]}).encode()
+                    self.send_response(200)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(body)))
+                    self.end_headers()
+                    try:
+                        for i in range(len(body)):
+                            self.wfile.write(body[i:i + 1])
+                            self.wfile.flush()
+                            time.sleep(0.3)
+                    except OSError:
+                        pass
                     return
                 if fault == "slow":
                     time.sleep(server.slow_s)

@@ -177,3 +177,14 @@ def test_run_works_inside_a_running_event_loop(fault_server, tmp_path):
     with fault_server() as server:
         results = asyncio.run(notebook_cell())
     assert results[0].id == ("task", 1) and results[0].texts == ["echo: x #0"]
+
+
+def test_a_server_trickling_its_body_hits_the_whole_call_deadline_and_is_retried(fault_server, tmp_path):
+    # the body takes ~20 s at one byte per 0.3 s; every single read is fast, so only a deadline stops it
+    with fault_server(faults={"trickle": ["trickle"]}) as server:
+        client = LLMClient(make_config(server.url, tmp_path))
+        t0 = time.monotonic()
+        result = client.run([Request(id="t", prompt="trickle", max_tokens=4)])[0]
+        assert result.error is None and result.texts == ["echo: trickle #0"]
+        assert time.monotonic() - t0 < 5  # the deadline is timeout_s + connect_timeout_s = 1 s, then one retry
+        assert server.counts["trickle"] == 2
