@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import ast
 import doctest
+import inspect
 import io
 import json
+import multiprocessing
+import os
 import random
 import re
 import subprocess
@@ -164,3 +167,77 @@ def test_the_prompt_names_every_exception_the_tests_expect():
                 missing.append(f"{name} seed {s}: the tests expect {absent}, the prompt never names them:\n{prompt}")
     assert len(expecting) >= 5, f"exceptions expected only by {sorted(expecting)}: is the scan finding them?"
     assert not missing, f"{len(missing)} exercises; the first:\n" + "\n\n".join(missing[:3])
+
+
+CLASS_FAMILIES = sorted(name for name, fam in FAMILIES.items() if fam.topic.startswith("classes/"))
+
+
+def _listed_signatures(doc: str, name: str) -> list[tuple[list[str], bool]]:
+    """Each `name(...)` the docstring shows: the parameter names inside the parentheses, and whether every
+    parameter has a type and a return type follows (`-> T`)."""
+    found = []
+    for m in re.finditer(rf"(?<![\w.]){re.escape(name)}\(([^)]*)\)( -> \S)?", doc):
+        parts = [p.strip() for p in m.group(1).split(",") if p.strip() and p.strip() != "*"]
+        names = [p.split(":")[0].split("=")[0].strip().lstrip("*") for p in parts]
+        found.append((names, bool(m.group(2)) and all(":" in p for p in parts)))
+    return found
+
+
+@pytest.mark.parametrize("name", CLASS_FAMILIES)
+def test_a_class_prompt_lists_every_method_and_attribute_the_tests_use(name):
+    """A class exercise's prompt ends with the class docstring, and the methods come after it, in the
+    completion: so the docstring must name each method the tests call on an object, with the parameter
+    names the solution has, their types and the return type; each attribute the tests read or assign;
+    and the constructor's arguments."""
+    assert len(CLASS_FAMILIES) >= 8, CLASS_FAMILIES
+    for s in SEEDS:
+        m = _made(FAMILIES[name], s)
+        namespace: dict = {"__name__": "__exercise__"}
+        exec(compile(m.source, f"<{name} seed {s}>", "exec", dont_inherit=True), namespace)
+        cls = namespace[m.entry_point]
+        doc = ast.get_docstring(_entry_node(m), clean=False) or ""
+        prompt = "\n".join(m.source.splitlines()[: _entry_node(m).body[0].end_lineno])
+        where = f"{name} seed {s}:\n{prompt}\n\ntests:\n{m.tests}"
+        tests = ast.parse(m.tests)
+        called = {n.func.attr for n in ast.walk(tests) if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute)}
+        touched = {n.attr for n in ast.walk(tests) if isinstance(n, ast.Attribute)} - called
+        assert called | touched, f"the tests use no method or attribute: is the scan looking at them?\n{where}"
+        for method in sorted(called):
+            assert hasattr(cls, method), f"the tests call {method!r}, which {m.entry_point} lacks\n{where}"
+            assert re.search(rf"\b{re.escape(method)}\b", prompt), f"{method!r} is not in the prompt\n{where}"
+            want = list(inspect.signature(getattr(cls, method)).parameters)[1:]  # without self
+            shown = _listed_signatures(doc, method)
+            assert (want, True) in shown, (f"the docstring shows {method!r} as {shown}, not with the typed "
+                                           f"parameters {want} and a return type\n{where}")
+        for attr in sorted(touched):
+            assert re.search(rf"\b{re.escape(attr)}\b", doc), f"the tests use the attribute {attr!r}\n{where}"
+        for param in inspect.signature(cls).parameters:
+            assert re.search(rf"\b{re.escape(param)}\b", doc), f"constructor argument {param!r} missing\n{where}"
+
+
+MAKE_SEEDS = range(100)  # 0..999 were scanned once by hand (no failure); 100 keeps the suite quick
+
+
+def _make_failures(name: str) -> list[str]:
+    failures = []
+    for s in MAKE_SEEDS:
+        try:
+            FAMILIES[name].make(random.Random(s))
+        except Exception as e:  # noqa: BLE001 - every failure is reported, with its seed
+            failures.append(f"{name} seed {s}: {type(e).__name__}: {e}")
+    return failures
+
+
+def test_every_family_makes_an_exercise_on_every_seed():
+    """make() must not raise on any seed: the offline teacher draws seeds far beyond the 20 the other tests
+    use, and a family that raises costs the run an item. Random inputs that repeat (leaving too few
+    distinct test calls) were such a failure. The families are spread over the CPU cores (forked workers
+    share the imported families), which keeps the 65,000 exercises to a few seconds per core."""
+    names = sorted(FAMILIES)
+    if "fork" in multiprocessing.get_all_start_methods():
+        with multiprocessing.get_context("fork").Pool(max(1, min(os.cpu_count() or 1, 8))) as pool:
+            results = pool.map(_make_failures, names, chunksize=1)
+    else:
+        results = [_make_failures(n) for n in names]
+    failures = [f for per_family in results for f in per_family]
+    assert not failures, f"{len(failures)} failures; the first:\n" + "\n".join(failures[:10])

@@ -10,7 +10,9 @@ reference implementation (plain Python in this module) from which every expected
 the tests are right by construction.
 
 A class family (area `classes`) uses `_build_class`: the family simulates a random sequence of method
-calls on its own reference model and writes the calls and their results as a test script.
+calls on its own reference model and writes the calls and their results as a test script. The class
+docstring is the whole prompt a student sees, so it lists the constructor's arguments, the attributes
+and every method with the signature read from the rendered class.
 
 Body, docstring and test texts are `string.Template`s: `$key` stands for a drawn name (a parameter, a
 local, a method) or a constant the family rendered, so one template serves every draw.
@@ -18,8 +20,9 @@ local, a method) or a constant the family rendered, so one template serves every
 
 from __future__ import annotations
 
-import builtins
+import ast
 import bisect
+import builtins
 import copy
 import itertools
 import keyword
@@ -245,7 +248,7 @@ def _build(rng, *, names: Sequence[str], params: list[P], returns: tuple[str, st
     # The docstring is drawn before the body (so every seed keeps its exercise), but its examples must
     # show what the drawn body returns: lay it out here only to advance rng, and again below, on a copy
     # taken now, once the body's results are known.
-    layout_rng = copy.deepcopy(rng)
+    layout_rng = copy.copy(rng)  # its state is one immutable tuple, so a deep copy would only cost time
     _docstring(rng, summary, doc_params, ret_doc, candidates, note)
 
     body = pick(rng, bodies)
@@ -285,6 +288,27 @@ def _family(name: str, tags: tuple[str, ...], concept: str, verify: str = "isola
 
 def _ints(rng, n: int, lo: int = -9, hi: int = 20) -> list[int]:
     return [rng.randint(lo, hi) for _ in range(n)]
+
+
+def _distinct(rng, draw: Callable[[], Any], n: int, taken: Sequence[Any] = ()) -> list[Any]:
+    """`n` values of `draw()` that differ from one another and from `taken`, drawing again on a repeat.
+
+    A small input space (random trees, a quarter of which are empty) repeats values often enough that the
+    tests would be left with fewer distinct calls than `_build` needs; a family whose random inputs can
+    repeat draws them through here. Values are compared by repr, as `_build` compares the calls. Without a
+    repeat it calls `draw` exactly `n` times, so a seed that drew none keeps its exercise."""
+    seen = {repr(v) for v in taken}
+    out: list[Any] = []
+    for _ in range(50 * n):  # a bound, so a space too small for n values fails loudly instead of looping
+        if len(out) == n:
+            break
+        value = draw()
+        if repr(value) not in seen:
+            seen.add(repr(value))
+            out.append(value)
+    if len(out) < n:
+        raise ValueError(f"only {len(out)} distinct values in {50 * n} draws, want {n}")
+    return out
 
 
 _WORDS = ("apple river stone cloud maple garden window silver forest candle rocket puzzle orange planet tiger "
@@ -555,8 +579,11 @@ _TREE_REF = {task: spec[3] for task, spec in _TREE_TASKS.items()}
 def _tree_measure(rng) -> Made:
     task = pick(rng, tuple(_TREE_TASKS))
     names, summary, ret, ref, recursive, iterative = _TREE_TASKS[task]
-    cases = [(_tree(rng, 4),) for _ in range(4)] + [(None,), ((rng.randint(1, 9), None, None),),
-                                                     ((4, (2, None, None), (7, (5, None, None), None)),)]
+    fixed = [None, (4, (2, None, None), (7, (5, None, None), None))]
+    # a random tree is empty a quarter of the time, and small ones repeat: draw until the four differ
+    trees = _distinct(rng, lambda: _tree(rng, 4), 4, taken=fixed)
+    leaf = _distinct(rng, lambda: (rng.randint(1, 9), None, None), 1, taken=trees)[0]
+    cases = [(t,) for t in trees] + [(None,), (leaf,), (fixed[1],)]
     return _build(
         rng, names=names,
         params=[P("tree", ("tree", "root", "node_tuple", "t"), "tuple | None",
@@ -5189,21 +5216,137 @@ def _lit(value: Any) -> str:
     return repr(value).replace("$", "$$")
 
 
+@dataclass
+class M:
+    """A method the class docstring lists: its name and one line on what it does (Templates both, e.g.
+    "$deposit" and "Add `$amount` to the balance."). The signature is not written here: `_build_class`
+    reads it from the rendered class, so the docstring shows the very parameter names, types and return
+    type of the solution that follows it."""
+
+    name: str
+    doc: str
+
+
+def _ann_text(node: ast.expr) -> str:
+    """An annotation as a reader writes it: a quoted forward reference ("Vector") without its quotes."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return node.value
+    return ast.unparse(node)
+
+
+def _arg_text(owner: str, arg: ast.arg, default: ast.expr | None) -> str:
+    if arg.annotation is None:  # the docstring promises a type for every parameter
+        raise ValueError(f"{owner}: parameter {arg.arg!r} has no annotation")
+    return f"{arg.arg}: {_ann_text(arg.annotation)}" + ("" if default is None else f" = {ast.unparse(default)}")
+
+
+def _signature(fn: ast.FunctionDef) -> str:
+    """`name(a: int, b: str = 'x') -> bool` for a method as its docstring line shows it (without self)."""
+    a = fn.args
+    positional = a.posonlyargs + a.args
+    defaults: list[ast.expr | None] = [None] * (len(positional) - len(a.defaults)) + list(a.defaults)
+    static = any(isinstance(d, ast.Name) and d.id == "staticmethod" for d in fn.decorator_list)
+    parts = [_arg_text(fn.name, arg, d) for arg, d in list(zip(positional, defaults))[0 if static else 1:]]
+    if a.vararg:
+        parts.append("*" + _arg_text(fn.name, a.vararg, None))
+    elif a.kwonlyargs:
+        parts.append("*")
+    parts += [_arg_text(fn.name, arg, d) for arg, d in zip(a.kwonlyargs, a.kw_defaults)]
+    if a.kwarg:
+        parts.append("**" + _arg_text(fn.name, a.kwarg, None))
+    if fn.returns is None:
+        raise ValueError(f"{fn.name}: no return annotation for the docstring to show")
+    return f"{fn.name}({', '.join(parts)}) -> {_ann_text(fn.returns)}"
+
+
+def _is_property(fn: ast.FunctionDef) -> bool:
+    """`@property` or `@x.setter` (`@x.deleter`): an attribute from outside, documented under Attributes."""
+    return any(isinstance(d, ast.Name) and d.id == "property"
+               or isinstance(d, ast.Attribute) and d.attr in ("setter", "deleter") for d in fn.decorator_list)
+
+
+def _lineage(classes: dict[str, ast.ClassDef], entry: str) -> list[ast.ClassDef]:
+    """The class `entry` and the base classes defined beside it, nearest first (single inheritance)."""
+    chain = [classes[entry]]
+    while True:
+        bases = [b.id for b in chain[-1].bases if isinstance(b, ast.Name) and b.id in classes]
+        if not bases:
+            return chain
+        chain.append(classes[bases[0]])
+
+
+def _constructor(chain: list[ast.ClassDef]) -> list[tuple[str, str]]:
+    """(name, annotation) of each constructor argument: `__init__`'s, a dataclass's fields, or a base's."""
+    for cls in chain:
+        init = next((n for n in cls.body if isinstance(n, ast.FunctionDef) and n.name == "__init__"), None)
+        if init is not None:
+            args = init.args.posonlyargs + init.args.args[1:] + init.args.kwonlyargs
+            return [(a.arg, _ann_text(a.annotation) if a.annotation else "") for a in args]
+        if any("dataclass" in ast.unparse(d) for d in cls.decorator_list):
+            return [(n.target.id, _ann_text(n.annotation)) for n in cls.body
+                    if isinstance(n, ast.AnnAssign) and isinstance(n.target, ast.Name)]
+    return []
+
+
+def _interface(source: str, entry: str, params: list[tuple[str, str]], attrs: Sequence[str],
+               methods: Sequence[str]) -> list[tuple[str, str | None]]:
+    """The signature of each of `methods` in the class `entry` of `source`, with the base class it is
+    inherited from (None: the class defines it), after checking that the docstring's account of the class
+    is complete: `params` (name, type) are the constructor's arguments, every public method the class
+    defines is among `methods` and every property among `attrs`. A family whose lists drift from its
+    bodies fails here, at generation time, instead of handing a student a wrong prompt."""
+    classes = {n.name: n for n in ast.parse(source).body if isinstance(n, ast.ClassDef)}
+    chain = _lineage(classes, entry)
+    if _constructor(chain) != list(params):
+        raise ValueError(f"{entry}: the docstring's constructor arguments {list(params)} are not the class's "
+                         f"{_constructor(chain)}")
+    own = [n for n in chain[0].body if isinstance(n, ast.FunctionDef)]
+    hidden = sorted({n.name for n in own if not n.name.startswith("_")
+                     and (n.name not in attrs if _is_property(n) else n.name not in methods)})
+    if hidden:
+        raise ValueError(f"{entry}: the docstring does not list {hidden}")
+    out: list[tuple[str, str | None]] = []
+    for name in methods:
+        found = next(((n, cls.name) for cls in chain for n in cls.body
+                      if isinstance(n, ast.FunctionDef) and n.name == name and not _is_property(n)), None)
+        if found is None:
+            raise ValueError(f"{entry}: the docstring lists {name!r}, which the class does not have")
+        fn, owner = found
+        out.append((_signature(fn), None if owner == entry else owner))
+    return out
+
+
 def _class_docstring(rng, summary: str, params: list[tuple[str, str, str]], attrs: list[tuple[str, str, str]],
-                     session: list[tuple[str, str | None]], note: str) -> list[str]:
-    """Class docstring lines: the summary, then the constructor's arguments, the attributes or an example."""
-    layout = pick(rng, ("args", "attributes", "example", "paper", "plain", "attributes_example"))
+                     methods: list[tuple[str, str]], session: list[tuple[str, str | None]], note: str) -> list[str]:
+    """Class docstring lines: the summary (and maybe the note), then the constructor's arguments, the
+    attributes and the methods, each method with its signature and one line on what it does; sometimes a
+    `>>>` session after them. The sections are always there, because the class docstring is all a student
+    is shown (the methods come after it, in the completion); the layout is Google's, the phi-1 paper's
+    (unindented "name (type): ..." lines) or numpy's.
+
+    params, attrs: (name, type, doc); methods: (signature, doc)."""
+    layout = pick(rng, ("google", "paper", "numpy"))
     lines = _wrap(summary, 88)
     if note and pick(rng, (True, True, False)):
         lines += [""] + _wrap(note, 88)
-    if layout == "args" and params:
-        lines += ["", "Args:"] + [f"    {n}: {d}" for n, _, d in params]
-    elif layout == "paper" and params:
-        lines += ["", "Parameters:"] + [f"{n} ({t}): {d}" for n, t, d in params]
-    if layout.startswith("attributes") and attrs:
-        lines += ["", "Attributes:"] + [f"    {n} ({t}): {d}" for n, t, d in attrs]
-    if layout.endswith("example") and session:
-        lines += ["", "Example:"]
+    typed = (lambda n, t: f"{n} : {t}") if layout == "numpy" else (lambda n, t: f"{n} ({t})")
+    sections = [("Args" if layout == "google" else "Parameters", [(typed(n, t), d) for n, t, d in params]),
+                ("Attributes", [(typed(n, t), d) for n, t, d in attrs]), ("Methods", methods)]
+    for title, entries in sections:
+        if not entries:
+            continue
+        if layout == "numpy":
+            lines += ["", title, "-" * len(title)]
+            for head, doc in entries:
+                lines += [head] + ["    " + s for s in _wrap(doc, 84)]
+            continue
+        indent = "    " if layout == "google" else ""
+        lines += ["", title + ":"]
+        for head, doc in entries:
+            # the signature opens the line and is shorter than the width, so it is never broken
+            lines += [indent + s for s in textwrap.wrap(f"{head}: {doc}", 88 - len(indent), subsequent_indent="    ")]
+    if session and pick(rng, (True, False, False)):
+        lines += ["", "Examples", "--------"] if layout == "numpy" else ["", "Example:"]
         for line, result in session:
             lines.append(f">>> {line}")
             if result is not None:
@@ -5214,18 +5357,23 @@ def _class_docstring(rng, summary: str, params: list[tuple[str, str, str]], attr
 
 
 def _build_class(rng, *, names: Sequence[str], summaries: Sequence[str], params: list[P],
-                 attrs: list[tuple[str, str, str]], bodies: Sequence[Body | str], script: list[str],
-                 session: list[tuple[str, str | None]], notes: Sequence[str] = (),
+                 attrs: list[tuple[str, str, str]], methods: list[M], bodies: Sequence[Body | str],
+                 script: list[str], session: list[tuple[str, str | None]], notes: Sequence[str] = (),
                  local_names: dict[str, Sequence[str]] | None = None, consts: dict | None = None,
                  header: str = "class $cls:", decorator: str = "", rule: str = "", description: str = "") -> Made:
     """Draw and render a class exercise. The body templates are the class members (indented one level
     by this function); `script` is the test code (templates: object and method names are drawn), whose
     expected values the family computed with its own model of the class; `session` is a short `>>>`
     example for the docstring (a line and its printed result, or None for a statement).
+
+    The class docstring is all a student is shown, so it documents the whole interface the tests use:
+    `params` are the constructor's arguments (in order, with their types), `attrs` the attributes and
+    properties, `methods` every public method the class defines and each special method the tests rely
+    on (an operator, len(), str()), inherited ones included; `_interface` reads their signatures from the
+    rendered class and checks that nothing is missing.
     rule: what the tests hold the class to beyond the summaries, above all each exception they expect and
     when it is raised ("`$remove` raises KeyError for a product not in the cart."). It always follows the
-    drawn summary, because the class docstring is all a student is shown (the method docstrings come
-    after it), while one of `notes` appears only on some draws."""
+    drawn summary, while one of `notes` appears only on some draws."""
     used: set[str] = set()
     entry = _draw(rng, names, used)
     sub: dict[str, str] = {"cls": entry}
@@ -5238,10 +5386,7 @@ def _build_class(rng, *, names: Sequence[str], summaries: Sequence[str], params:
         return string.Template(text).substitute(sub)
 
     summary = fill(pick(rng, summaries)) + (" " + fill(rule) if rule else "")
-    doc = _class_docstring(rng, summary, [(sub[p.key], p.type, fill(p.doc)) for p in params],
-                           [(fill(n), t, fill(d)) for n, t, d in attrs],
-                           [(fill(line), None if r is None else fill(r)) for line, r in session],
-                           fill(pick(rng, notes)) if notes else "")
+    note = fill(pick(rng, notes)) if notes else ""
     body = pick(rng, bodies)
     body = body if isinstance(body, Body) else Body(body)
     imports = sorted(set(body.imports))
@@ -5249,6 +5394,14 @@ def _build_class(rng, *, names: Sequence[str], summaries: Sequence[str], params:
     helpers = fill(_code(body.helpers)) + "\n\n\n" if body.helpers else ""
     members = textwrap.indent(fill(_code(body.code)), "    ", lambda line: bool(line.strip()))
     deco = decorator + "\n" if decorator else ""
+    doc_attrs = [(fill(n), t, fill(d)) for n, t, d in attrs]
+    signatures = _interface(f"{head}{helpers}{deco}{fill(header)}\n{members}\n", entry,
+                            [(sub[p.key], p.type) for p in params], [n for n, _, _ in doc_attrs],
+                            [fill(m.name) for m in methods])
+    doc_methods = [(sig, fill(m.doc) if base is None else f"{fill(m.doc).rstrip('.')} (inherited from `{base}`).")
+                   for m, (sig, base) in zip(methods, signatures)]
+    doc = _class_docstring(rng, summary, [(sub[p.key], p.type, fill(p.doc)) for p in params], doc_attrs,
+                           doc_methods, [(fill(line), None if r is None else fill(r)) for line, r in session], note)
     source = f"{head}{helpers}{deco}{fill(header)}\n{_doc_text(doc, '    ')}\n\n{members}\n"
     tests = "\n".join(fill(line) for line in script) + "\n"
     summary = fill(summaries[0])
@@ -5357,6 +5510,10 @@ def _bank_account(rng) -> Made:
         params=[P("initial", ("initial", "opening", "start_balance", "starting"), "int",
                   "The opening balance (default 0).")],
         attrs=[("$balance", "int", "The current balance (read-only).")],
+        methods=[M("$deposit", "Add a positive `$amount` to the balance and return the new balance."),
+                 M("$withdraw", "Take a positive `$amount` out and return the new balance; "
+                   + ("ValueError if the balance does not cover it." if refuse == "raise" else
+                      "return False instead, changing nothing, if the balance does not cover it."))],
         bodies=(stored, history), script=script,
         session=[(f"$obj = $cls({d1})", None), ("$obj.$deposit(5)", str(d1 + 5)), ("$obj.$balance", str(d1 + 5))],
         notes=("Amounts are whole numbers, e.g. cents.", "An operation that fails leaves the balance unchanged."),
@@ -5459,6 +5616,13 @@ def _shopping_cart(rng) -> Made:
                    "Collect products in a cart; `$total` prices the whole cart and `$count` counts the units." + rule,
                    "A basket of products, each with a unit price and a quantity." + rule),
         params=[], attrs=[],
+        methods=[M("__init__", "Start with an empty cart."),
+                 M("$add", "Add `$qty` units of the product `$name` at `$price` each; adding a product that is "
+                   "already in the cart increases its quantity."),
+                 M("$remove", "Take the product `$name` out of the cart; KeyError if it is not there."),
+                 M("$count", "The number of units in the cart."),
+                 M("$total", "The price of everything in the cart" + (
+                     f", less {discount[1]}% (rounded down) from {discount[0]} up." if discount else "."))],
         bodies=(dict_body, list_body), script=script,
         session=[("$obj = $cls()", None), ("$obj.$add('tea', 4, 2)", None), ("$obj.$total()", "8")],
         notes=("Prices are whole currency units.", "Adding a product again increases its quantity."),
@@ -5564,8 +5728,9 @@ def _temperature(rng) -> Made:
                    "is validated against absolute zero.",
                    f"A validated temperature value ({scale}) with a Fahrenheit view."),
         params=[P("value", ("value", "degrees", "reading", "initial"), "float", f"The temperature in {scale}.")],
-        attrs=[("$base", "float", f"The temperature in {scale}."), ("fahrenheit", "float", "The same in Fahrenheit.")],
-        bodies=(prop, check), script=script,
+        attrs=[("$base", "float", f"The temperature in {scale}; an assignment is validated."),
+               ("fahrenheit", "float", f"The same temperature in degrees Fahrenheit; assigning it sets `$base`.")],
+        methods=[], bodies=(prop, check), script=script,
         session=[(f"$obj = $cls({100.0 if unit == 'celsius' else 373.15})", None),
                  ("round($obj.fahrenheit, 2)", "212.0")],
         notes=("Only one unit is stored; the other is computed.", "A rejected value leaves the temperature unchanged."),
@@ -5680,7 +5845,8 @@ def _bounded_dial(rng) -> Made:
                    f"steps of {step}; out-of-range values are {rule}.",
                    f"A setting limited to {lo}..{hi} (out-of-range values are {rule})."),
         params=[P("value", ("value", "start", "initial", "setting"), "int", f"The starting setting (default {lo}).")],
-        attrs=[("$level", "int", f"The current setting, {lo} to {hi}.")],
+        attrs=[("$level", "int", f"The current setting, {lo} to {hi}; assigning it applies the same rule.")],
+        methods=[M("$up", f"Raise the setting by {step}."), M("$down", f"Lower the setting by {step}.")],
         bodies=(body1, body2), script=script,
         session=[(f"$obj = $cls({hi})", None), ("$obj.$up()", None), ("$obj.$level", str(hi))] if mode == "clamp"
         else [(f"$obj = $cls({lo})", None), ("$obj.$level", str(lo))],
@@ -5801,6 +5967,14 @@ def _vector(rng) -> Made:
                    f"Vectors in {dims} dimensions; arithmetic returns new vectors and repr shows the components."),
         params=[P(c, (c,), "int", f"The {c} component.") for c in comps],
         attrs=[(c, "int", f"The {c} component.") for c in comps],
+        methods=[M("__add__", "`self + $other`: a new vector, the component-wise sum."),
+                 M("__sub__", "`self - $other`: a new vector, the component-wise difference."),
+                 M("__mul__", "`self * $factor`: a new vector with every component multiplied by `$factor`."),
+                 M("__eq__", "`==`: True for a vector with the same components, False for anything else."),
+                 M("__repr__", "Shown as `$cls(" + ", ".join(comps) + ")` with the component values."),
+                 {"dot": M("$dot", "The dot product with `$other`: the sum of the products of the components."),
+                  "neg": M("__neg__", "`-self`: a new vector with every component negated."),
+                  "abs2": M("$dot", "The squared length: the sum of the squared components.")}[extra]],
         bodies=(plain, tup), script=script,
         session=[(f"{ctor((1,) * dims)} + {ctor((2,) * dims)}", "$cls(" + ", ".join(["3"] * dims) + ")")],
         notes=("Comparing with something that is not a vector is never equal.", "Operations never modify self."),
@@ -5885,9 +6059,9 @@ def _playlist(rng) -> Made:
         def __contains__(self, $title: object) -> bool:
             return any($s == $title for $s in self.$items)
 
-        def __iter__(self):
+        def __iter__(self) -> Iterator[str]:
             for $s in self.$items:
-                yield $s''').replace("@RULE@", rule_indented))
+                yield $s''').replace("@RULE@", rule_indented), ("from typing import Iterator",))
     dup = "Adding a song that is already there does nothing and returns False." if no_dupes else \
         "The same song may appear several times."
     return _build_class(
@@ -5897,6 +6071,15 @@ def _playlist(rng) -> Made:
                    "sequence. " + dup,
                    "Keep song titles in order and expose them through Python's container protocol. " + dup),
         params=[], attrs=[],
+        methods=[M("__init__", "Start with an empty playlist."),
+                 M("$add", "Append `$title` and return True" + (
+                     "; return False, changing nothing, if it is already in the playlist." if no_dupes else
+                     " (a song may be added more than once).")),
+                 M("$remove", "Take out the first copy of `$title`; ValueError if it is not in the playlist."),
+                 M("__len__", "`len(self)`: the number of songs."),
+                 M("__getitem__", "`self[$index]`: the song at that position; negative indexes count from the end."),
+                 M("__contains__", "`$title in self`: whether the song is in the playlist."),
+                 M("__iter__", "Iteration (a for loop, `list()`): the songs in order.")],
         bodies=(body1, body2), script=script,
         session=[("$obj = $cls()", None), ("$obj.$add('intro')", "True"), ("len($obj)", "1")],
         notes=("Songs keep the order in which they were added.",
@@ -5980,6 +6163,11 @@ def _money(rng) -> Made:
                    f"Money as integer cents with +, ordering and a {_lit(symbol)[1:-1]} display."),
         params=[P("cents", ("cents", "minor_units", "pennies"), "int", "The amount in cents (not negative).")],
         attrs=[("$cents", "int", "The amount in cents.")],
+        methods=[M("__add__", "`self + $other`: a new amount holding the cents of both."),
+                 M("__eq__", "`==`: True for an amount with the same number of cents."),
+                 M("__lt__", "`<`: whether this amount is smaller; `total_ordering` derives <=, > and >= from it "
+                   "and `==`."),
+                 M("__str__", f"`str(self)`: the amount shown as {_lit(show(305))} for 305 cents.")],
         bodies=(body1, body2), script=script,
         session=[("str($cls(305))", _lit(show(305))), ("$cls(100) < $cls(250)", "True")],
         notes=("Cents avoid floating-point rounding errors.", "Two amounts are equal when they hold the same cents."),
@@ -6049,6 +6237,11 @@ def _shape_subclass(rng) -> Made:
     # the two sides are named as a pair (width/height, a/b), never mixed
     sides = (pick(rng, (("width", "height"), ("w", "h"), ("side_a", "side_b"), ("a", "b"))) if kind != "square"
              else (pick(rng, ("side", "length", "edge", "size")),))
+    # (as an attribute, as a constructor argument) for each side
+    side_docs = {"rectangle": (("The width", "The width."), ("The height", "The height.")),
+                 "square": (("The side length", "The length of each side."),),
+                 "triangle": (("The first leg", "The first leg (a side next to the right angle)."),
+                              ("The second leg", "The second leg."))}[kind]
     label = pick(rng, ("plot", "tile", "sign", "panel", "sheet"))
     ctor_args = ", ".join([repr(label)] + [str(d) for d in dims])
     script = [f"$obj = $cls({ctor_args})", "assert isinstance($obj, $base)", f"assert $obj.$name == {label!r}",
@@ -6088,14 +6281,19 @@ def _shape_subclass(rng) -> Made:
         summaries=(f"A {label_word} subclass for {what}; it overrides area() and perimeter() and inherits describe().",
                    f"Extend `$base` with {what}, computing the area and the perimeter.",
                    f"{what[0].upper() + what[1:]}, built on the `$base` base class."),
-        params=[P("name", ("name", "label", "title"), "str", "A label for the shape.")],
-        attrs=[("$name", "str", "The label given to the shape.")],
+        params=[P("name", ("name", "label", "title"), "str", "A label for the shape."),
+                *(P(key, (side,), "int", doc) for key, side, (_, doc) in zip(("w", "h"), sides, side_docs))],
+        attrs=[("$name", "str", "The label given to the shape."),
+               *((f"${key}", "int", f"{what}; area() and perimeter() follow a change.")
+                 for key, (what, _) in zip(("w", "h"), side_docs))],
+        methods=[M("area", f"The area of this {kind}."), M("perimeter", "The length of its boundary."),
+                 M("describe", "A line '<name>: area <area>, perimeter <perimeter>'.")],
         bodies=(body1, body2), script=script, header="class $cls($base):",
         session=[(f"$cls({ctor_args}).describe()", _lit(f"{label}: area {area}, perimeter {perim}"))],
         notes=("Call the base class initialiser with super().", "describe() comes from the base class."),
         local_names={"base": ("Shape", "Figure", "Polygon2D", "BaseShape"), "obj": ("shape", "s", "fig", "item"),
                      "result": ("result", "value", "answer")},
-        consts={"word": label_word, **dict(zip(("w", "h"), sides))},
+        consts={"word": label_word},
         description=f"A {kind} subclass of a shape base class.")
 
 
@@ -6137,6 +6335,7 @@ def _staff_subclass(rng) -> Made:
         arg = "True"
         extra_doc = ("$extra", "bool", "Whether the intern works part-time.")
         extra_names = ("part_time", "half_days", "reduced")
+    extra_default = extra_sig.split(" = ")[1]
     person = pick(rng, _PEOPLE)
     base = _code('''
         class $base:
@@ -6180,14 +6379,16 @@ def _staff_subclass(rng) -> Made:
                    f"Subclass of `$base`: it {what}; everything else is inherited.",
                    f"A staff member who {what}, written as a subclass that overrides `$pay`."),
         params=[P("name", ("name", "full_name", "who"), "str", "The person's name."),
-                P("salary", ("salary", "base_pay", "monthly"), "int", "The base monthly salary.")],
+                P("salary", ("salary", "base_pay", "monthly"), "int", "The base monthly salary."),
+                P("extra", extra_names, extra_doc[1], f"{extra_doc[2].rstrip('.')} (default {extra_default}).")],
         attrs=[(extra_doc[0], extra_doc[1], extra_doc[2])],
+        methods=[M("$pay", f"The monthly pay: a {sub_kind} {what}."),
+                 M("__str__", "`str(self)`: '<name> (<class name>): <monthly pay>'.")],
         bodies=(body1, body2), script=script, header="class $cls($base):",
         session=[(f"$cls({person!r}, {salary}, {arg}).$pay()", str(pay_val))],
         notes=("Reuse the base class with super().", "__str__ is inherited and shows the class name."),
         local_names={"base": ("Employee", "StaffMember", "Worker", "Person"), "obj": ("e", "emp", "member", "worker"),
-                     "pay": ("monthly_pay", "pay", "salary_due", "earnings"), "extra": extra_names,
-                     "amount": ("amount", "total", "due")},
+                     "pay": ("monthly_pay", "pay", "salary_due", "earnings"), "amount": ("amount", "total", "due")},
         description=f"A {sub_kind} subclass that overrides how pay is computed.")
 
 
@@ -6253,8 +6454,13 @@ def _product_record(rng) -> Made:
         params=[P("name", ("name", "title", "label"), "str", "What the product is called."),
                 P("price", ("price", "unit_price", "cost"), "int", "The price of one unit."),
                 P("qty", ("quantity", "qty", "count_in_stock", "stock"), "int",
-                  f"Units in stock (default {default_qty}).")],
-        attrs=[("$tags", "list[str]", "Free-form labels; each record has its own list.")],
+                  f"Units in stock (default {default_qty})."),
+                P("tags", ("tags", "labels", "categories"), "list[str]",
+                  "Free-form labels (default: a new empty list for each record).")],
+        attrs=[],
+        methods=[M("$value", "The value of the stock: the unit price times the quantity."),
+                 M("$restock", ("Return a copy with `$count` more units (the record itself is immutable)"
+                                if frozen else "Add `$count` units to the stock") + "; ValueError if it is negative.")],
         bodies=(body1, body2), script=script, decorator=deco,
         session=[(f"$cls({name!r}, {price}, 2).$value()", str(price * 2))],
         notes=("The stock value is the unit price times the quantity.",
@@ -6264,7 +6470,7 @@ def _product_record(rng) -> Made:
               "`$restock` adds units to this record's stock. ") + "It raises ValueError for a negative count.",
         local_names={"obj": ("item", "p", "product", "rec"), "more": ("more", "restocked", "updated"),
                      "value": ("stock_value", "total_value", "worth"), "restock": ("restock", "add_stock", "receive"),
-                     "count": ("count", "units", "amount"), "tags": ("tags", "labels", "categories"),
+                     "count": ("count", "units", "amount"),
                      "total": ("total", "acc", "running")},
         description="A dataclass for a stock item with default and factory fields.")
 
@@ -6360,6 +6566,13 @@ def _gradebook(rng) -> Made:
                    f"place{'s' if digits > 1 else ''}.",
                    "Store students' marks (0 to 100) and report averages and the top student."),
         params=[], attrs=[("$marks", "dict[str, list[int]]", "Every mark recorded, by student.")],
+        methods=[M("__init__", "Start with no marks."),
+                 M("$add", "Record `$mark` (0 to 100) for `$student`; ValueError for a mark outside that range."),
+                 M("$names", "The students with at least one mark, in alphabetical order."),
+                 M("$average", f"The mean mark of `$student`, rounded to {digits} decimal place"
+                   f"{'s' if digits > 1 else ''}; KeyError for a student without marks."),
+                 M("$best", "The student with the highest unrounded average (ties: the alphabetically first "
+                   "name), or None when there are no marks.")],
         bodies=(body1, body2), script=script,
         session=[("$obj = $cls()", None), ("$obj.$add('ada', 90)", None), ("$obj.$add('ada', 75)", None),
                  ("$obj.$average('ada')", repr(82.5))],

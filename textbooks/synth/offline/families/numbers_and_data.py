@@ -232,7 +232,7 @@ def _build(rng, *, names: Sequence[str], params: list[P], returns: tuple[str, st
     # The docstring is drawn before the body (so every seed keeps its exercise), but its examples must
     # show what the drawn body returns: lay it out here only to advance rng, and again below, on a copy
     # taken now, once the body's results are known.
-    layout_rng = copy.deepcopy(rng)
+    layout_rng = copy.copy(rng)  # its state is one immutable tuple, so a deep copy would only cost time
     _docstring(rng, summary, doc_params, ret_doc, candidates, note)
 
     body = pick(rng, bodies)
