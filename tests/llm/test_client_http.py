@@ -188,3 +188,12 @@ def test_a_server_trickling_its_body_hits_the_whole_call_deadline_and_is_retried
         assert result.error is None and result.texts == ["echo: trickle #0"]
         assert time.monotonic() - t0 < 5  # the deadline is timeout_s + connect_timeout_s = 1 s, then one retry
         assert server.counts["trickle"] == 2
+
+
+def test_a_password_in_the_url_is_never_part_of_the_cache_key(tmp_path):
+    from textbooks.llm.config import redact_url
+
+    assert redact_url("http://user:secret@127.0.0.1:8000/v1") == "http://***@127.0.0.1:8000/v1"
+    assert redact_url("https://api.example.com/v1") == "https://api.example.com/v1"
+    client = LLMClient(make_config("http://user:secret@127.0.0.1:9/v1", tmp_path))
+    assert "secret" not in str(client.identity(Request(id=1, prompt="p")))

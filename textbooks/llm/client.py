@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any, Sequence
 
 from textbooks.llm.cache import ResultCache, Sample, canonical_json, sample_key
-from textbooks.llm.config import LLMConfig, LLMFatalError, Request, Result, Usage
+from textbooks.llm.config import LLMConfig, LLMFatalError, Request, Result, Usage, redact_url
 
 log = logging.getLogger(__name__)
 
@@ -166,7 +166,7 @@ class LLMClient:
         c = self.config
         ident: dict[str, Any] = {
             "backend": c.backend,
-            "base_url": c.base_url if c.backend == "openai" else None,
+            "base_url": redact_url(c.base_url) if c.backend == "openai" else None,  # no password in the cache
             "model": c.model,
             "chat": request.chat,
             "prompt": request.prompt,

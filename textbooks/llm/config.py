@@ -227,3 +227,16 @@ class Result:
     @property
     def ok(self) -> bool:
         return self.error is None
+
+
+def redact_url(url: str | None) -> str | None:
+    """`url` without user:password@ (for files and cache keys people share; a key belongs in api_key_env)."""
+    if not url or "@" not in url:
+        return url
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    if parts.username is None and parts.password is None:
+        return url
+    netloc = f"***@{parts.hostname or ''}" + (f":{parts.port}" if parts.port else "")
+    return urlunsplit(parts._replace(netloc=netloc))

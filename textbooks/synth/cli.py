@@ -163,7 +163,9 @@ def synth_main(args: argparse.Namespace, kind: str) -> int:
     if not offline and args.cache:
         outputs.append(guard.Output(cache, flag="--cache", expected="an SQLite cache", replaces=False))
     max_requests = args.max_requests or max(1, int(round(config.max_requests_factor * args.n)))
-    settings = dict(command=command, teacher=args.teacher, model=args.model, n=args.n, seed=args.seed,
+    from textbooks.llm.config import redact_url
+
+    settings = dict(command=command, teacher=redact_url(args.teacher), model=args.model, n=args.n, seed=args.seed,
                     max_requests=max_requests, config=json.loads(json.dumps(asdict(config))), holdout=sorted(holdout),
                     only=sorted(only) if only is not None else None)
     # A rerun of the same command resumes into DIR; other settings (another seed, --n, config) would replace
@@ -245,7 +247,8 @@ def configure_report(p: argparse.ArgumentParser) -> None:
     p.add_argument("--featurizer", default="hashed",
                    help="nearest-neighbour distances with this featurizer ('hashed': offline; a model dir; 'none' to skip)")
     p.add_argument("--tree", default="builtin", metavar="FILE|builtin|none",
-                   help="topic tree for leaf coverage (default: the shipped textbooks/synth/data/topics.yaml)")
+                   help="topic tree for leaf coverage: 'builtin' (default: textbooks/synth/data/topics.yaml), 'none', "
+                        "or a file of leaf ids (a JSON list, or one id such as strings/transforming/x per line)")
     p.set_defaults(func=report_main)
 
 
