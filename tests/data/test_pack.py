@@ -292,3 +292,24 @@ def test_literal_endoftext_in_a_document_is_text_not_the_separator(tmp_path, tok
         assert decoded == texts + [f"# ends with {EOS}\ndef f():\n    return '{EOS}'\n"]
         prompt = OrdinaryEncoder(tok).encode(f"# ends with {EOS}\ndef f():\n")
         assert (_mask(out, "train") == 0).sum() == len(prompt) and tok.eos_id not in prompt
+
+
+def test_exercises_through_a_data_verb_keep_their_prompt_completion_split(tmp_path, tok_dir):
+    """`data decontaminate` (any data verb) writes exercise records as documents with prompt and completion in
+    metadata; packing its output gives the same tokens and loss mask as packing the exercises directly."""
+    from textbooks.cli import main
+
+    path = tmp_path / "ex.jsonl"
+    rows = [
+        {"id": "e1", "prompt": 'def add_pair(a, b):\n    """Add the two."""\n', "completion": "    return a + b\n"},
+        {"id": "e2", "prompt": "def negate_value(x):\n", "completion": "    return -x\n"},
+    ]
+    path.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    assert main(["data", "decontaminate", str(path), "--benchmarks", "humaneval", "--methods", "ngram",
+                 "--out", str(tmp_path / "clean")]) == 0
+    pack([path], tok_dir, tmp_path / "direct", val_fraction=0.0, loss_on="completion", workers=1, progress=False)
+    pack([tmp_path / "clean" / "output"], tok_dir, tmp_path / "via", val_fraction=0.0, loss_on="completion",
+         workers=1, progress=False)
+    assert _stream(tmp_path / "via", "train").tolist() == _stream(tmp_path / "direct", "train").tolist()
+    mask = _mask(tmp_path / "via", "train")
+    assert mask.tolist() == _mask(tmp_path / "direct", "train").tolist() and 0 in mask.tolist()

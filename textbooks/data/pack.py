@@ -24,6 +24,9 @@ exact duplicate never leaks between train and val. If no document lands in val a
 at least two, the train document with the smallest hash is moved there (and symmetrically train is
 never left empty).
 
+Exercise documents that went through a data verb (`data decontaminate`, `data dedup`, ...: datatrove
+records whose metadata holds `prompt` and `completion`, as textbooks.data.sources reads exercise records)
+keep the same split and mask (`_split_of`).
 Prompt/completion records (JSONL whose records carry string `prompt` and `completion` fields, e.g.
 CodeExercises) are read here: the text is `prompt + completion`, tokenized as two pieces so the prompt's
 tokens are exactly those the model sees at inference time (the prompt is tokenized alone there) and the
@@ -209,6 +212,17 @@ def _read_prompt_completion(path: Path, skipped: Counter) -> Iterator[tuple[str,
         yield record["prompt"], record["completion"]
 
 
+def _split_of(doc) -> tuple[str | None, str]:
+    """(prompt, completion) of an exercise that went through a data verb (its reader kept both fields in
+    metadata, textbooks.data.sources), else (None, text): the prompt/completion split, and with it the loss
+    mask, survives `data decontaminate` / `data dedup` outputs."""
+    meta = doc.metadata or {}
+    prompt, completion = meta.get("prompt"), meta.get("completion")
+    if isinstance(prompt, str) and isinstance(completion, str) and prompt + completion == doc.text:
+        return prompt, completion
+    return None, doc.text
+
+
 def _too_long(max_bytes: int | None, *texts: str) -> bool:
     """More than `max_bytes` of UTF-8 (a str of n characters holds n to 4n bytes: encode only when unsure)."""
     if max_bytes is None:
@@ -272,7 +286,7 @@ def _tasks(inputs: Sequence[Path], prompt_completion: list[bool], max_doc_bytes:
             if _too_long(max_doc_bytes, doc.text):
                 skipped["too_long"] += 1
                 continue
-            records.append((None, doc.text))
+            records.append(_split_of(doc))
             rsize += len(doc.text)
             if rsize >= TASK_BYTES or len(records) >= TASK_DOCS:
                 yield task(source, records=records)
@@ -486,7 +500,8 @@ def pack(
     prompt_completion = [
         p.is_file() and p.name.lower().endswith((".jsonl", ".jsonl.gz")) and _is_prompt_completion_jsonl(p) for p in paths
     ]
-    if with_mask and not any(prompt_completion):
+    if with_mask and not any(prompt_completion) and all(p.is_file() for p in paths):
+        # (directories may hold a data verb's output, whose exercise records keep their split in metadata)
         logger.warning("loss_on=completion but no input has prompt/completion records: every mask will be 1")
 
     out.parent.mkdir(parents=True, exist_ok=True)
