@@ -35,8 +35,10 @@ from functools import lru_cache
 from typing import Any, Callable, Sequence
 
 from textbooks.synth.offline.family import Family, Made, pick
+from textbooks.synth.offline.families._common import (  # noqa: F401 - shared by the three modules
+    KW, P, _NO_DEFAULT, _TYPING_FORMS, _annotation, _printed,
+)
 
-_NO_DEFAULT = object()
 # Names a drawn identifier must not take: builtins and keywords (shadowing them breaks bodies that use
 # them) and the module and function names the bodies import.
 _RESERVED = set(dir(builtins)) | set(keyword.kwlist) | {
@@ -46,27 +48,12 @@ _RESERVED = set(dir(builtins)) | set(keyword.kwlist) | {
 
 
 @dataclass
-class P:
-    """A parameter: `key` is the reference implementation's name for it, `names` the exercise's choices."""
-
-    key: str
-    names: Sequence[str]
-    type: str
-    doc: str
-    default: Any = _NO_DEFAULT
-
-
-@dataclass
 class Body:
     """One implementation style: its code (a Template) and the imports and helper functions it needs."""
 
     code: str
     imports: tuple[str, ...] = ()
     helpers: str = ""  # a Template too: functions defined above the entry point
-
-
-class KW(dict):
-    """Keyword arguments of a test call, by parameter key (rendered with the drawn names)."""
 
 
 def _code(text: str) -> str:
@@ -85,24 +72,6 @@ def _draw(rng, options: Sequence[str], used: set[str]) -> str:
             used.add(name)
             return name
     raise ValueError(f"no free name among {options}")
-
-
-_TYPING_FORMS = (("list", "List"), ("dict", "Dict"), ("tuple", "Tuple"), ("set", "Set"))
-
-
-def _annotation(ann: str, typing_style: bool, used: set[str]) -> str:
-    """`ann` as written (builtin generics, `X | None`) or in the typing module's spelling, noting the names."""
-    if not typing_style:
-        return ann
-    m = re.fullmatch(r"(.+) \| None", ann)
-    if m:
-        ann = f"Optional[{m.group(1)}]"
-        used.add("Optional")
-    for old, new in _TYPING_FORMS:
-        ann, n = re.subn(rf"\b{old}\[", new + "[", ann)
-        if n:
-            used.add(new)
-    return ann
 
 
 def _wrap(text: str, width: int = 92) -> list[str]:
@@ -176,11 +145,6 @@ def _check(text: str, expected: Any) -> str:
 def _showable(call: str, result: str) -> bool:
     """Whether a call and its result fit on a doctest line (short, no backslashes to escape)."""
     return len(call) + len(result) < 86 and "\\" not in call + result
-
-
-def _printed(value: Any) -> str:
-    """What the interactive interpreter (and so doctest) prints for `value`: its repr, nothing for None."""
-    return "" if value is None else repr(value)
 
 
 def _run_calls(source: str, entry: str, calls: Sequence[str]) -> list[Any]:

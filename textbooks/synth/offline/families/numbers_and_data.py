@@ -30,24 +30,15 @@ from fractions import Fraction
 from typing import Any, Callable, Sequence
 
 from textbooks.synth.offline.family import Family, Made, pick
+from textbooks.synth.offline.families._common import (  # noqa: F401 - shared by the three modules
+    KW, P, _NO_DEFAULT, _TYPING_FORMS, _annotation, _printed,
+)
 
-_NO_DEFAULT = object()
 # A drawn identifier must not shadow a builtin, a keyword, or a module or name some body imports.
 _RESERVED = set(dir(builtins)) | set(keyword.kwlist) | {
     "math", "re", "string", "calendar", "statistics", "datetime", "date", "timedelta", "time", "collections",
     "Counter", "defaultdict", "reduce", "gcd", "lcm", "isqrt", "itertools", "functools", "operator", "Fraction",
     "List", "Dict", "Tuple", "Set", "Optional", "Union"}
-
-
-@dataclass
-class P:
-    """A parameter: `key` is the reference implementation's name for it, `names` the exercise's choices."""
-
-    key: str
-    names: Sequence[str]
-    type: str
-    doc: str
-    default: Any = _NO_DEFAULT
 
 
 @dataclass
@@ -57,10 +48,6 @@ class Body:
     code: str
     imports: tuple[str, ...] = ()
     helpers: str = ""  # a Template too: functions defined above the entry point
-
-
-class KW(dict):
-    """Keyword arguments of a test call, by parameter key (rendered with the drawn names)."""
 
 
 def _code(text: str) -> str:
@@ -79,24 +66,6 @@ def _draw(rng, options: Sequence[str], used: set[str]) -> str:
             used.add(name)
             return name
     raise ValueError(f"no free name among {options}")
-
-
-_TYPING_FORMS = (("list", "List"), ("dict", "Dict"), ("tuple", "Tuple"), ("set", "Set"))
-
-
-def _annotation(ann: str, typing_style: bool, used: set[str]) -> str:
-    """`ann` as written (builtin generics, `X | None`) or in the typing module's spelling, noting the names."""
-    if not typing_style:
-        return ann
-    m = re.fullmatch(r"(.+) \| None", ann)
-    if m:
-        ann = f"Optional[{m.group(1)}]"
-        used.add("Optional")
-    for old, new in _TYPING_FORMS:
-        ann, n = re.subn(rf"\b{old}\[", new + "[", ann)
-        if n:
-            used.add(new)
-    return ann
 
 
 def _wrap(text: str, width: int = 92) -> list[str]:
@@ -157,11 +126,6 @@ def _check(text: str, expected: Any) -> str:
 def _showable(call: str, result: str) -> bool:
     """Whether a call and its result fit on a doctest line (short, no backslashes to escape)."""
     return len(call) + len(result) < 86 and "\\" not in call + result
-
-
-def _printed(value: Any) -> str:
-    """What the interactive interpreter (and so doctest) prints for `value`: its repr, nothing for None."""
-    return "" if value is None else repr(value)
 
 
 def _run_calls(source: str, entry: str, calls: Sequence[str]) -> list[Any]:

@@ -26,20 +26,11 @@ from itertools import accumulate, combinations, groupby
 from typing import Any, Callable, Sequence
 
 from textbooks.synth.offline.family import Family, Made, pick
+from textbooks.synth.offline.families._common import (  # noqa: F401 - shared by the three modules
+    KW, P, _NO_DEFAULT, _TYPING_FORMS, _annotation, _printed,
+)
 
-_NO_DEFAULT = object()
 _RESERVED = set(dir(builtins)) | set(keyword.kwlist)
-
-
-@dataclass
-class P:
-    """A parameter: `key` is the reference implementation's name for it, `names` the exercise's choices."""
-
-    key: str
-    names: Sequence[str]
-    type: str
-    doc: str
-    default: Any = _NO_DEFAULT
 
 
 @dataclass
@@ -49,10 +40,6 @@ class Body:
     code: str
     imports: tuple[str, ...] = ()
     helpers: str = ""  # a Template too: helper functions defined above the entry point
-
-
-class KW(dict):
-    """Keyword arguments of a test call, by parameter key (rendered with the drawn names)."""
 
 
 @dataclass
@@ -92,24 +79,6 @@ def _draw(rng, options: Sequence[str], used: set[str]) -> str:
             used.add(name)
             return name
     raise ValueError(f"no free name among {options}")
-
-
-_TYPING_FORMS = (("list", "List"), ("dict", "Dict"), ("tuple", "Tuple"), ("set", "Set"))
-
-
-def _annotation(ann: str, typing_style: bool, used: set[str]) -> str:
-    """`ann` as written (builtin generics, `X | None`) or in the typing module's spelling, noting the names."""
-    if not typing_style:
-        return ann
-    m = re.fullmatch(r"(.+) \| None", ann)
-    if m:
-        ann = f"Optional[{m.group(1)}]"
-        used.add("Optional")
-    for old, new in _TYPING_FORMS:
-        ann, n = re.subn(rf"\b{old}\[", new + "[", ann)
-        if n:
-            used.add(new)
-    return ann
 
 
 def _wrap(text: str, width: int = 92) -> list[str]:
@@ -244,11 +213,6 @@ def _build(rng, *, names: Sequence[str], params: list[P], returns: tuple[str, st
 def _showable(call: str, result: str) -> bool:
     """Whether a call and its result fit on a doctest line (short, no backslashes to escape)."""
     return len(call) + len(result) < 84 and "\\" not in call + result
-
-
-def _printed(value: Any) -> str:
-    """What the interactive interpreter (and so doctest) prints for `value`: its repr, nothing for None."""
-    return "" if value is None else repr(value)
 
 
 def _run_calls(source: str, entry: str, calls: Sequence[str]) -> list[Any]:
