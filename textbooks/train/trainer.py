@@ -315,7 +315,13 @@ class Trainer:
         """
         try:
             self.setup()
-            return self._fit()
+            summary = self._fit()
+            # Every rank is done with its collectives before any tears its process group down: a rank leaving
+            # while another still talks to it over gloo aborted at exit now and then ("terminate called without
+            # an active exception", SIGABRT after a finished run). Only on success: _fit has already made every
+            # rank stop together on an error, and a barrier after one could wait for a rank that is gone.
+            parallel.barrier(self.info)
+            return summary
         finally:
             self.close()
             parallel.shutdown_distributed()
