@@ -96,3 +96,25 @@ def derive_seed(seed: int, prompt: str | Sequence[int], sample: int, bits: int =
     else:
         h.update(b"ids:" + ",".join(str(int(t)) for t in prompt).encode())
     return int.from_bytes(h.digest()[:8], "little") & ((1 << bits) - 1)
+
+
+_RETRY_MARKER = re.compile(r"^<!-- retry\b.*-->\s*$", re.M)
+
+
+def read_prompt_file(package: str, filename: str, what: str) -> tuple[str, str, str]:
+    """A versioned prompt shipped in `package`/prompts/`filename`: (the message template, the re-ask message
+    after its `<!-- retry ... -->` line, sha256 of the file's text, 12 hex digits). `what` names the setting
+    that chose the file, for the errors (which list the versions there are)."""
+    from importlib import resources
+
+    folder = resources.files(package).joinpath("prompts")
+    try:
+        text = folder.joinpath(filename).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        available = sorted(p.name.removesuffix(".md") for p in folder.iterdir() if p.name.endswith(".md"))
+        raise ValueError(f"{what}: no prompt {package.replace('.', '/')}/prompts/{filename}; available: "
+                         f"{', '.join(available)}") from None
+    parts = _RETRY_MARKER.split(text)
+    if len(parts) != 2:
+        raise ValueError(f"prompts/{filename}: expected one '<!-- retry ... -->' section")
+    return parts[0].strip() + "\n", parts[1].strip(), hashlib.sha256(text.encode()).hexdigest()[:12]

@@ -114,7 +114,6 @@ def synth_main(args: argparse.Namespace, kind: str) -> int:
     from textbooks import guard
     from textbooks.synth.config import load_synth_config
     from textbooks.synth.offline.families import FAMILIES
-    from textbooks.synth.run import synthesize
 
     out = Path(args.out)
     offline = args.teacher == "offline"

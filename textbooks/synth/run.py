@@ -6,9 +6,9 @@ One round (`SynthConfig.batch_size` items at most, sized from the yield so far):
     teacher.retries times when an answer cannot be used)  ->  sandbox verification  ->  near-dedup against
     everything kept so far  ->  decontamination against HumanEval/MBPP  ->  keep, in index order, until n
 
-Every answer that is not kept goes to `dropped.jsonl` with its reason (parse.DROP_REASONS). Items kept past
-`n` in the last round are counted as `surplus`, not written (a later run with a larger --n keeps them, from
-the cache). A rerun of the same command reproduces the same files: specs, the cache's answers and the
+Every answer that is not kept goes to `dropped.jsonl` with its reason (parse.DROP_REASONS); items kept past
+`n` in the last round are listed there as `surplus` (a later run with a larger --n keeps them, from the
+cache). A rerun of the same command reproduces the same files: specs, the cache's answers and the
 verdicts are deterministic, so a killed run relaunched pays only for the requests that had not finished.
 
 Outputs (DIR): exercises.jsonl | textbooks.jsonl, dropped.jsonl, stats.json, run.json (the settings, written
@@ -23,7 +23,6 @@ import random
 import sys
 import time
 from collections import Counter
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Callable
 
@@ -43,19 +42,11 @@ def _prefix(kind: str) -> str:
 
 def load_prompt(kind: str, version: str) -> tuple[str, str, str]:
     """(template, retry template, sha) of textbooks/synth/prompts/<exercise|textbook>_<version>.md."""
-    import hashlib
-    import re
-    from importlib import resources
+    from textbooks.text import read_prompt_file
 
     name = f"{'exercise' if kind == 'exercises' else 'textbook'}_{version}.md"
-    try:
-        text = resources.files("textbooks.synth").joinpath("prompts", name).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ValueError(f"teacher.prompt_version={version!r}: no prompt textbooks/synth/prompts/{name}") from None
-    parts = re.split(r"^<!-- retry\b.*-->\s*$", text, flags=re.M)
-    if len(parts) != 2:
-        raise ValueError(f"prompts/{name}: expected one '<!-- retry ... -->' section")
-    return parts[0].strip() + "\n", parts[1].strip() + "\n", hashlib.sha256(text.encode()).hexdigest()[:12]
+    template, retry, sha = read_prompt_file("textbooks.synth", name, f"teacher.prompt_version={version!r}")
+    return template, retry + "\n", sha
 
 
 class SpecSource:
@@ -70,8 +61,6 @@ class SpecSource:
         self.vocab = diversity.load_vocab()
         self.leaves = diversity.load_tree()
         self.families = {name: f for name, f in families.items() if _allowed(name, f.topic, holdout, only)}
-        if offline and kind == "exercises" and not self.families:
-            raise ValueError("every offline family is held out (or not in --families): nothing to generate")
         by_topic: dict[str, list[str]] = {}
         for name, f in self.families.items():
             by_topic.setdefault(f.topic, []).append(name)
@@ -144,6 +133,7 @@ def synthesize(kind: str, *, teacher, config: SynthConfig, out_dir: Path, n: int
     if offline:
         teacher = teacher.restricted(specs.families)  # lessons too: a held-out family is never taught
     template, retry_template, prompt_sha = load_prompt(kind, config.teacher.prompt_version)
+    prompt_version = f"{config.teacher.prompt_version}@{prompt_sha}"
     t_start = time.monotonic()
     seconds = Counter()
     items_at = Counter()
@@ -233,7 +223,7 @@ def synthesize(kind: str, *, teacher, config: SynthConfig, out_dir: Path, n: int
             seconds["verify"] += time.monotonic() - t
             items_at["verify"] += len(ok)
             # --- records, dedup, decontamination ---
-            new = [_record(kind, j, x, {**answer_meta.get(j.id, {}), **extra}, teacher, prompt_sha, config)
+            new = [_record(kind, j, x, {**answer_meta.get(j.id, {}), **extra}, teacher, prompt_version)
                    for j, x, extra in passing]
             t = time.monotonic()
             from textbooks.data.dedup import find_duplicates
@@ -253,6 +243,7 @@ def synthesize(kind: str, *, teacher, config: SynthConfig, out_dir: Path, n: int
                 else:
                     survivors.append(r)
             t = time.monotonic()
+            items_at["decontaminate"] += len(survivors)
             if survivors:
                 if detector is None:
                     from textbooks.data.decontam.detect import Decontaminator
@@ -270,7 +261,6 @@ def synthesize(kind: str, *, teacher, config: SynthConfig, out_dir: Path, n: int
                         clean.append(r)
                 survivors = clean
             seconds["decontaminate"] += time.monotonic() - t
-            items_at["decontaminate"] += len(survivors) + sum(1 for r in new if parsed.get(r["id"]) == Drop("contaminated"))
             for r in survivors:
                 if len(kept) < n:
                     kept.append(r)
@@ -285,7 +275,7 @@ def synthesize(kind: str, *, teacher, config: SynthConfig, out_dir: Path, n: int
                     if res.reason not in ("duplicate", "contaminated"):
                         dropped.append({"id": j.id, "reason": res.reason, "detail": res.detail, "stage":
                                         "verify" if res.reason in _VERIFY_REASONS else "parse",
-                                        "metadata": _spec_metadata(j.spec, teacher, prompt_sha),
+                                        "metadata": _spec_metadata(j.spec, teacher, prompt_version),
                                         "answer": (answers.get(j.id) or "")[:MAX_KEPT_ANSWER_CHARS]})
                 elif isinstance(res, Exercise):
                     variants.update(res.variants)
@@ -333,7 +323,8 @@ def synthesize(kind: str, *, teacher, config: SynthConfig, out_dir: Path, n: int
     return stats
 
 
-_VERIFY_REASONS = {"tests fail", "timeout", "out of memory", "exited early", "trivial tests", "code blocks fail"}
+_VERIFY_REASONS = {"tests fail", "timeout", "out of memory", "exited early", "trivial tests", "code blocks fail",
+                   "unsafe code", "not isolatable", "flaky"}  # the rest of parse.DROP_REASONS are found parsing
 
 
 def _job_seed(seed: int, index: int) -> int:
@@ -382,9 +373,9 @@ def _apply_block_policy(book: Textbook, verdicts, policy: str):
                   "answer_code_blocks_passed": passed}
 
 
-def _spec_metadata(spec: dict, teacher, prompt_sha: str) -> dict:
+def _spec_metadata(spec: dict, teacher, prompt_version: str) -> dict:
     meta = {k: v for k, v in spec.items() if k not in ("kind", "area_title", "topic_title")}
-    meta.update(teacher=teacher.name, prompt_version=f"v1@{prompt_sha}")
+    meta.update(teacher=teacher.name, prompt_version=prompt_version)
     if "family" in spec:
         meta["source"] = "family"
     elif "mined" in spec:
@@ -394,12 +385,11 @@ def _spec_metadata(spec: dict, teacher, prompt_sha: str) -> dict:
     return meta
 
 
-def _record(kind: str, job: Job, item, extra: dict, teacher, prompt_sha: str, config: SynthConfig) -> dict:
-    meta = _spec_metadata(job.spec, teacher, prompt_sha) | extra
+def _record(kind: str, job: Job, item, extra: dict, teacher, prompt_version: str) -> dict:
+    meta = _spec_metadata(job.spec, teacher, prompt_version) | extra
     if "mined" in job.spec:
         m = teacher.mined[job.spec["mined"]]
         meta["mined_from"] = {"id": m.origin, "line": m.line}
-    meta["prompt_version"] = f"{config.teacher.prompt_version}@{prompt_sha}"
     if kind == "exercises":
         ex: Exercise = item
         meta.update(requested_name=job.spec.get("function_name"), renamed=ex.renamed, tests_style=ex.tests_style)

@@ -175,10 +175,6 @@ class Verifier:
                                                   isolation=c.isolation))
         return self._sandbox
 
-    def layers(self) -> dict:
-        describe = getattr(self.sandbox, "describe", None)
-        return describe() if callable(describe) else {}
-
     def close(self) -> None:
         if self._sandbox is not None:
             self._sandbox.close()
@@ -201,19 +197,18 @@ class Verifier:
                 verdicts[i] = Verdict(False, "unsafe code", why, "")
         todo = [i for i in range(len(items)) if verdicts[i] is None]
         want_isolated = c.verdict == "isolated"
-        runnable = dict(items)
+        direct = {i for i in todo if want_isolated and _tests_hold_objects(items[i][1])}
+        runnable = dict(items)  # what each item runs as, in its first run and in the reruns
         if want_isolated:
             for i in todo:
                 item_id, ex = items[i]
-                if _has_future_import(ex.solution):
+                if i not in direct and _has_future_import(ex.solution):
                     stripped = _without_future_annotations(ex)
                     if stripped is None:
                         verdicts[i] = Verdict(False, "not isolatable", "a __future__ import other than annotations", "")
                     else:  # verified without it: annotations evaluated eagerly can only make it fail, never pass
                         runnable[item_id] = stripped
-            todo = [i for i in todo if verdicts[i] is None]
-        direct = {i for i in todo if want_isolated and _tests_hold_objects(items[i][1])}
-        first = [i for i in todo if i not in direct]
+        first = [i for i in todo if i not in direct and verdicts[i] is None]
         for i, v in zip(first, self._run([(items[i][0], runnable[items[i][0]]) for i in first], c.verdict)):
             if want_isolated and not v.passed and "IsolationError" in v.detail:
                 # No second chance in the default mode: a solution returning an always-equal object (a forged
@@ -251,7 +246,6 @@ class Verifier:
                 for k, v in zip(idx, self._run([items[k] for k in idx], mode, count)):
                     out[k] = v
             return out
-        from textbooks.eval.execute import execute_samples
         from textbooks.eval.tasks import Task
 
         out: list[Verdict | None] = [None] * len(items)
@@ -312,9 +306,9 @@ class Verifier:
                         break
                     budget -= 1
                     why = unsafe_code(section.blocks[k], c.allowed_imports, c.forbidden_names)
-                    if why:
+                    if why:  # never run, nor the blocks after it (each of their programs would contain it)
                         unsafe[(b, s, k)] = why
-                        continue
+                        break
                     programs.append(Program("\n\n".join(section.blocks[: k + 1]), None, c.timeout))
                     where.append((b, s, k))
         outcomes = self.sandbox.run(programs) if programs else []
@@ -325,6 +319,8 @@ class Verifier:
             out[b][s][k] = Verdict(o.passed, None if o.passed else reason_of(o.result), o.result, "default", o.seconds)
         for (b, s, k), why in unsafe.items():
             out[b][s][k] = Verdict(False, "unsafe code", why, "")
+            for later in range(k + 1, len(books[b].sections[s].blocks)):
+                out[b][s][later] = Verdict(False, "unsafe code", f"not run: block {k + 1} of its section {why}", "")
         return out
 
 

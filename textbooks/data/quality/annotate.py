@@ -46,7 +46,6 @@ import sys
 import tokenize
 from collections import Counter
 from dataclasses import asdict, dataclass, field
-from importlib import resources
 from typing import Any, Iterable, Sequence
 
 from datatrove.data import Document
@@ -57,7 +56,6 @@ CHARS_PER_TOKEN = 4  # the usual estimate of characters per token for code and E
 KEEP_LINE_FRACTION = 0.8  # back up to a line break only if that keeps >= 80% of the character budget
 MAX_JUSTIFICATION_CHARS = 2000
 OFFLINE_ANNOTATOR = "offline-rubric-v1"
-_RETRY_MARKER = re.compile(r"^<!-- retry\b.*-->\s*$", re.M)
 
 
 # --- the prompt --------------------------------------------------------------------------------------------
@@ -74,16 +72,12 @@ class Prompt:
 
 def load_prompt(version: str = DEFAULT_PROMPT_VERSION) -> Prompt:
     """The versioned prompt `textbooks/data/quality/prompts/<version>.md`."""
-    try:
-        text = resources.files("textbooks.data.quality").joinpath("prompts", f"{version}.md").read_text(encoding="utf-8")
-    except FileNotFoundError:
-        available = sorted(p.name.removesuffix(".md") for p in resources.files("textbooks.data.quality").joinpath("prompts").iterdir()
-                           if p.name.endswith(".md"))
-        raise ValueError(f"no prompt version {version!r}; available: {', '.join(available)}") from None
-    parts = _RETRY_MARKER.split(text)
-    if len(parts) != 2 or "{{EXTRACT}}" not in parts[0]:
+    from textbooks.text import read_prompt_file
+
+    template, retry, sha = read_prompt_file("textbooks.data.quality", f"{version}.md", f"prompt version {version!r}")
+    if "{{EXTRACT}}" not in template:
         raise ValueError(f"prompt {version}: expected one {{{{EXTRACT}}}} placeholder and one '<!-- retry ... -->' section")
-    return Prompt(version, parts[0].strip() + "\n", parts[1].strip(), hashlib.sha256(text.encode()).hexdigest()[:12])
+    return Prompt(version, template, retry, sha)
 
 
 def sample_for_prompt(text: str, *, max_tokens: int = DEFAULT_SAMPLE_TOKENS, tokenizer=None,
