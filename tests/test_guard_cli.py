@@ -402,16 +402,16 @@ def test_every_bad_demo_argument_fails_at_start(world, case, capsys, tmp_path):
         words = [f"input not found: {tmp_path / 'nope.yaml'} (--config)"]
     elif case == "invalid_config":
         bad = tmp_path / "bad.yaml"
-        bad.write_text("trainer:\n  micro_bach_size: 4\n")
+        bad.write_text("pretrain:\n  tokns: 4\n")
         argv += ["--config", bad]
-        words = ["trainer.micro_bach_size", "did you mean 'trainer.micro_batch_size'"]
+        words = ["pretrain.tokns", "did you mean 'pretrain.tokens'"]
     elif case == "out_is_a_file":
         argv[-1] = world["notes"]
         words = [f"--out {world['notes']} is a file"]
     else:
         out.mkdir()
         (out / "thesis.pdf").write_bytes(b"%PDF")
-        words = [f"--out {out} already exists and is not the output of an earlier demo"]
+        words = [f"--out {out} already exists and is not the run directory of an earlier `textbooks run`"]
     start = time.monotonic()
     rc, output = cli(argv, capsys)
     assert_refused(rc, output, *words, code=2)

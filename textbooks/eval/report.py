@@ -43,11 +43,12 @@ from textbooks.text import plural
 # Reading
 # ------------------------------------------------------------------------------------------------------
 
-_BENCHMARK_BY_PREFIX = (("HumanEval/", "humaneval"), ("Mbpp/", "mbpp"), ("MBPP/", "mbpp"), ("Unconventional/", "unconventional"))
+_BENCHMARK_BY_PREFIX = (("HumanEval/", "humaneval"), ("Mbpp/", "mbpp"), ("MBPP/", "mbpp"), ("Unconventional/", "unconventional"),
+                        ("Exercise/", "exercises"))
 
 
 def benchmark_of(task_id: Any) -> str:
-    """humaneval / mbpp / unconventional / other, from a task id's prefix (plain integers are MBPP ids)."""
+    """humaneval / mbpp / unconventional / exercises / other, from a task id's prefix (plain integers are MBPP ids)."""
     if isinstance(task_id, int) or (isinstance(task_id, str) and task_id.isdigit()):
         return "mbpp"
     for prefix, name in _BENCHMARK_BY_PREFIX:
@@ -207,7 +208,7 @@ def similar_split(per_task: dict[str, dict[str, Any]], similar: set[str]) -> dic
 # ------------------------------------------------------------------------------------------------------
 
 _SETTING_KEYS = ("model", "backend", "n", "temperature", "top_p", "prompt_format", "prompt_format_version", "seed",
-                 "max_new_tokens", "stop", "batch_size", "split")
+                 "max_new_tokens", "stop", "batch_size", "split", "problems")
 _EXEC_KEYS = ("harness", "verdict", "sandbox", "timeout", "time_limits", "memory_mb")
 
 

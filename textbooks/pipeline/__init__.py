@@ -1,0 +1,1 @@
+"""The whole recipe as one resumable pipeline (`textbooks run`) and its report."""
