@@ -47,7 +47,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from textbooks import guard
     from textbooks.pipeline.cli import launch
-    from textbooks.pipeline.run import FORMAT, repo_root
+    from textbooks.pipeline.run import FORMAT
 
     config = Path(args.config) if args.config else _shipped(DEMO_CONFIG)
     guard.check_inputs([config], kind="file", flag="--config")
@@ -62,7 +62,6 @@ def run(args: argparse.Namespace) -> int:
         out = Path(args.out)
         if guard.json_marker("run.json", format=FORMAT)(out):  # only ever a pipeline run of ours
             shutil.rmtree(out)
-    del repo_root
     return launch(config, overrides, out=args.out, dry_run=args.dry_run, start=None)
 
 

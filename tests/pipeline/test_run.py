@@ -171,12 +171,12 @@ def test_a_changed_setting_reruns_exactly_the_stages_after_it(micro):
     assert to_run(planned(cfg, start="similar")) == ["similar", *evals]
 
 
-def test_dry_run_prints_the_plan_with_budgets_and_writes_nothing(micro, capsys, tmp_path):
+def test_dry_run_prints_the_plan_with_budgets_and_writes_nothing(capsys, tmp_path):
     out = tmp_path / "fresh"
     cfg = write_config(tmp_path / "c.yaml", out)
     assert main(["run", str(cfg), "--dry-run"]) == 0
     printed = capsys.readouterr().out
-    assert "run     pretrain-raw" in printed and "20,480 tokens = 5 steps x 16 seqs x 256" in printed
+    assert "run     pretrain-raw" in printed and "20,480 tokens = 5 steps x 16 seqs (micro 8 x accum 2 x 1 rank) x 256" in printed
     assert not out.exists()
 
 
@@ -264,3 +264,21 @@ def test_plan_tokens_keeps_the_schedule_shape():
     b = plan_tokens(cfg, 16 * 256 * 100)
     assert b["steps"] == 100 and b["decay_steps"] == 150 and b["warmup_steps"] == 3 and b["tokens"] == 409600
     assert plan_tokens(cfg, 1)["steps"] == 1
+
+
+def test_a_judge_endpoint_grades_each_arm_and_the_report_shows_it(micro, tmp_path, monkeypatch):
+    from tests.eval.openai_server_fixture import LocalOpenAIServer
+
+    run = tmp_path / "run"
+    shutil.copytree(micro["dir"], run, symlinks=True)
+    monkeypatch.setenv("OPENAI_API_KEY", "test")
+    with LocalOpenAIServer(lambda path, body: ["Readable, but it does not handle the edge cases.\nGrade: 6/10"]) as server:
+        cfg = write_config(tmp_path / "c.yaml", run, **{"eval.judge": server.base_url, "eval.judge_model": "judge"})
+        assert to_run(planned(cfg))[:1] == ["eval-raw"]  # the judge is an eval setting: evaluation reruns
+        assert main(["run", str(cfg), "--no-progress", "--only", "eval-raw", "--only", "report"]) == 0
+        graded = len(server.requests)
+    judged = [json.loads(line) for line in (run / "eval" / "raw" / "unconventional.judged.jsonl").read_text().splitlines()]
+    assert graded >= len(judged) > 0 and all(r["grade"] == 6 for r in judged)
+    ev = json.loads((run / "eval" / "raw" / "report" / "report.json").read_text())
+    assert ev["judged"] and abs(ev["judged"][0]["score"] - 0.6) < 1e-9
+    assert 0.6 in _numbers(json.loads((run / "report.json").read_text())["arms"])

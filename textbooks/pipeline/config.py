@@ -233,5 +233,7 @@ def validate(c: PipelineConfig, source: str = "config") -> None:
             raise bad(f"eval.limits.{b}", f"not an evaluated benchmark ({', '.join([*c.eval.benchmarks, 'exercises'])})")
         if n is not None and (not isinstance(n, int) or isinstance(n, bool) or n < 1):
             raise bad(f"eval.limits.{b}", f"must be an integer >= 1 or null, got {n!r}")
+    if c.eval.judge and not c.eval.judge_model:
+        raise bad("eval.judge_model", "eval.judge needs the judge's model name at that URL (the paper: GPT-4)")
     if c.eval.max_new_tokens < 1 or c.eval.batch_size < 1:
         raise bad("eval", "max_new_tokens and batch_size must be >= 1")

@@ -443,9 +443,8 @@ def _judge(ctx: Context, st: Stage, model: Path, out: Path) -> Path:
     generate_samples("unconventional", model, samples, max_new_tokens=e.max_new_tokens, batch_size=e.batch_size,
                      progress=ctx.progress)
     judged = out / "unconventional.judged.jsonl"
-    argv = ["eval", "judge", "--samples", str(samples), "--base-url", e.judge, "--out", str(judged), "--overwrite"]
-    if e.judge_model:
-        argv += ["--model", e.judge_model]
+    argv = ["eval", "judge", "--samples", str(samples), "--base-url", e.judge, "--model", str(e.judge_model),
+            "--out", str(judged), "--overwrite"]
     _cli(argv, st)
     return judged
 
@@ -566,8 +565,10 @@ def plan(ctx: Context, *, only: list[str] | None = None, start: str | None = Non
         same = marker is not None and marker.get("fingerprint") == st.fingerprint
         if not selected:
             st.action, st.reason = "skip", "not selected (--only)"
-            if not (same and marker.get("status") == "done"):
+            if marker is None or marker.get("status") != "done":
                 st.action, st.reason = "missing", "not done, and not selected by --only"
+            elif not same:  # its outputs are there, made with other settings: --only uses them as they are
+                st.action, st.reason = "skip", "not selected (--only); done with other settings, used as it is"
         elif forced:
             st.action, st.reason = "run", f"--from {start}"
         elif only and not (same and marker.get("status") == "running"):
@@ -613,10 +614,13 @@ def describe_plan(ctx: Context, stages: list[Stage]) -> str:
             from textbooks.train import load_config
 
             section = c.finetune if st.kind == "finetune" else c.pretrain
-            budget = plan_tokens(load_config(resolve_shipped(section.config, ctx.repo), list(section.set)),
-                                 section.tokens)
+            train_cfg = load_config(resolve_shipped(section.config, ctx.repo), list(section.set))
+            budget = plan_tokens(train_cfg, section.tokens)
+            micro = train_cfg.trainer.micro_batch_size
+            accum = max(1, budget["batch"] // (micro * section.nproc))
             data = ", ".join(f"{e['source']} x{e['weight']:g}" for e in st.settings["data"])
-            extra = (f"  [{budget['tokens']:,} tokens = {budget['steps']} steps x {budget['batch']} seqs x "
+            extra = (f"  [{budget['tokens']:,} tokens = {budget['steps']} steps x {budget['batch']} seqs "
+                     f"(micro {micro} x accum {accum} x {section.nproc} rank{'s' if section.nproc > 1 else ''}) x "
                      f"{budget['seq_len']}; warmup {budget['warmup_steps']}, schedule {budget['decay_steps']}; "
                      f"data: {data}{'; from ' + st.settings['from'] if st.settings['from'] else ''}"
                      f"{'; torchrun x' + str(section.nproc) if section.nproc > 1 else ''}]")
