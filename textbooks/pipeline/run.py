@@ -94,9 +94,9 @@ def resolve_shipped(path: str | None, repo: Path | None) -> Path | None:
     if path is None:
         return None
     p = Path(path)
-    if p.is_absolute() or p.exists() or repo is None:
-        return p
-    return repo / p if (repo / p).exists() else p
+    if not p.is_absolute() and not p.exists() and repo is not None and (repo / p).exists():
+        p = repo / p
+    return p.resolve() if p.exists() else p  # one spelling, whatever the cwd (fingerprints compare it)
 
 
 def file_digest(path: Path | None) -> str | None:
@@ -118,11 +118,16 @@ def input_identity(paths: list[str]) -> list[Any]:
     return out
 
 
-def fingerprint(stage: Stage, upstream: dict[str, str]) -> str:
+def fingerprint(stage: Stage, upstream: dict[str, str], roots: dict[str, Path | None] | None = None) -> str:
+    """`roots`: directories whose absolute path must not count ({"<repo>": checkout, "<run>": DIR}), so a
+    moved checkout or run directory keeps its fingerprints (the config files' contents still count)."""
     from textbooks import __version__
 
     blob = json.dumps({"stage": stage.name, "settings": stage.settings, "version": __version__,
                        "deps": {d: upstream[d] for d in stage.deps}}, sort_keys=True, default=str)
+    for name, root in sorted((roots or {}).items(), key=lambda kv: -len(str(kv[1] or ""))):
+        if root is not None:
+            blob = blob.replace(json.dumps(str(Path(root).resolve()))[1:-1], name)
     return hashlib.sha256(blob.encode()).hexdigest()[:20]
 
 
@@ -558,7 +563,7 @@ def plan(ctx: Context, *, only: list[str] | None = None, start: str | None = Non
         start_index = next(i for i, s in enumerate(stages) if start in (s.name, s.kind))
     will_run: set[str] = set()
     for i, st in enumerate(stages):
-        st.fingerprint = fps[st.name] = fingerprint(st, fps)
+        st.fingerprint = fps[st.name] = fingerprint(st, fps, {"<repo>": ctx.repo, "<run>": ctx.dir})
         marker = read_marker(ctx, st.name)
         selected = not only or any(sel in (st.name, st.kind) for sel in only)
         forced = start_index is not None and i >= start_index
