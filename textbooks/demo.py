@@ -53,13 +53,17 @@ def run(args: argparse.Namespace) -> int:
     guard.check_inputs([config], kind="file", flag="--config")
     overrides = list(args.overrides)
     for flag, key in (("vocab_size", "tokenizer.vocab_size"), ("max_files", "corpus.max_files"),
-                      ("eval_limit", "eval.limit"), ("synth_exercises", "synth.exercises"),
-                      ("synth_textbooks", "synth.textbooks"), ("isolation", "eval.isolation")):
+                      ("synth_exercises", "synth.exercises"), ("synth_textbooks", "synth.textbooks"),
+                      ("isolation", "eval.isolation")):
         value = getattr(args, flag)
         if value is not None:
             overrides.append(f"{key}={value}")
-    if args.fresh and args.out and not args.dry_run:
-        out = Path(args.out)
+    if args.eval_limit is not None:  # every benchmark, the held-out exercises and the NLL alike
+        overrides += [f"eval.limit={args.eval_limit}", "eval.limits={}", f"eval.nll_limit={args.eval_limit}"]
+    if args.fresh and not args.dry_run:
+        from textbooks.pipeline.config import load_pipeline_config
+
+        out = Path(args.out or load_pipeline_config(config, overrides).out)
         if guard.json_marker("run.json", format=FORMAT)(out):  # only ever a pipeline run of ours
             shutil.rmtree(out)
     return launch(config, overrides, out=args.out, dry_run=args.dry_run, start=None)

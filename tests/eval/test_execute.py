@@ -264,9 +264,12 @@ def test_summary_says_how_much_of_the_benchmark_it_covers():
     assert summarize("mbpp", test_split, all_task_ids=ids)["pass@k_over"] == "500 tasks, test split"
     assert summarize("mbpp", [row(t) for t in ids])["coverage"]["scope"] == "all"
     part = summarize("mbpp", test_split[:20], all_task_ids=ids)
-    assert part["coverage"] == {"tasks": 20, "of": 974, "scope": "partial", "label": "20 of 974 tasks"}
+    assert part["coverage"] == {"tasks": 20, "of": 500, "scope": "partial", "split": "test",
+                                "label": "20 of 500 tasks, test split"}  # the first 20 of the test split
     text = format_summary(part)
-    assert "pass@1 over 20 of 974 tasks: 100.0%" in text and "a partial run" in text
+    assert "pass@1 over 20 of 500 tasks, test split: 100.0%" in text and "a partial run" in text
+    mixed = summarize("mbpp", [row("Mbpp/1"), row("Mbpp/11")], all_task_ids=ids)  # across splits: of all 974
+    assert mixed["coverage"] == {"tasks": 2, "of": 974, "scope": "partial", "label": "2 of 974 tasks"}
     full = format_summary(summarize("humaneval", [row(f"HumanEval/{i}") for i in range(164)]))
     assert "pass@1 over 164 tasks: 100.0%" in full and "partial" not in full
 

@@ -155,7 +155,7 @@ def test_pass_at_1_table_models_by_benchmarks(tmp_path):
     assert table == (
         "| model | humaneval | mbpp |\n"
         "|---|---|---|\n"
-        "| phi-tiny | 41.7% (over 3 of 164 tasks) | 50.0% (over 2 of 974 tasks) |\n"
+        "| phi-tiny | 41.7% (over 3 of 164 tasks) | 50.0% (over 2 of 500 tasks, test split) |\n"
         "| other | 50.0% | - |"
     )
     assert "## mbpp" in render_markdown(report)

@@ -169,6 +169,9 @@ def test_a_changed_setting_reruns_exactly_the_stages_after_it(micro):
     assert to_run(planned(cfg, only=["eval-raw"])) == ["eval-raw"]
     assert to_run(planned(cfg, only=["pack"])) == ["pack-raw", "pack-filtered", "pack-textbooks", "pack-exercises"]
     assert to_run(planned(cfg, start="similar")) == ["similar", *evals]
+    assert to_run(planned(cfg, start="pretrain-filtered")) == ["pretrain-filtered", "eval-filtered", "report"]
+    # settings that change no number rerun nothing
+    assert to_run(planned(cfg, ["eval.workers=1", "eval.isolation=bwrap", "eval.samples_shown=1"])) == []
 
 
 def test_dry_run_prints_the_plan_with_budgets_and_writes_nothing(capsys, tmp_path):

@@ -530,6 +530,11 @@ def coverage(benchmark: str, task_ids, all_ids=None) -> dict:
             in_split = {int(i.split("/")[-1]) for i in all_ids if lo <= int(i.split("/")[-1]) <= hi}
             if nums == in_split and in_split:
                 return {"tasks": len(ids), "of": total, "scope": split, "label": f"{len(ids)} tasks, {split} split"}
+        for split, (lo, hi) in MBPP_SPLITS.items():  # the first N of a split (--split test --limit N)
+            in_split = {int(i.split("/")[-1]) for i in all_ids if lo <= int(i.split("/")[-1]) <= hi}
+            if nums and nums < in_split and len(nums) == len(ids):
+                return {"tasks": len(ids), "of": len(in_split), "scope": "partial", "split": split,
+                        "label": f"{len(ids)} of {len(in_split)} tasks, {split} split"}
     return {"tasks": len(ids), "of": total, "scope": "partial", "label": f"{len(ids)} of {total} tasks"}
 
 

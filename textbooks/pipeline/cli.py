@@ -36,7 +36,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--only", action="append", default=None, metavar="STAGE",
                         help="run only this stage or kind (repeatable); the stages it reads must be done")
     parser.add_argument("--from", dest="start", default=None, metavar="STAGE",
-                        help="rerun this stage (or the first stage of this kind) and everything after it")
+                        help="rerun this stage (or every stage of this kind) and every stage that reads it, directly or not")
     parser.add_argument("--executor", choices=("local", "slurm", "ray"), default=None,
                         help="datatrove executor of the data stages (default: the config's curate.executor)")
     parser.add_argument("--isolation", choices=("auto", "bwrap", "process", "none"), default=None,
@@ -67,10 +67,15 @@ def launch(config_path, overrides: list[str], *, out: str | None = None, dry_run
     from textbooks.pipeline.config import load_pipeline_config
     from textbooks.pipeline.run import Context, check_run_dir, describe_plan, execute, plan, repo_root, run_lock
 
+    from textbooks.pipeline.config import environment_problems
+
     config = load_pipeline_config(config_path, overrides)
     if out:
         config.out = str(out)
     run_dir = Path(config.out)
+    problems = environment_problems(config)
+    if problems and not dry_run:
+        raise guard.UsageError(f"{config_path}: " + "; ".join(problems))
     if config.eval.isolation in ("auto", "bwrap"):
         # Evaluation and verification run model output in the sandbox, which refuses to start without
         # bubblewrap: say so now, not after the training.
@@ -80,11 +85,19 @@ def launch(config_path, overrides: list[str], *, out: str | None = None, dry_run
         if mode != "bwrap":
             raise guard.UsageError(f"the sandbox cannot run here: {why} (to run anyway: --isolation process)")
     if not dry_run:
-        check_run_dir(run_dir)
+        check_run_dir(run_dir, config.name)
     ctx = Context(config=config, dir=run_dir, repo=repo_root(), progress=progress)
     stages = plan(ctx, only=only, start=start)  # loads every train config: bad keys fail here, before any stage
     print(describe_plan(ctx, stages), flush=True)
     if dry_run:
+        for p in problems:
+            print(f"problem: {p}")
+        if not problems:
+            try:
+                check_run_dir(run_dir, config.name)
+            except guard.UsageError as e:
+                print(f"problem: {e}")
+        print("dry run: nothing was run" + ("; fix the problems above before launching" if problems else ""))
         return 0
     with run_lock(run_dir):
         ran = execute(ctx, stages)

@@ -64,7 +64,7 @@ class SynthSection:
     model: Optional[str] = None  # the teacher's model name at that URL
     textbooks: int = 100  # lessons (0 = none: the codetextbook arm then has no textbooks)
     exercises: int = 500
-    heldout: int = 100  # held-out exercises for evaluation, from `holdout_families` only
+    heldout: int = 0  # held-out exercises for evaluation, from `holdout_families` only (0 = none)
     holdout_families: list[str] = field(default_factory=list)  # family names or topic prefixes
     mine: bool = True  # also mine documented functions with doctests from the curated code (offline teacher)
     seed: int = 0
@@ -233,7 +233,29 @@ def validate(c: PipelineConfig, source: str = "config") -> None:
             raise bad(f"eval.limits.{b}", f"not an evaluated benchmark ({', '.join([*c.eval.benchmarks, 'exercises'])})")
         if n is not None and (not isinstance(n, int) or isinstance(n, bool) or n < 1):
             raise bad(f"eval.limits.{b}", f"must be an integer >= 1 or null, got {n!r}")
+    from textbooks.eval.tasks import MBPP_SPLITS
+
+    if c.eval.mbpp_split not in (*MBPP_SPLITS, "all"):
+        raise bad("eval.mbpp_split", f"{c.eval.mbpp_split!r} is not one of {', '.join([*MBPP_SPLITS, 'all'])}")
     if c.eval.judge and not c.eval.judge_model:
         raise bad("eval.judge_model", "eval.judge needs the judge's model name at that URL (the paper: GPT-4)")
     if c.eval.max_new_tokens < 1 or c.eval.batch_size < 1:
         raise bad("eval", "max_new_tokens and batch_size must be >= 1")
+
+
+def environment_problems(c: PipelineConfig) -> list[str]:
+    """What this machine lacks for the config (inputs, packages): `--dry-run` lists them, a run refuses."""
+    import importlib.util
+
+    problems = []
+    for i, item in enumerate(c.corpus.inputs):
+        if item != "embedded" and not Path(item).exists():
+            problems.append(f"corpus.inputs[{i}]: {item} does not exist (a directory of .py files, JSONL/Parquet, "
+                            "Posts.xml, or `embedded`)")
+    if c.tokenizer.path is not None and not (Path(c.tokenizer.path) / "tokenizer.json").is_file():
+        problems.append(f"tokenizer.path: {c.tokenizer.path} is not a tokenizer directory (no tokenizer.json)")
+    needs = {"vllm": ("vllm", "gpu"), "hf": ("transformers", "hf")}.get(c.eval.backend)
+    if needs and importlib.util.find_spec(needs[0]) is None:
+        problems.append(f"eval.backend: {c.eval.backend} needs {needs[0]}: pip install 'textbooks[{needs[1]}]' "
+                        "(or eval.backend: phi, our checkpoints in-process)")
+    return problems

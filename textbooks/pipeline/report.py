@@ -9,18 +9,23 @@ own result files (a test checks that it does), must work on a run that stopped h
 piece reads "not run"), and must be rebuildable from a run directory alone. So `collect` only *reads*:
 pass@1 is execute's summary, the classifier's metrics are the curation's stats, the loss curve is the
 trainer's metrics.jsonl. The only derived numbers are the "ordering" block (does raw < filtered <
-codetextbook < codetextbook+exercises hold on a measure?) and the choice of sample completions.
+codetextbook < codetextbook+exercises hold on a measure?), the choice of sample completions, a finetuned
+arm's own share of run.json's cumulative finetune tokens, and the epochs per source when the training stage's
+result does not record them (its token budget x the source's weight share / the source's unique tokens).
 
 The run directory (every piece optional):
 
     run.json                       name, resolved config, versions, git commit, arms, stages
+    stages/<stage>.json            a stage's marker; pretrain-/finetune-<arm>: result.tokens, unique_tokens, epochs
     curate/                        `data curate`: stats.json, plots/funnel.json, quality/...
     synth/{exercises,textbooks,heldout}/   `textbooks synth ...`: stats.json, report.json (diversity)
-    decontaminate/                 `data decontaminate`: stats.json, report.jsonl, report.md
+    decontaminate/                 `data decontaminate`: stats.json (also the funnel's last row), report.jsonl, report.md
     similar/                       `data similar`: similar.json, similar-tau*.txt/json
+    packed/<source>/meta.json      `data pack`: splits.train.tokens (unique tokens, when the stage result lacks them)
     train/<arm>/                   the trainer's run dir: metrics.jsonl (loss and val_loss lines)
     eval/<arm>/                    humaneval/mbpp/exercises .jsonl (+ _results.jsonl, _summary.json),
-                                   nll-<benchmark>.json, report*/report.json (`eval report`)
+                                   nll-<benchmark>.json, syntax.json ({benchmark: samples, valid, fraction,
+                                   nontrivial}), report*/report.json (`eval report`)
 
 report.html is one self-contained file: inline CSS, plots as inline base64 PNG (matplotlib's Agg canvas, no
 pyplot state), no script, and a Content-Security-Policy that forbids loading anything, so a page opened
@@ -90,17 +95,23 @@ PAPER_TABLE_3: dict[str, Any] = {
     },
 }
 
-# The measures the ordering block checks: (key, label, better, getter of an arm's value).
-MEASURES: tuple[tuple[str, str, str, Callable[[dict], Any]], ...] = (
-    ("humaneval_pass@1", "HumanEval pass@1", "higher", lambda a: ((a["eval"] or {}).get("humaneval") or {}).get("pass@1")),
-    ("mbpp_pass@1", "MBPP pass@1", "higher", lambda a: ((a["eval"] or {}).get("mbpp") or {}).get("pass@1")),
-    ("heldout_pass@1", "held-out exercises pass@1", "higher",
+# The measures the ordering block checks: (key, label, better, unit, getter of an arm's value). unit: "fraction"
+# (shown as a percentage) or "nats/token".
+MEASURES: tuple[tuple[str, str, str, str, Callable[[dict], Any]], ...] = (
+    ("humaneval_pass@1", "HumanEval pass@1", "higher", "fraction",
+     lambda a: ((a["eval"] or {}).get("humaneval") or {}).get("pass@1")),
+    ("mbpp_pass@1", "MBPP pass@1", "higher", "fraction", lambda a: ((a["eval"] or {}).get("mbpp") or {}).get("pass@1")),
+    ("heldout_pass@1", "held-out exercises pass@1", "higher", "fraction",
      lambda a: ((a["eval"] or {}).get("exercises") or {}).get("pass@1")),
-    ("humaneval_nll", "HumanEval solution NLL", "lower", lambda a: ((a["nll"] or {}).get("humaneval") or {}).get("mean_nll")),
-    ("mbpp_nll", "MBPP solution NLL", "lower", lambda a: ((a["nll"] or {}).get("mbpp") or {}).get("mean_nll")),
-    ("heldout_nll", "held-out exercises solution NLL", "lower",
+    ("humaneval_valid", "HumanEval valid Python", "higher", "fraction",
+     lambda a: ((a.get("syntax") or {}).get("humaneval") or {}).get("fraction")),
+    ("humaneval_nll", "HumanEval solution NLL", "lower", "nats/token",
+     lambda a: ((a["nll"] or {}).get("humaneval") or {}).get("mean_nll")),
+    ("mbpp_nll", "MBPP solution NLL", "lower", "nats/token", lambda a: ((a["nll"] or {}).get("mbpp") or {}).get("mean_nll")),
+    ("heldout_nll", "held-out exercises solution NLL", "lower", "nats/token",
      lambda a: ((a["nll"] or {}).get("exercises") or {}).get("mean_nll")),
-    ("judge_score", "judge score", "higher", lambda a: (a["judge"] or [{}])[0].get("score") if a["judge"] else None),
+    ("judge_score", "judge score", "higher", "fraction",
+     lambda a: (a["judge"] or [{}])[0].get("score") if a["judge"] else None),
 )
 
 
@@ -159,7 +170,12 @@ def _run_info(r: _Reader) -> dict | None:
     stages = []
     for name, s in (run.get("stages") or {}).items():
         s = s if isinstance(s, dict) else {}
-        stages.append({"name": name, **_pick(s, ("status", "fingerprint", "seconds", "out"))})
+        row = {"name": name, **_pick(s, ("status", "fingerprint", "seconds", "out"))}
+        # The pipeline's report stage reads run.json while it runs, so its own row always says "running";
+        # what the reader holds is that stage's output, so it is done by the time anyone sees it.
+        if (s.get("kind") == "report" or name == "report") and s.get("status") == "running":
+            row.update(status="done", this_report=True)
+        stages.append(row)
     seconds = [s["seconds"] for s in stages if isinstance(s.get("seconds"), (int, float))]
     return {"name": run.get("name"), "created": run.get("created"), "git_commit": run.get("git_commit"),
             "versions": run.get("versions") or {}, "config": run.get("config") or {}, "stages": stages,
@@ -178,9 +194,43 @@ def _funnel(r: _Reader) -> dict | None:
         rows, unit, source = funnel_rows(stats), stats.get("token_unit"), curate / "stats.json"
     else:
         return None
+    rows = [dict(row) for row in rows]
+    decont = _decontamination_step(r, unit)
+    if decont:
+        rows.append(decont)
     return {"source": r.rel(source), "token_unit": unit, "rows": rows,
             "seconds": (stats or {}).get("seconds"), "complete": (stats or {}).get("complete"),
+            "decontamination_appended": decont is not None,
             "png": r.rel(curate / "plots" / "funnel.png") if (curate / "plots" / "funnel.png").is_file() else None}
+
+
+def _decontamination_step(r: _Reader, token_unit: Any) -> dict | None:
+    """The funnel's last row: what `data decontaminate` kept of the curated corpus (documents in, kept,
+    flagged), from decontaminate/stats.json. Curation's funnel ends before it, yet it is the last step that
+    removes training documents, so without it the funnel overstates what the filtered arms train on."""
+    path = r.root / "decontaminate" / "stats.json"
+    stats = r.json(path)
+    if not isinstance(stats, dict):
+        return None
+    dec = stats.get("decontamination") if isinstance(stats.get("decontamination"), dict) else {}
+    steps = [s for s in stats.get("steps") or [] if isinstance(s, dict)]
+    read = next((s for s in steps if "READER" in str(s.get("step", ""))), {})
+    flt = next((s for s in steps if "FILTER" in str(s.get("step", "")) and "decontam" in str(s.get("step", ""))), {})
+    documents_in = flt.get("in", read.get("kept"))
+    flagged = dec.get("documents_flagged")
+    if not _is_num(flagged):
+        flagged = sum((flt.get("dropped") or {}).values()) if flt.get("dropped") else None
+    kept = flt.get("kept")
+    if not _is_num(kept) and _is_num(documents_in) and _is_num(flagged):
+        kept = documents_in - flagged
+    if not any(_is_num(x) for x in (documents_in, kept, flagged)):
+        return None
+    # Tokens are comparable with the rows above only when both verbs counted the same unit.
+    same_unit = stats.get("token_unit") in (None, token_unit)
+    tokens = flt.get("tokens_kept") if same_unit and "tokens_kept" in flt else None
+    return {"step": "decontaminate: benchmark overlap", "documents": kept, "tokens": tokens,
+            "dropped": {"contaminated": flagged} if _is_num(flagged) else {},
+            "in": documents_in, "flagged": flagged, "source": r.rel(path)}
 
 
 def _edu_value(r: _Reader) -> dict | None:
@@ -476,6 +526,75 @@ def _nll(r: _Reader, d: Path) -> dict | None:
     return out or None
 
 
+def _syntax(r: _Reader, d: Path) -> dict | None:
+    """eval/<arm>/syntax.json, the eval stage's count of samples whose prompt + completion parses (valid) and
+    of those whose body is more than pass / ... / a docstring (nontrivial), per benchmark. A model that does
+    not yet write Python passes nothing; this says how far from it each arm is."""
+    path = d / "syntax.json"
+    data = r.json(path)
+    if not isinstance(data, dict):
+        return None
+    out = {str(b): {**_pick(v, ("samples", "valid", "fraction", "nontrivial")), "source": r.rel(path)}
+           for b, v in data.items() if isinstance(v, dict)}
+    return out or None
+
+
+def _base_arm(spec: dict) -> str | None:
+    return spec.get("from_arm") or spec.get("from")
+
+
+def _run_tokens(spec: dict, specs: dict[str, dict]) -> Any:
+    """The tokens of the arm's own training run: its pretraining budget, or for a finetuned arm its share of
+    run.json's finetune_tokens, which counts the finetuning of every arm in its chain (the base's included)."""
+    base = _base_arm(spec)
+    if not base:
+        return spec.get("pretrain_tokens")
+    total, before = spec.get("finetune_tokens"), (specs.get(base) or {}).get("finetune_tokens") or 0
+    return total - before if _is_num(total) and _is_num(before) else None
+
+
+def _training_data(r: _Reader, name: str, spec: dict, run_tokens: Any) -> dict | None:
+    """Per packed source the arm's own run trains on: its weight, unique (train split) tokens and the epochs
+    the run's token budget implies. Equal token budgets hide that a small source is repeated many times
+    (the paper's 8 passes over CodeExercises); this shows it. The training stage's result says it when the
+    pipeline recorded it; otherwise the unique tokens are packed/<source>/meta.json's and the epochs
+    tokens_trained * weight / sum(weights) / unique, the datasets' sampling share."""
+    stage = f"{'finetune' if _base_arm(spec) else 'pretrain'}-{name}"
+    marker_path = r.root / "stages" / f"{stage}.json"
+    marker = r.json(marker_path)
+    marker = marker if isinstance(marker, dict) else {}
+    result = marker.get("result") if isinstance(marker.get("result"), dict) else {}
+    entries = spec.get("data") or (marker.get("settings") or {}).get("data") or []
+    weights: dict[str, Any] = {}
+    for e in entries:
+        if isinstance(e, dict) and e.get("source") is not None:
+            weights[str(e["source"])] = e.get("weight", 1.0)
+    unique_given = result.get("unique_tokens") if isinstance(result.get("unique_tokens"), dict) else {}
+    epochs_given = result.get("epochs") if isinstance(result.get("epochs"), dict) else {}
+    for src in [*unique_given, *epochs_given]:
+        weights.setdefault(str(src), None)
+    tokens = result.get("tokens") if _is_num(result.get("tokens")) else run_tokens
+    total_weight = sum(w for w in weights.values() if _is_num(w))
+    sources: dict[str, dict] = {}
+    for src, weight in weights.items():
+        unique, unique_from = unique_given.get(src), r.rel(marker_path)
+        if not _is_num(unique):
+            meta = r.json(r.root / "packed" / src / "meta.json")
+            splits = meta.get("splits") if isinstance(meta, dict) else None
+            unique = ((splits or {}).get("train") or {}).get("tokens") if isinstance(splits, dict) else None
+            unique_from = r.rel(r.root / "packed" / src / "meta.json") if _is_num(unique) else None
+        epochs, epochs_from = epochs_given.get(src), r.rel(marker_path)
+        if not _is_num(epochs):
+            computable = all(_is_num(x) for x in (tokens, weight, unique)) and unique > 0 and total_weight > 0
+            epochs = tokens * weight / total_weight / unique if computable else None
+            epochs_from = "tokens_trained * weight / sum(weights) / unique_tokens" if computable else None
+        sources[src] = {"weight": weight, "unique_tokens": unique if _is_num(unique) else None,
+                        "unique_tokens_from": unique_from, "epochs": epochs, "epochs_from": epochs_from}
+    if not any(_is_num(v["unique_tokens"]) or _is_num(v["epochs"]) for v in sources.values()):
+        return None
+    return {"stage": stage, "tokens_trained": tokens, "sources": sources}
+
+
 def _arm_names(r: _Reader, run: dict | None) -> list[str]:
     if run and run.get("arms"):
         return [str(a.get("name")) for a in run["arms"] if isinstance(a, dict) and a.get("name")]
@@ -484,17 +603,23 @@ def _arm_names(r: _Reader, run: dict | None) -> list[str]:
     return known + sorted(found - set(known))
 
 
-def _arm(r: _Reader, name: str, spec: dict, similar_benchmark: str) -> dict:
+def _arm(r: _Reader, name: str, spec: dict, specs: dict[str, dict], similar_benchmark: str) -> dict:
     d = r.root / "eval" / name
     reports = _eval_reports(r, d) if d.is_dir() else []
     evals = {b: _pass_at_1(r, d, b, reports) for b in BENCHMARKS} if d.is_dir() else {}
+    run_tokens = _run_tokens(spec, specs)
     return {
         "name": name,
+        # pretrain_tokens: what the arm's base saw (the arm's own run for a pretraining arm); finetune_tokens:
+        # cumulative over its finetuning chain (run.json's); run_tokens: the arm's own training run's budget
         "pretrain_tokens": spec.get("pretrain_tokens"), "finetune_tokens": spec.get("finetune_tokens"),
-        "from_arm": spec.get("from_arm") or spec.get("from"), "data": spec.get("data"), "paper_configured": spec.get("paper"),
+        "run_tokens": run_tokens,
+        "from_arm": _base_arm(spec), "data": spec.get("data"), "paper_configured": spec.get("paper"),
         "paper": {size: arms[name] for size, arms in PAPER_FIGURE_2_1["models"].items() if name in arms} or None,
         "train": _train(r, name),
+        "training_data": _training_data(r, name, spec, run_tokens),
         "eval": evals if any(evals.values()) else None,
+        "syntax": _syntax(r, d) if d.is_dir() else None,
         "nll": _nll(r, d) if d.is_dir() else None,
         "similar_split": _similar_split(r, reports, similar_benchmark) or None,
         "judge": _judge(r, d, reports) if d.is_dir() else None,
@@ -545,7 +670,9 @@ def _samples(r: _Reader, arms: list[str], shown: int) -> dict | None:
 def arm_ordering(values: dict[str, Any], better: str = "higher", order: Sequence[str] = ARM_ORDER) -> dict:
     """Whether the paper's ordering holds on one measure: each arm of `order` strictly better than the one
     before (a tie is not an improvement). held is None when an arm of `order` has no value. `steps` says
-    which consecutive pairs held, so a partial ordering can be reported as such."""
+    which consecutive pairs held, so a partial ordering can be reported as such. `tie`: every arm has the
+    same value (held is False then): a measure that does not separate the arms at all (0% pass@1 everywhere
+    on a small run) is no evidence against the ordering, so the page says so instead of "did not hold"."""
     if better not in ("higher", "lower"):
         raise ValueError(f"better must be 'higher' or 'lower', got {better!r}")
     vals = {a: values.get(a) for a in order}
@@ -556,17 +683,30 @@ def arm_ordering(values: dict[str, Any], better: str = "higher", order: Sequence
         a, b = numeric[lo], numeric[hi]
         ok = None if a is None or b is None else (b > a if better == "higher" else b < a)
         steps.append({"from": lo, "to": hi, "held": ok})
-    held = None if any(v is None for v in numeric.values()) else all(s["held"] for s in steps)
-    return {"better": better, "values": vals, "held": held, "steps": steps}
+    complete = not any(v is None for v in numeric.values())
+    held = all(s["held"] for s in steps) if complete else None
+    tie = complete and len(order) > 1 and len(set(numeric.values())) == 1
+    return {"better": better, "values": vals, "held": held, "tie": tie, "steps": steps}
 
 
-def _ordering(arms: list[dict]) -> dict:
+def _ordering(arms: list[dict], judge_configured: bool) -> dict:
+    """The ordering block, one entry per measure of MEASURES; the judge's only when a judge is configured or
+    judged (a run without one has nothing to say about it, and "not measured" would read as a gap)."""
     by_name = {a["name"]: a for a in arms}
     out = {}
-    for key, label, better, get in MEASURES:
+    for key, label, better, unit, get in MEASURES:
+        if key == "judge_score" and not judge_configured:
+            continue
         values = {name: (get(by_name[name]) if name in by_name else None) for name in ARM_ORDER}
-        out[key] = {"label": label, **arm_ordering(values, better)}
+        out[key] = {"label": label, "unit": unit, **arm_ordering(values, better)}
     return out
+
+
+def _judge_configured(run: dict | None, arms: list[dict]) -> bool:
+    """A judge endpoint in the run's config (eval.judge), or judged samples of any arm."""
+    config = (run or {}).get("config")
+    ev = config.get("eval") if isinstance(config, dict) else None
+    return bool(isinstance(ev, dict) and ev.get("judge")) or any(a["judge"] for a in arms)
 
 
 def collect(run_dir: str | Path) -> dict:
@@ -578,7 +718,8 @@ def collect(run_dir: str | Path) -> dict:
     specs = {str(a.get("name")): a for a in (run or {}).get("arms", []) if isinstance(a, dict)}
     names = _arm_names(r, run)
     similar = _similar(r)
-    arms = [_arm(r, name, specs.get(name, {}), (similar or {}).get("benchmark") or "humaneval") for name in names]
+    arms = [_arm(r, name, specs.get(name, {}), specs, (similar or {}).get("benchmark") or "humaneval")
+            for name in names]
     shown = ((run or {}).get("config", {}).get("eval") or {}).get("samples_shown", 3)
     report: dict[str, Any] = {
         "schema": SCHEMA,
@@ -594,12 +735,13 @@ def collect(run_dir: str | Path) -> dict:
         "synthesis": _synthesis(r),
         "samples": _samples(r, names, int(shown or 0)) if shown else None,
         "paper": {"figure_2_1": PAPER_FIGURE_2_1, "table_3": PAPER_TABLE_3},
-        "ordering": _ordering(arms),
+        "judge_configured": _judge_configured(run, arms),
+        "ordering": _ordering(arms, _judge_configured(run, arms)),
     }
     not_run = [k for k in ("run", "funnel", "edu_value", "dedup", "decontamination", "similar", "synthesis", "samples")
                if report[k] is None]
     for a in arms:
-        not_run += [f"{a['name']}: {part}" for part in ("train", "eval", "nll") if a[part] is None]
+        not_run += [f"{a['name']}: {part}" for part in ("train", "eval", "syntax", "nll") if a[part] is None]
     if not arms:
         not_run.append("arms")
     report["not_run"] = not_run
@@ -649,8 +791,15 @@ def _tokens(x: Any) -> str:
     return str(int(x))
 
 
+def _valid_cell(v: dict | None) -> str:
+    if not v:
+        return "not run"
+    counts = f" ({_int(v.get('valid'))} of {_int(v.get('samples'))})" if _is_num(v.get("samples")) else ""
+    return _pct(v.get("fraction")) + counts
+
+
 def _arm_row(a: dict) -> dict[str, str]:
-    ev, nll, tr = a["eval"] or {}, a["nll"] or {}, a["train"] or {}
+    ev, nll, tr, syn = a["eval"] or {}, a["nll"] or {}, a["train"] or {}, a.get("syntax") or {}
     return {
         "arm": a["name"],
         "pretrain tokens": _tokens(a.get("pretrain_tokens")),
@@ -658,6 +807,8 @@ def _arm_row(a: dict) -> dict[str, str]:
         "HumanEval": _pass_cell(ev.get("humaneval")),
         "MBPP": _pass_cell(ev.get("mbpp")),
         "held-out": _pass_cell(ev.get("exercises")),
+        "HE valid": _valid_cell(syn.get("humaneval")) if a.get("syntax") else "not run",
+        "held-out valid": _valid_cell(syn.get("exercises")) if a.get("syntax") else "not run",
         "NLL HE": _f((nll.get("humaneval") or {}).get("mean_nll")),
         "NLL MBPP": _f((nll.get("mbpp") or {}).get("mean_nll")),
         "NLL held-out": _f((nll.get("exercises") or {}).get("mean_nll")),
@@ -666,14 +817,21 @@ def _arm_row(a: dict) -> dict[str, str]:
     }
 
 
+def _verdict(o: dict) -> tuple[str, str]:
+    """(the words, the CSS class) of one measure's ordering verdict."""
+    if o.get("tie"):
+        return "tie (all equal)", "tie"
+    return {True: ("held", "held"), False: ("did not hold", "broken"),
+            None: ("not measured on every arm", "unknown")}[o["held"]]
+
+
 def _ordering_line(o: dict) -> str:
     values = ", ".join(f"{a} {_value_text(o, v)}" for a, v in o["values"].items())
-    verdict = {True: "held", False: "did not hold", None: "not measured on every arm"}[o["held"]]
-    return f"{o['label']} ({o['better']} is better): {verdict} [{values}]"
+    return f"{o['label']} ({o['better']} is better): {_verdict(o)[0]} [{values}]"
 
 
 def _value_text(o: dict, v: Any) -> str:
-    return _pct(v) if "pass@1" in o["label"] or o["label"] == "judge score" else _f(v)
+    return _pct(v) if o.get("unit") == "fraction" else _f(v)
 
 
 def summary_table(report: dict) -> str:
@@ -774,6 +932,29 @@ def figure_2_1_plot(arms: list[dict]) -> str | None:
     return _png(fig)
 
 
+def funnel_plot(rows: list[dict], token_unit: Any) -> str | None:
+    """Documents and tokens left after each step (as the curation's funnel.png), for a funnel that goes on
+    past curation (decontamination)."""
+    if not rows:
+        return None
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(10.0, 0.45 * len(rows) + 1.6), dpi=100, layout="constrained")
+    axes = fig.subplots(1, 2, sharey=True)
+    labels = [str(r.get("step")) for r in rows][::-1]
+    for ax, key, title in ((axes[0], "documents", "documents kept"), (axes[1], "tokens", f"tokens kept ({token_unit})")):
+        values = [r.get(key) if _is_num(r.get(key)) else 0 for r in rows][::-1]
+        ax.barh(labels, values, color="#4878a8")
+        first = (rows[0].get(key) if _is_num(rows[0].get(key)) else 0) or 1
+        for y, v in enumerate(values):
+            ax.text(v, y, f" {v:,} ({100 * v / first:.0f}%)", va="center", fontsize=8)
+        ax.set_title(title, fontsize=9)
+        ax.set_xlim(0, max(values) * 1.35 or 1)
+    axes[0].tick_params(axis="y", labelsize=8)
+    fig.suptitle("what each curation and decontamination step keeps")
+    return _png(fig)
+
+
 def probability_plot(bins: dict[str, int], keep: Any) -> str:
     fig, ax = _figure(5.0, 3.0)
     lows = [float(b.split("-")[0]) for b in bins]
@@ -819,6 +1000,7 @@ td.num { text-align: right; font-variant-numeric: tabular-nums; }
 .held { color: #1b5e20; font-weight: 600; }
 .broken { color: #b71c1c; font-weight: 600; }
 .unknown { color: #777; }
+.tie { color: #455a64; font-weight: 600; }
 .pass { color: #1b5e20; font-weight: 600; }
 .fail { color: #b71c1c; }
 pre { background: #f3f5f7; border: 1px solid #e1e5ea; padding: 6px 8px; font-size: 12px; overflow-x: auto;
@@ -876,21 +1058,23 @@ def _summary_section(report: dict) -> str:
         return _not_run("no arms: no run.json, train/ or eval/")
     rows = [_arm_row(a) for a in arms]
     cols = list(rows[0])
+    numeric_cols = ("pretrain tokens", "finetune tokens", "NLL HE", "NLL MBPP", "NLL held-out", "train loss", "val loss")
     parts = ["<h3>Table 1 style: the arms at their token budgets</h3>",
              _table(cols + ["paper HE 350M / 1.3B"],
                     ([r[c] for c in cols] + [_paper_cell(a)] for r, a in zip(rows, arms)),
-                    numeric=(1, 2, 6, 7, 8, 9, 10)),
+                    numeric=tuple(i for i, c in enumerate(cols) if c in numeric_cols)),
              '<p class="note">pass@1 is greedy (the paper\'s metric); the task count says when a run covers part of a '
-             'benchmark. NLL: mean negative log-likelihood per token of the canonical solutions given their prompts '
-             '(lower is better). Loss values are the last lines of each arm\'s metrics.jsonl; val losses are each '
-             'arm\'s own validation data, so they do not compare across arms.</p>']
+             'benchmark. Valid: the share of samples whose prompt + completion parses as Python. NLL: mean negative '
+             'log-likelihood per token of the canonical solutions given their prompts (lower is better). Pretrain '
+             'tokens: what the arm (for a finetuned arm, its base) was pretrained on; finetune tokens: all '
+             'finetuning in the arm\'s chain. Loss values are the last lines of each arm\'s metrics.jsonl; val '
+             'losses are each arm\'s own validation data, so they do not compare across arms.</p>']
     parts.append("<h3>Figure 2.1 ordering: " + " &lt; ".join(_e(a) for a in ARM_ORDER) + "</h3><ul>")
     for o in report["ordering"].values():
-        cls = {True: "held", False: "broken", None: "unknown"}[o["held"]]
-        verdict = {True: "held", False: "did not hold", None: "not measured on every arm"}[o["held"]]
+        verdict, cls = _verdict(o)
         values = ", ".join(f"{_e(a)} {_e(_value_text(o, v))}" for a, v in o["values"].items())
         broke = [f"{s['from']} → {s['to']}" for s in o["steps"] if s["held"] is False]
-        extra = f" (not better at: {_e('; '.join(broke))})" if broke and o["held"] is False else ""
+        extra = f" (not better at: {_e('; '.join(broke))})" if broke and o["held"] is False and not o.get("tie") else ""
         parts.append(f'<li>{_e(o["label"])} ({_e(o["better"])} is better): <span class="{cls}">{verdict}</span>'
                      f"{extra}; {values}</li>")
     parts.append("</ul>")
@@ -912,22 +1096,36 @@ def _paper_cell(a: dict) -> str:
     return " / ".join(f"{v:g}%" if _is_num(v) else "n/a" for v in vals)
 
 
+def _per_source(td: dict | None, key: str, fmt: Callable[[Any], str]) -> str:
+    if not td:
+        return "n/a"
+    return "; ".join(f"{src} {fmt(v.get(key))}" for src, v in td["sources"].items()) or "n/a"
+
+
 def _training_section(report: dict) -> str:
     arms = report["arms"]
     if not any(a["train"] for a in arms):
         return _not_run("no train/<arm>/metrics.jsonl")
     rows = []
     for a in arms:
-        t = a["train"]
+        t, td = a["train"], a.get("training_data")
+        budgets = [_int(a.get("run_tokens")), _int(a.get("pretrain_tokens")),
+                   _int(a.get("finetune_tokens")) if a.get("from_arm") else "-"]
+        data = [_per_source(td, "unique_tokens", _int), _per_source(td, "epochs", lambda x: _f(x, 2))]
         if t is None:
-            rows.append([a["name"], "not run", "", "", "", "", ""])
+            rows.append([a["name"], "not run", "", "", *budgets, *data, "", ""])
             continue
-        rows.append([a["name"], t["run_dir"], _int(t["final_train_step"]), _int(t["tokens_seen"]),
-                     _f(t["final_train_loss"]), _f(t["final_val_loss"]), _int(a.get("pretrain_tokens") or
-                                                                           a.get("finetune_tokens"))])
+        rows.append([a["name"], t["run_dir"], _int(t["final_train_step"]), _int(t["tokens_seen"]), *budgets, *data,
+                     _f(t["final_train_loss"]), _f(t["final_val_loss"])])
     return "\n".join([_img(loss_plot(arms), "training loss per arm"),
-                      _table(["arm", "run dir", "last step", "tokens seen", "final train loss", "final val loss",
-                              "token budget"], rows, numeric=(2, 3, 4, 5, 6))])
+                      _table(["arm", "run dir", "last step", "tokens seen", "this run's token budget",
+                              "pretraining tokens (a finetuned arm's: its base's)", "finetuning tokens (cumulative)",
+                              "unique train tokens per source", "epochs per source", "final train loss",
+                              "final val loss"], rows, numeric=(2, 3, 4, 5, 6, 9, 10)),
+                      '<p class="note">This run\'s token budget: what the arm\'s own training run (pretraining, or '
+                      "for a finetuned arm its finetuning) was planned to see. Unique tokens: the train split of each "
+                      "packed source; epochs: how many times the run's budget passes over a source at its sampling "
+                      "weight (budget x weight / sum of weights / unique tokens).</p>"])
 
 
 def _evaluation_section(report: dict) -> str:
@@ -947,6 +1145,24 @@ def _evaluation_section(report: dict) -> str:
         rows.append(row)
     parts.append(_table(["arm", "HumanEval pass@1", "passed", "MBPP pass@1", "passed", "held-out pass@1", "passed",
                          "NLL HumanEval", "over", "NLL MBPP", "over", "NLL held-out", "over"], rows))
+    parts.append("<h3>Valid Python: samples whose prompt + completion parses</h3>")
+    if any(a.get("syntax") for a in arms):
+        found = {b for a in arms for b in (a.get("syntax") or {})}
+        benches = [b for b in BENCHMARKS if b in found] + sorted(found - set(BENCHMARKS))
+        syn_rows = []
+        for a in arms:
+            syn = a.get("syntax") or {}
+            row = [a["name"]]
+            for b in benches:
+                v = syn.get(b)
+                row += [_valid_cell(v) if a.get("syntax") else "not run",
+                        _int(v.get("nontrivial")) if v else ""]
+            syn_rows.append(row)
+        parts.append(_table(["arm", *(h for b in benches for h in (f"{b} valid", f"{b} nontrivial"))], syn_rows))
+        parts.append('<p class="note">Nontrivial: parses and the body is more than pass, ... or a docstring. '
+                     "From eval/&lt;arm&gt;/syntax.json.</p>")
+    else:
+        parts.append(_not_run("no eval/<arm>/syntax.json"))
     parts.append("<h3>Table 3 style: pass@1 on tasks similar / not similar to the training data</h3>")
     split_rows = []
     for a in arms:
@@ -981,6 +1197,9 @@ def _evaluation_section(report: dict) -> str:
     return "\n".join(parts)
 
 
+_FAILED_PREFIX = re.compile(r"^\s*failed\s*:\s*", re.IGNORECASE)
+
+
 def _samples_section(report: dict) -> str:
     s = report["samples"]
     if not s or not s["task_ids"]:
@@ -994,12 +1213,20 @@ def _samples_section(report: dict) -> str:
             parts.append(f"<details><summary>prompt</summary><pre>{_e(prompt)}</pre></details>")
         for arm, items in s["by_arm"].items():
             item = next(i for i in items if i["task_id"] == tid)
-            result = str(item.get("result") or "")
+            # Verdicts read "failed: AssertionError: ..." already; the page says "failed" itself
+            result = _FAILED_PREFIX.sub("", str(item.get("result") or ""), count=1)
             result = result if len(result) <= MAX_RESULT_CHARS else result[:MAX_RESULT_CHARS] + " ..."
             verdict = ('<span class="pass">passed</span>' if item.get("passed") else
-                       f'<span class="fail">failed</span>: {_e(result)}' if item.get("passed") is False
-                       else "not executed")
-            parts.append(f"<p><b>{_e(arm)}</b>: {verdict}</p><pre>{_e(item.get('completion'))}</pre>")
+                       '<span class="fail">failed</span>' + (f": {_e(result)}" if result else "")
+                       if item.get("passed") is False else "not executed")
+            completion = item.get("completion")
+            if completion is None or completion == "":
+                shown = '<p class="note">(empty completion)</p>'
+            elif not str(completion).strip():
+                shown = f'<p class="note">(whitespace only: {len(str(completion))} characters)</p>'
+            else:
+                shown = f"<pre>{_e(completion)}</pre>"
+            parts.append(f"<p><b>{_e(arm)}</b>: {verdict}</p>{shown}")
     return "\n".join(parts)
 
 
@@ -1012,11 +1239,15 @@ def _funnel_section(report: dict, run_dir: Path) -> str:
     rows = [[r.get("step"), _int(r.get("documents")),
              _pct(r["documents"] / first_docs) if first_docs and _is_num(r.get("documents")) else "n/a",
              _int(r.get("tokens")), _pct(r["tokens"] / first_tokens) if first_tokens and _is_num(r.get("tokens")) else "n/a",
-             ", ".join(f"{k} {v}" for k, v in (r.get("dropped") or {}).items())] for r in f["rows"]]
+             ", ".join(f"{k} {v}" for k, v in (r.get("dropped") or {}).items())
+             + (f" (of {_int(r['in'])} in)" if "in" in r else "")] for r in f["rows"]]
     took = f"; curation took {_f(f.get('seconds'), 1)} s" if _is_num(f.get("seconds")) else ""
+    # The stage's own funnel.png ends with curation; with the decontamination row the page draws its own.
+    plot = (_img(funnel_plot(f["rows"], f.get("token_unit")), "curation and decontamination funnel")
+            if f.get("decontamination_appended") else _stage_png(run_dir, f.get("png"), "curation funnel"))
     return "\n".join([f'<p class="note">Tokens: {_e(f.get("token_unit"))}{took}.</p>',
                       _table(["step", "documents", "of first", "tokens", "of first", "dropped"], rows, numeric=(1, 2, 3, 4)),
-                      _stage_png(run_dir, f.get("png"), "curation funnel")])
+                      plot])
 
 
 def _edu_section(report: dict, run_dir: Path) -> str:
@@ -1131,7 +1362,9 @@ def _run_section(report: dict) -> str:
     run = report["run"]
     if not run:
         return _not_run("no run.json")
-    rows = [[s.get("name"), s.get("status") or "not run", _f(s.get("seconds"), 1), s.get("fingerprint"), s.get("out")]
+    rows = [[s.get("name"), "done (this report)" if s.get("this_report") else s.get("status") or "not run",
+             _f(s.get("seconds"), 1) if not s.get("this_report") or _is_num(s.get("seconds")) else "",
+             s.get("fingerprint"), s.get("out")]
             for s in run["stages"]]
     parts = [_table(["stage", "status", "seconds", "fingerprint", "output"], rows, numeric=(2,)),
              f"<p>Sum of stage seconds: {_f(run.get('stage_seconds_total'), 1)}</p>",

@@ -338,9 +338,19 @@ def _train(ctx: Context, st: Stage) -> dict:
         raise KeyboardInterrupt
     if not summary.get("checkpoint"):
         raise PipelineError(f"stage {st.name}: training wrote no checkpoint (see {run_dir})")
+    entries = ctx.config.arm(st.arm).finetune if st.kind == "finetune" else ctx.config.arm(st.arm).pretrain
+    unique, epochs = {}, {}
+    total_weight = sum(e.weight for e in entries)
+    for e in entries:  # how often the arm saw each source: equal budgets mean more epochs of a smaller source
+        try:
+            meta = json.loads(ctx.path(f"packed/{e.source}/meta.json").read_text(encoding="utf-8"))
+            unique[e.source] = int(meta["splits"]["train"]["tokens"])
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+        epochs[e.source] = round(budget["tokens"] * e.weight / total_weight / unique[e.source], 3) if unique[e.source] else None
     return {"checkpoint": str(summary["checkpoint"]), "final_loss": summary.get("final_loss"),
             "val_loss": summary.get("val_loss"), "steps": budget["steps"], "tokens": budget["tokens"],
-            "run_dir": f"train/{st.arm}"}
+            "run_dir": f"train/{st.arm}", "unique_tokens": unique, "epochs": epochs}
 
 
 def _summary_from_run_dir(run_dir: Path) -> dict:
@@ -430,6 +440,8 @@ def _eval(ctx: Context, st: Stage) -> dict:
                               problems=extra.get("problems"), batch_size=e.batch_size)
             guard.atomic_write_text(out / f"nll-{b}.json", json.dumps(r, indent=2) + "\n")
             nll[b] = r.get("mean_nll")
+    syntax = {b: syntax_rates(b, samples, extra) for b, samples, extra in runs}
+    guard.atomic_write_text(out / "syntax.json", json.dumps(syntax, indent=2) + "\n")
     judged = []
     if e.judge:
         judged.append(_judge(ctx, st, model, out))
@@ -437,7 +449,39 @@ def _eval(ctx: Context, st: Stage) -> dict:
     report = build_report(results, similar_ids=similar, judged=judged or None)
     write_report(out / "report", report)
     passes = {b["benchmark"]: b.get("pass_at_k", {}).get("pass@1") for b in report["benchmarks"]}
-    return {"pass@1": passes, "nll": nll, "report": f"eval/{st.arm}/report/report.json"}
+    return {"pass@1": passes, "nll": nll, "valid_python": {b: r["fraction"] for b, r in syntax.items()},
+            "report": f"eval/{st.arm}/report/report.json"}
+
+
+def syntax_rates(benchmark: str, samples: Path, extra: dict) -> dict:
+    """How many samples are valid Python (the program parses) and non-trivial (the tested function's body is
+    more than a docstring, `pass` or `...`): what a small model learns long before it passes tests."""
+    import ast
+
+    from textbooks.eval.tasks import _is_humaneval_format, load_tasks
+
+    tasks = {t.task_id: t for t in load_tasks(benchmark, extra.get("split", "all"), problems=extra.get("problems"))}
+    n = valid = nontrivial = 0
+    for row in (json.loads(line) for line in samples.read_text(encoding="utf-8").splitlines() if line.strip()):
+        task = tasks.get(row["task_id"])
+        if task is None:
+            continue
+        n += 1
+        source = (task.prompt + row["completion"]) if (_is_humaneval_format(benchmark) or benchmark == "exercises") \
+            else row["completion"]
+        try:
+            tree = ast.parse(source)
+        except (SyntaxError, ValueError):
+            continue
+        valid += 1
+        defs = [d for d in ast.walk(tree) if isinstance(d, (ast.FunctionDef, ast.AsyncFunctionDef))
+                and d.name == task.entry_point]
+        body = defs[-1].body if defs else []
+        real = [b for b in body if not (isinstance(b, ast.Pass) or (isinstance(b, ast.Expr) and isinstance(
+            b.value, ast.Constant) and (isinstance(b.value.value, str) or b.value.value is Ellipsis)))]
+        nontrivial += bool(real)
+    return {"samples": n, "valid": valid, "nontrivial": nontrivial, "fraction": valid / n if n else None,
+            "nontrivial_fraction": nontrivial / n if n else None}
 
 
 def _judge(ctx: Context, st: Stage, model: Path, out: Path) -> Path:
@@ -473,10 +517,10 @@ def build_stages(ctx: Context) -> list[Stage]:
     from textbooks.data.curate import load_curate_config
     from textbooks.synth.config import load_synth_config
 
-    load_curate_config(curate_file, list(c.curate.set))
-    load_synth_config(None, list(c.synth.set))
-    common_synth = {"teacher": c.synth.teacher, "model": c.synth.model, "set": c.synth.set,
-                    "isolation": c.eval.isolation in ("auto", "bwrap")}
+    _load_section_config(load_curate_config, curate_file, c.curate.set, "curate")
+    _load_section_config(load_synth_config, None, c.synth.set, "synth")
+    # The sandbox mode is not a setting of what is made (a verdict is the same in either): not fingerprinted.
+    common_synth = {"teacher": c.synth.teacher, "model": c.synth.model, "set": c.synth.set}
     stages = [
         Stage("curate", "curate", {"inputs": input_identity(corpus_inputs(c)), "max_files": c.corpus.max_files,
                                    "config_file": str(curate_file) if curate_file else None,
@@ -515,7 +559,7 @@ def build_stages(ctx: Context) -> list[Stage]:
         kind = "finetune" if arm.from_arm else "pretrain"
         section = c.finetune if arm.from_arm else c.pretrain
         cfg_file = resolve_shipped(section.config, repo)
-        base = load_config(cfg_file, list(section.set))
+        base = _load_section_config(load_config, cfg_file, section.set, "finetune" if arm.from_arm else "pretrain")
         entries = arm.finetune if arm.from_arm else arm.pretrain
         deps = [f"pack-{e.source}" for e in entries]
         if arm.from_arm:
@@ -533,12 +577,25 @@ def build_stages(ctx: Context) -> list[Stage]:
         deps = [trained] + (["similar"] if c.decontaminate.similar_tau else [])
         if c.eval.heldout and c.synth.heldout > 0:
             deps.append("synth-heldout")
-        stages.append(Stage(f"eval-{arm.name}", "eval", {"eval": asdict(c.eval),
+        # Settings that do not change a number (the sandbox mode, worker count, what the report shows) are
+        # left out, so changing them reruns nothing.
+        measured = {k: v for k, v in asdict(c.eval).items() if k not in ("isolation", "workers", "samples_shown")}
+        stages.append(Stage(f"eval-{arm.name}", "eval", {"eval": measured,
                                                          "report_tau": c.decontaminate.report_tau},
                             deps, [f"eval/{arm.name}"], _eval, arm=arm.name))
     stages.append(Stage("report", "report", {"arms": [a.name for a in c.arms]},
                         [s.name for s in stages], ["report.html", "report.json"], _report))
     return stages
+
+
+def _load_section_config(loader, path, items: list[str], section: str):
+    """A stage's own config with the pipeline section's `set` list; an error names `section.set`, not a flag."""
+    from textbooks.train.config import ConfigError
+
+    try:
+        return loader(path, list(items))
+    except ConfigError as e:
+        raise ConfigError(f"{section}.set (pipeline config): " + str(e).replace("--set ", "", 1)) from None
 
 
 def read_marker(ctx: Context, name: str) -> dict | None:
@@ -551,22 +608,28 @@ def read_marker(ctx: Context, name: str) -> dict | None:
 
 def plan(ctx: Context, *, only: list[str] | None = None, start: str | None = None) -> list[Stage]:
     """Fingerprint every stage and decide run / resume / skip. `only`: stage names or kinds to run (their
-    inputs must be done already); `start`: this stage (name or kind) and everything after it is rerun."""
+    inputs must be done already); `start`: this stage (name or kind) and every stage reading it are rerun."""
     stages = build_stages(ctx)
     names = [s.name for s in stages]
     for sel in (only or []) + ([start] if start else []):
         if sel not in names and sel not in STAGE_KINDS:
-            raise guard.UsageError(f"no stage {sel!r} in this config; stages: {', '.join(names)}")
+            import difflib
+
+            close = difflib.get_close_matches(sel, names + list(STAGE_KINDS), n=1)
+            raise guard.UsageError(f"no stage {sel!r} in this config{f'; did you mean {close[0]!r}?' if close else ''} "
+                                   f"(stages: {', '.join(names)}; kinds: {', '.join(STAGE_KINDS)})")
     fps: dict[str, str] = {}
-    start_index = None
-    if start:
-        start_index = next(i for i, s in enumerate(stages) if start in (s.name, s.kind))
+    forced_names: set[str] = set()
+    if start:  # the stage(s) named and everything that reads them, directly or not
+        for st in stages:
+            if start in (st.name, st.kind) or any(d in forced_names for d in st.deps):
+                forced_names.add(st.name)
     will_run: set[str] = set()
     for i, st in enumerate(stages):
         st.fingerprint = fps[st.name] = fingerprint(st, fps, {"<repo>": ctx.repo, "<run>": ctx.dir})
         marker = read_marker(ctx, st.name)
         selected = not only or any(sel in (st.name, st.kind) for sel in only)
-        forced = start_index is not None and i >= start_index
+        forced = st.name in forced_names
         same = marker is not None and marker.get("fingerprint") == st.fingerprint
         if not selected:
             st.action, st.reason = "skip", "not selected (--only)"
@@ -601,7 +664,8 @@ def plan(ctx: Context, *, only: list[str] | None = None, start: str | None = Non
                 missing = [d for d in st.deps if next(s for s in stages if s.name == d).action == "missing"]
                 if missing:
                     raise guard.UsageError(f"--only {' '.join(only)}: stage {st.name} needs {', '.join(missing)}, "
-                                           "which is not done; run without --only first (or add them)")
+                                           f"which {'is' if len(missing) == 1 else 'are'} not done; run without "
+                                           "--only first (or add them)")
     return stages
 
 
@@ -765,12 +829,17 @@ def execute(ctx: Context, stages: list[Stage]) -> dict[str, Any]:
     return ran
 
 
-def check_run_dir(directory: Path) -> str:
-    """A run dir is ours (run.json with our format: resumed) or new (absent or empty); any other non-empty
-    directory is refused, never emptied: a typo in --out must not cost someone their files."""
+def check_run_dir(directory: Path, name: str) -> str:
+    """A run dir is this config's (run.json with our format and the config's name: resumed) or new (absent
+    or empty); any other non-empty directory, another config's run included, is refused and never emptied:
+    a typo in --out must not cost someone their files or their run."""
     def ours(p: Path) -> bool:
         return guard.json_marker("run.json", format=FORMAT)(p)
 
+    if ours(directory) and not guard.json_marker("run.json", format=FORMAT, name=name)(directory):
+        other = json.loads((directory / "run.json").read_text(encoding="utf-8")).get("name")
+        raise guard.UsageError(f"--out {directory} holds the run of config {other!r}, not {name!r}; give another "
+                               f"--out (or delete {directory} to start it over)")
     [out] = guard.check_outputs([guard.Output(directory, kind="dir", flag="--out", replaces=False,
                                               expected="the run directory of an earlier `textbooks run` or "
                                                        "`textbooks demo`")], resumable_marker=ours)
