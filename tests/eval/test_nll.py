@@ -188,4 +188,42 @@ def test_cli(checkpoint, problems, result, tmp_path, capsys):
     assert "input not found" in capsys.readouterr().err
     with pytest.raises(SystemExit) as e:
         main(["eval", "nll", "--help"])
-    assert e.value.code == 0 and "negative log-likelihood" in capsys.readouterr().out
+    help_text = capsys.readouterr().out
+    assert e.value.code == 0 and "negative log-likelihood" in help_text
+    assert all(split in help_text for split in ("prompt", "test", "validation", "train", "all"))
+
+
+def test_cli_replaces_only_the_same_measurement(checkpoint, problems, tmp_path, capsys):
+    """An earlier result for another benchmark, model or problems file is someone's measurement: refused
+    without --overwrite (it used to be replaced because it was an NLL result at all)."""
+    import shutil
+
+    out = tmp_path / "nll.json"
+    common = ["--out", str(out), "--batch-size", "2", "--no-progress"]
+    exercises = ["eval", "nll", "--model", str(checkpoint), "--benchmark", "exercises", "--problems", str(problems)]
+    assert main(exercises + common) == 0
+    first = out.read_text()
+    capsys.readouterr()
+
+    def refused(argv):
+        assert main(argv) == 2
+        err = capsys.readouterr().err
+        assert "already exists" in err and "--overwrite" in err and "Traceback" not in err
+        assert out.read_text() == first  # untouched
+
+    humaneval = ["eval", "nll", "--model", str(checkpoint), "--benchmark", "humaneval", "--limit", "2"]
+    refused(humaneval + common)
+    other_model = tmp_path / "other-model"
+    shutil.copytree(checkpoint, other_model)
+    refused(["eval", "nll", "--model", str(other_model), "--benchmark", "exercises", "--problems", str(problems)]
+            + common)
+    other_problems = tmp_path / "fewer.jsonl"
+    other_problems.write_text("".join(json.dumps(r) + "\n" for r in RECORDS[:2]))
+    refused(exercises[:-1] + [str(other_problems)] + common)
+    # a moved copy of the same problems file is the same measurement: a rerun
+    moved = tmp_path / "moved.jsonl"
+    shutil.copy(problems, moved)
+    assert main(exercises[:-1] + [str(moved)] + common) == 0
+    capsys.readouterr()
+    assert main(humaneval + common + ["--overwrite"]) == 0
+    assert json.loads(out.read_text())["benchmark"] == "humaneval"

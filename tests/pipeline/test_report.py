@@ -34,6 +34,18 @@ PASSES = {
     "exercises": {"filtered": set(), "codetextbook": {EX_TASKS[0]}, "codetextbook+exercises": set(EX_TASKS)},
 }
 NLL = {"raw": 2.91, "filtered": 2.53, "codetextbook": 2.2, "codetextbook+exercises": 1.87}
+# eval/<arm>/syntax.json: (samples, valid, nontrivial) per benchmark; HumanEval's valid share rises arm by arm
+SYNTAX = {"raw": {"humaneval": (4, 1, 0), "mbpp": (4, 2, 1)},
+          "filtered": {"humaneval": (4, 2, 1), "mbpp": (4, 2, 2), "exercises": (2, 0, 0)},
+          "codetextbook": {"humaneval": (4, 3, 2), "mbpp": (4, 3, 3), "exercises": (2, 1, 1)},
+          "codetextbook+exercises": {"humaneval": (4, 4, 4), "mbpp": (4, 4, 3), "exercises": (2, 2, 2)}}
+# The arms' training data (run.json arms[].data) and the packed sources' train-split tokens
+ARM_DATA = {"raw": [("raw", 1.0)], "filtered": [("filtered", 1.0)],
+            "codetextbook": [("filtered", 0.8), ("textbooks", 0.2)], "codetextbook+exercises": [("exercises", 1.0)]}
+UNIQUE = {"raw": 60_000, "filtered": 40_000, "textbooks": 5_000, "exercises": 2_560}
+PRETRAIN_TOKENS, FINETUNE_TOKENS = 51_200, 10_240
+# Recorded by the stage (the pipeline's new result fields) for raw only; computed from packed/ for the others
+RECORDED = {"raw": {"unique_tokens": {"raw": 59_999}, "epochs": {"raw": 0.8534}}}
 
 
 def _json(path: Path, value) -> None:
@@ -138,8 +150,12 @@ def _decontaminate(root: Path) -> dict:
         f.writelines(json.dumps(r) + "\n" for r in removed)
     settings = {"methods": ["ngram", "embedding", "ast"], "rule": "any"}
     flagged = write_reports(base / "removed", base, settings)
-    _json(base / "stats.json", {"verb": "decontaminate", "steps": [
-        {"stage": "decontaminate", "step": "📖 - READER: read inputs", "in": 40, "kept": 40}],
+    _json(base / "stats.json", {"verb": "decontaminate", "token_unit": "regex tokens (\\w+|[^\\w\\s])", "steps": [
+        {"stage": "decontaminate", "step": "📖 - READER: read inputs", "in": 31, "kept": 31, "skipped": {},
+         "tokens_kept": 20_000},
+        {"stage": "decontaminate", "step": "🔻 - FILTER: decontaminate", "in": 31, "kept": 28,
+         "dropped": {"contaminated": 3}, "tokens_kept": 18_500},
+        {"stage": "decontaminate", "step": "💽 - WRITER: 🐿 Jsonl", "written": 28, "tokens_kept": 18_500}],
         "decontamination": {"settings": settings, "documents_flagged": flagged,
                             "flagged_by_method": {"ast": 2, "embedding": 1, "ngram": 1},
                             "flagged_by_benchmark": {"humaneval": 2, "mbpp": 1}, "tasks_matched": 3,
@@ -186,6 +202,8 @@ def _eval(root: Path, arm: str, similar_ids: Path) -> None:
         samples, results = [], []
         for tid in tasks:
             completion = HOSTILE if (arm == "raw" and tid == "HumanEval/0") else f"    return 0  # {arm} {tid}\n"
+            if arm == "filtered" and tid == "HumanEval/2":
+                completion = ""  # a model that stopped at once
             samples.append({"task_id": tid, "completion_id": 0, "completion": completion, "finish_reason": "stop",
                             "prompt_tokens_dropped": 0})
             passed = tid in PASSES[bench][arm]
@@ -204,6 +222,8 @@ def _eval(root: Path, arm: str, similar_ids: Path) -> None:
                                             "skipped": {"no_solution": 0}, "tokens": 100 * len(tasks), "mean_nll": nll,
                                             "mean_task_nll": nll + 0.01, "per_task": {t: {"nll": nll, "tokens": 100}
                                                                                       for t in tasks}})
+    _json(d / "syntax.json", {b: {"samples": n, "valid": v, "fraction": v / n, "nontrivial": t}
+                              for b, (n, v, t) in SYNTAX[arm].items()})
     grades = {"raw": [2, 3], "filtered": [3, 4], "codetextbook": [5, 4], "codetextbook+exercises": [7, 8]}[arm]
     judged = d / "unconventional.judged.summary.json"
     _json(judged, {"judge_model": "judge-x", "prompt_version": "v1",
@@ -219,20 +239,38 @@ def _run_json(root: Path) -> None:
               "finetune-codetextbook+exercises": {"status": "done", "fingerprint": "ft", "seconds": 7.5,
                                                   "out": "train/codetextbook+exercises"},
               "report": {"status": "running", "fingerprint": "r", "seconds": None, "out": "report.html"}}
-    arms = [{"name": a, "pretrain_tokens": 51_200, "finetune_tokens": 0, "from": None,
-             "data": [{"source": a if a != "codetextbook" else "filtered", "weight": 1.0}]} for a in ARMS[:3]]
-    arms.append({"name": ARMS[3], "pretrain_tokens": 51_200, "finetune_tokens": 10_240, "from": "codetextbook",
-                 "data": [{"source": "exercises", "weight": 1.0}]})
+    arms = [{"name": a, "pretrain_tokens": PRETRAIN_TOKENS, "finetune_tokens": 0, "from": None,
+             "data": [{"source": src, "weight": w} for src, w in ARM_DATA[a]]} for a in ARMS[:3]]
+    arms.append({"name": ARMS[3], "pretrain_tokens": PRETRAIN_TOKENS, "finetune_tokens": FINETUNE_TOKENS,
+                 "from": "codetextbook", "data": [{"source": "exercises", "weight": 1.0}]})
     _json(root / "run.json", {"format": "textbooks.pipeline", "name": f"fixture {HOSTILE}",
                               "config": {"name": "fixture", "eval": {"samples_shown": 3}, "note": HOSTILE},
                               "versions": {"textbooks": "0.1.0", "python": "3.11"}, "git_commit": "0123abc",
                               "created": "2026-01-01T00:00:00+00:00", "arms": arms, "stages": stages})
 
 
+def _stages_and_packed(root: Path) -> None:
+    """The training stages' markers (DIR/stages/<stage>.json, as run.py writes them) and the packed sources'
+    meta.json (the splits `data pack` writes)."""
+    for source, tokens in UNIQUE.items():
+        _json(root / "packed" / source / "meta.json", {"format": "textbooks.packed", "documents": 10,
+                                                        "tokens": tokens + 100,
+                                                        "splits": {"train": {"documents": 9, "tokens": tokens},
+                                                                   "val": {"documents": 1, "tokens": 100}}})
+    for arm in ARMS:
+        kind, tokens = ("finetune", FINETUNE_TOKENS) if arm == ARMS[3] else ("pretrain", PRETRAIN_TOKENS)
+        result = {"checkpoint": f"train/{arm}/checkpoints/step_000050", "final_loss": 5.0, "val_loss": 5.1,
+                  "steps": 50, "tokens": tokens, "run_dir": f"train/{arm}", **RECORDED.get(arm, {})}
+        _json(root / "stages" / f"{kind}-{arm}.json",
+              {"stage": f"{kind}-{arm}", "kind": kind, "status": "done", "fingerprint": "x",
+               "settings": {"data": [{"source": s, "weight": w} for s, w in ARM_DATA[arm]]}, "result": result})
+
+
 def make_run_dir(root: Path) -> Path:
     """A complete small run directory of the four Figure 2.1 arms under `root` (~1-2 s: the plots)."""
     root.mkdir(parents=True, exist_ok=True)
     _run_json(root)
+    _stages_and_packed(root)
     _curate(root)
     _synth(root)
     _decontaminate(root)
@@ -315,8 +353,8 @@ def test_arm_numbers_equal_the_stage_files(run_dir, report):
 
 def test_data_numbers_equal_the_stage_files(run_dir, report):
     funnel = _load(run_dir / "curate" / "plots" / "funnel.json")
-    assert report["funnel"]["rows"] == funnel["rows"]
-    assert [r["documents"] for r in report["funnel"]["rows"]] == [96, 90, 70, 60, 31]
+    assert report["funnel"]["rows"][:-1] == funnel["rows"]  # then the decontamination row (its own test)
+    assert [r["documents"] for r in report["funnel"]["rows"]] == [96, 90, 70, 60, 31, 28]
     stats = _load(run_dir / "curate" / "stats.json")
     c = report["edu_value"]["classifier"]
     assert c["held_out"]["roc_auc"] == stats["quality"]["held_out"]["roc_auc"]
@@ -336,7 +374,7 @@ def test_data_numbers_equal_the_stage_files(run_dir, report):
     got = report["decontamination"]
     assert got["documents_flagged"] == dec["documents_flagged"] == len(_lines(run_dir / "decontaminate" / "report.jsonl"))
     assert got["flagged_by_method"] == dec["flagged_by_method"]
-    assert got["documents_scanned"] == 40
+    assert got["documents_scanned"] == 31
     # every task over all of report.jsonl, counted per document as stats counts its top tasks
     assert got["flagged_by_task"] == dec["most_matched_tasks"]
 
@@ -418,6 +456,215 @@ def test_summary_table(report):
     assert "HumanEval pass@1 (higher is better): held" in text
     assert "MBPP pass@1 (higher is better): did not hold" in text
     assert "held-out exercises pass@1 (higher is better): not measured on every arm" in text
+
+
+class _Tables(HTMLParser):
+    """The page's tables, as rows of cell texts (entities decoded), by the id of the section holding them."""
+
+    def __init__(self):
+        super().__init__()
+        self.by_section: dict[str | None, list[list[list[str]]]] = {}
+        self._section: str | None = None
+        self._row: list[str] | None = None
+        self._cell: list[str] | None = None
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "section":
+            self._section = dict(attrs).get("id")
+        elif tag == "table":
+            self.by_section.setdefault(self._section, []).append([])
+        elif tag == "tr":
+            self._row = []
+            self.by_section[self._section][-1].append(self._row)
+        elif tag in ("td", "th"):
+            self._cell = []
+
+    def handle_endtag(self, tag):
+        if tag in ("td", "th") and self._cell is not None:
+            self._row.append("".join(self._cell))
+            self._cell = None
+
+    def handle_data(self, data):
+        if self._cell is not None:
+            self._cell.append(data)
+
+
+def _tables(page: str, section: str) -> list[list[list[str]]]:
+    parser = _Tables()
+    parser.feed(page)
+    return parser.by_section.get(section, [])
+
+
+def _by_first_cell(table: list[list[str]]) -> dict[str, dict[str, str]]:
+    """{first cell: {column header: cell}} of a table whose first row is its header."""
+    header = table[0]
+    return {row[0]: dict(zip(header, row)) for row in table[1:]}
+
+
+def _section_html(page: str, anchor: str) -> str:
+    return page.split(f'<section id="{anchor}">', 1)[1].split("</section>", 1)[0]
+
+
+@pytest.fixture(scope="module")
+def page(run_dir, report) -> str:
+    return rp.render_html(report, run_dir)
+
+
+def test_report_stage_reads_as_this_report(report, page):
+    """run.json is written while the report stage runs, so it says "running"; the page is that stage's output."""
+    assert _load(Path(report["run_dir"]) / "run.json")["stages"]["report"]["status"] == "running"
+    stages = {s["name"]: s for s in report["run"]["stages"]}
+    assert stages["report"]["status"] == "done" and stages["report"]["this_report"] is True
+    assert stages["curate"]["status"] == "done" and "this_report" not in stages["curate"]
+    rows = _by_first_cell(_tables(page, "run")[0])
+    assert rows["report"]["status"] == "done (this report)"
+    assert rows["curate"]["status"] == "done"
+    assert "running" not in _section_html(page, "run").split("resolved config")[0]
+
+
+def test_training_table_shows_each_runs_own_budget(report, page):
+    arms = {a["name"]: a for a in report["arms"]}
+    assert arms["codetextbook+exercises"]["run_tokens"] == FINETUNE_TOKENS
+    assert arms["raw"]["run_tokens"] == PRETRAIN_TOKENS
+    table = next(t for t in _tables(page, "training") if "this run's token budget" in t[0])
+    rows = _by_first_cell(table)
+    ft = rows["codetextbook+exercises"]
+    assert ft["this run's token budget"] == f"{FINETUNE_TOKENS:,}"
+    assert ft["pretraining tokens (a finetuned arm's: its base's)"] == f"{PRETRAIN_TOKENS:,}"
+    assert ft["finetuning tokens (cumulative)"] == f"{FINETUNE_TOKENS:,}"
+    assert rows["raw"]["this run's token budget"] == f"{PRETRAIN_TOKENS:,}"
+    assert rows["raw"]["finetuning tokens (cumulative)"] == "-"
+
+
+def test_finetune_chain_budget_is_the_arms_own_share(tmp_path):
+    """run.json's finetune_tokens is cumulative: an arm finetuned from a finetuned arm trained on the difference."""
+    arms = [{"name": "a", "pretrain_tokens": 100, "finetune_tokens": 0, "from": None,
+             "data": [{"source": "p", "weight": 1.0}]},
+            {"name": "b", "pretrain_tokens": 100, "finetune_tokens": 30, "from": "a",
+             "data": [{"source": "x", "weight": 1.0}]},
+            {"name": "c", "pretrain_tokens": 100, "finetune_tokens": 50, "from": "b",
+             "data": [{"source": "x", "weight": 1.0}]}]
+    _json(tmp_path / "run.json", {"name": "chain", "config": {}, "arms": arms, "stages": {}})
+    _json(tmp_path / "packed" / "x" / "meta.json", {"splits": {"train": {"tokens": 10}, "val": {"tokens": 1}}})
+    got = {a["name"]: a for a in rp.collect(tmp_path)["arms"]}
+    assert [got[n]["run_tokens"] for n in "abc"] == [100, 30, 20]
+    assert got["c"]["training_data"]["stage"] == "finetune-c"
+    assert got["c"]["training_data"]["sources"]["x"]["epochs"] == pytest.approx(2.0)  # 20 tokens over 10 unique
+    assert got["a"]["training_data"] is None  # packed/p is not there: nothing to say
+
+
+def test_valid_python_per_arm(run_dir, report, page):
+    arms = {a["name"]: a for a in report["arms"]}
+    for name, arm in arms.items():
+        file = _load(run_dir / "eval" / name / "syntax.json")
+        assert arm["syntax"] == {b: {**v, "source": f"eval/{name}/syntax.json"} for b, v in file.items()}
+    table1 = _by_first_cell(_tables(page, "summary")[0])
+    assert table1["raw"]["HE valid"] == "25.0% (1 of 4)"
+    assert table1["raw"]["held-out valid"] == "not run"  # raw has no held-out exercises
+    assert table1["codetextbook+exercises"]["held-out valid"] == "100.0% (2 of 2)"
+    o = report["ordering"]["humaneval_valid"]
+    assert o["held"] is True and o["values"] == {a: SYNTAX[a]["humaneval"][1] / 4 for a in ARMS}
+    assert "HumanEval valid Python (higher is better): held" in rp.summary_table(report)
+    valid = next(t for t in _tables(page, "evaluation") if t[0][:2] == ["arm", "humaneval valid"])
+    assert valid[0] == ["arm", "humaneval valid", "humaneval nontrivial", "mbpp valid", "mbpp nontrivial",
+                        "exercises valid", "exercises nontrivial"]
+    assert _by_first_cell(valid)["codetextbook"]["humaneval nontrivial"] == "2"
+    assert _by_first_cell(valid)["raw"]["exercises valid"] == "not run"
+
+
+def test_missing_syntax_file_is_not_run(tmp_path, run_dir):
+    import shutil
+
+    copy = tmp_path / "run"
+    shutil.copytree(run_dir, copy)
+    (copy / "eval" / "raw" / "syntax.json").unlink()
+    report = rp.collect(copy)
+    raw = next(a for a in report["arms"] if a["name"] == "raw")
+    assert raw["syntax"] is None and "raw: syntax" in report["not_run"]
+    assert report["ordering"]["humaneval_valid"]["held"] is None
+    row = _by_first_cell(_tables(rp.render_html(report, copy), "summary")[0])["raw"]
+    assert row["HE valid"] == "not run" and row["held-out valid"] == "not run"
+
+
+def test_unique_tokens_and_epochs_per_source(report, page):
+    td = {a["name"]: a["training_data"] for a in report["arms"]}
+    # recorded by the stage: taken as is
+    assert td["raw"]["stage"] == "pretrain-raw"
+    assert td["raw"]["sources"]["raw"]["unique_tokens"] == 59_999
+    assert td["raw"]["sources"]["raw"]["epochs"] == 0.8534
+    assert td["raw"]["sources"]["raw"]["unique_tokens_from"] == "stages/pretrain-raw.json"
+    # not recorded: packed/<source>/meta.json's train split, epochs = tokens * weight / sum(weights) / unique
+    ct = td["codetextbook"]["sources"]
+    assert ct["filtered"]["unique_tokens"] == UNIQUE["filtered"]
+    assert ct["filtered"]["unique_tokens_from"] == "packed/filtered/meta.json"
+    assert ct["filtered"]["epochs"] == pytest.approx(PRETRAIN_TOKENS * 0.8 / UNIQUE["filtered"])
+    assert ct["textbooks"]["epochs"] == pytest.approx(PRETRAIN_TOKENS * 0.2 / UNIQUE["textbooks"])
+    ft = td["codetextbook+exercises"]
+    assert ft["stage"] == "finetune-codetextbook+exercises" and ft["tokens_trained"] == FINETUNE_TOKENS
+    assert ft["sources"]["exercises"]["epochs"] == pytest.approx(FINETUNE_TOKENS / UNIQUE["exercises"])
+    table = next(t for t in _tables(page, "training") if "epochs per source" in t[0])
+    rows = _by_first_cell(table)
+    assert rows["codetextbook"]["unique train tokens per source"] == "filtered 40,000; textbooks 5,000"
+    assert rows["codetextbook"]["epochs per source"] == "filtered 1.02; textbooks 2.05"
+    assert rows["codetextbook+exercises"]["epochs per source"] == "exercises 4.00"
+    assert rows["raw"]["epochs per source"] == "raw 0.85"
+
+
+def test_sample_verdicts_read_once_and_empty_completions_say_so(page):
+    samples = _section_html(page, "samples")
+    assert "failed: failed" not in samples and "failed</span>: failed" not in samples
+    assert '<span class="fail">failed</span>: AssertionError: ' in samples
+    # filtered's HumanEval/2 completion is empty: said in words, not an empty box
+    filtered = samples.split("<h3>HumanEval/2</h3>", 1)[1].split("<b>filtered</b>", 1)[1].split("<b>", 1)[0]
+    assert "(empty completion)" in filtered and "<pre></pre>" not in filtered
+
+
+def test_a_tie_is_neutral_and_kept_in_json(report):
+    import copy
+
+    tie = rp.arm_ordering({a: 0.0 for a in ARMS})
+    assert tie["held"] is False and tie["tie"] is True
+    assert rp.arm_ordering({a: 0.0 for a in ARMS[:3]})["tie"] is False  # an arm without a value: not a tie
+    assert report["ordering"]["humaneval_pass@1"]["tie"] is False
+    tied = copy.deepcopy(report)
+    tied["ordering"]["mbpp_pass@1"] = {"label": "MBPP pass@1", "unit": "fraction", **tie}
+    assert "MBPP pass@1 (higher is better): tie (all equal) [raw 0.0%" in rp.summary_table(tied)
+    item = _section_html(rp.render_html(tied, report["run_dir"]), "summary").split("<li>MBPP pass@1", 1)[1]
+    item = item.split("</li>", 1)[0]
+    assert '<span class="tie">tie (all equal)</span>' in item
+    assert "did not hold" not in item and "not better at" not in item
+
+
+def test_judge_line_only_when_a_judge_is_configured(tmp_path):
+    run = {"name": "nojudge", "config": {"eval": {"judge": None}}, "stages": {},
+           "arms": [{"name": a, "pretrain_tokens": 1, "finetune_tokens": 0, "from": None, "data": []} for a in ARMS]}
+    _json(tmp_path / "run.json", run)
+    report = rp.collect(tmp_path)
+    assert report["judge_configured"] is False and "judge_score" not in report["ordering"]
+    assert "judge score" not in rp.summary_table(report)
+    assert "judge score (" not in _section_html(rp.render_html(report, tmp_path), "summary")
+    _json(tmp_path / "run.json", {**run, "config": {"eval": {"judge": "http://127.0.0.1:9/v1", "judge_model": "m"}}})
+    report = rp.collect(tmp_path)
+    assert report["ordering"]["judge_score"]["held"] is None
+    assert "judge score (higher is better): not measured on every arm" in rp.summary_table(report)
+
+
+def test_funnel_ends_with_decontamination(tmp_path, run_dir, report, page):
+    import shutil
+
+    last = report["funnel"]["rows"][-1]
+    assert last == {"step": "decontaminate: benchmark overlap", "documents": 28, "tokens": 18_500,
+                    "dropped": {"contaminated": 3}, "in": 31, "flagged": 3, "source": "decontaminate/stats.json"}
+    assert report["funnel"]["decontamination_appended"] is True
+    table = _tables(page, "funnel")[0]
+    assert table[-1] == ["decontaminate: benchmark overlap", "28", "29.2%", "18,500", "37.0%",
+                         "contaminated 3 (of 31 in)"]
+    assert "curation and decontamination funnel" in _section_html(page, "funnel")  # the page's own plot
+    # curation alone: its own funnel and plot, unchanged
+    shutil.copytree(run_dir / "curate", tmp_path / "curate")
+    alone = rp.collect(tmp_path)["funnel"]
+    assert alone["rows"] == _load(run_dir / "curate" / "plots" / "funnel.json")["rows"]
+    assert alone["decontamination_appended"] is False
 
 
 # --- missing stages -------------------------------------------------------------------------------------------

@@ -356,12 +356,16 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "The mean per-token negative log-likelihood (nats) of the canonical solutions given their prompts "
         "(HumanEval: prompt + canonical body; MBPP: the docstring@1 prompt + the reference function's body; "
         "exercises: prompt + the record's completion). Writes OUT (JSON: means, per-task values, skipped tasks "
-        "by reason, model, tokenizer fingerprint). See textbooks/eval/nll.py for the token boundary and truncation.")
+        "by reason, model, tokenizer fingerprint). An existing OUT is replaced only when it is this command's "
+        "result for the same benchmark, split, model and problems file (a rerun), or with --overwrite. See "
+        "textbooks/eval/nll.py for the token boundary and truncation.")
     parser.add_argument("--model", required=True, metavar="DIR", help="our checkpoint or an exported HF directory "
                         "(with the tokenizer files beside the weights)")
     parser.add_argument("--benchmark", required=True, choices=NLL_BENCHMARKS, help="which canonical solutions")
     parser.add_argument("--problems", metavar="FILE", help="the exercises JSONL of --benchmark exercises; required there")
-    parser.add_argument("--split", default="test", help="MBPP split (default: test, ids 11-510); others: test")
+    parser.add_argument("--split", default="test", help="MBPP split: prompt (ids 1-10), test (11-510, the "
+                        "default), validation (511-600), train (601-974) or all; humaneval and exercises have only "
+                        "test (= all)")
     parser.add_argument("--limit", type=guard.positive_int, help="only the first N tasks (smoke runs)")
     parser.add_argument("--batch-size", type=guard.positive_int, default=8, help="sequences per forward pass "
                         "(default %(default)s)")
@@ -370,6 +374,30 @@ def configure(parser: argparse.ArgumentParser) -> None:
     guard.add_overwrite_flag(parser)
     parser.add_argument("--no-progress", action="store_true", help="no progress bar (default: one on a terminal)")
     parser.set_defaults(func=_handler)
+
+
+def same_measurement(benchmark: str, split: str, model: str | Path, problems: str | Path | None):
+    """A `resumable_marker` for --out: true when the file there is this command's result for the same
+    benchmark, split, model (resolved path, as the result records it) and problems file (by sha256, as the
+    eval verbs compare it: a moved copy is the same file). Replacing such a file is a rerun of the same
+    measurement; any other file, an NLL of another benchmark or model included, is someone's result and
+    needs --overwrite."""
+    from textbooks.eval.tasks import problems_identity
+
+    expected = {"measure": MEASURE, "benchmark": benchmark, "split": split, "model": str(Path(model).resolve())}
+    sha256 = (problems_identity(problems) or {}).get("sha256")
+
+    def marker(path: Path) -> bool:
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return False
+        if not isinstance(data, dict) or any(data.get(k) != v for k, v in expected.items()):
+            return False
+        recorded = data.get("problems")
+        return (recorded.get("sha256") if isinstance(recorded, dict) else None) == sha256
+
+    return marker
 
 
 def _handler(args: argparse.Namespace) -> int:
@@ -383,9 +411,10 @@ def _handler(args: argparse.Namespace) -> int:
     guard.check_inputs([args.model], kind="dir", flag="--model")
     if args.problems:
         guard.check_inputs([args.problems], kind="file", flag="--problems")
-    # A rerun replaces its own earlier result; any other file needs --overwrite.
+    # A rerun of the same measurement replaces its own earlier result; any other file needs --overwrite.
     guard.check_outputs([guard.Output(args.out)], inputs=[p for p in (args.model, args.problems) if p],
-                        overwrite=args.overwrite, resumable_marker=guard.json_marker(None, measure=MEASURE))
+                        overwrite=args.overwrite,
+                        resumable_marker=same_measurement(args.benchmark, args.split, args.model, args.problems))
     guard.check_device(args.device)
     guard.set_resume_hint("nothing was written; rerun the same command")
     try:

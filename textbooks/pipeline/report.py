@@ -534,7 +534,8 @@ def _syntax(r: _Reader, d: Path) -> dict | None:
     data = r.json(path)
     if not isinstance(data, dict):
         return None
-    out = {str(b): {**_pick(v, ("samples", "valid", "fraction", "nontrivial")), "source": r.rel(path)}
+    out = {str(b): {**_pick(v, ("samples", "valid", "fraction", "nontrivial", "nontrivial_fraction")),
+                    "source": r.rel(path)}
            for b, v in data.items() if isinstance(v, dict)}
     return out or None
 
