@@ -285,3 +285,66 @@ def test_a_judge_endpoint_grades_each_arm_and_the_report_shows_it(micro, tmp_pat
     ev = json.loads((run / "eval" / "raw" / "report" / "report.json").read_text())
     assert ev["judged"] and abs(ev["judged"][0]["score"] - 0.6) < 1e-9
     assert 0.6 in _numbers(json.loads((run / "report.json").read_text())["arms"])
+    # the copy evaluated its own checkpoint, not the original run's (stage results are relative to DIR)
+    nll = json.loads((run / "eval" / "raw" / "nll-humaneval.json").read_text())
+    assert nll["model"].startswith(str(run.resolve())), nll["model"]
+
+
+def test_nproc_2_trains_an_arm_under_torchrun_with_the_same_budget(micro, tmp_path):
+    run = tmp_path / "run"
+    shutil.copytree(micro["dir"], run, symlinks=True)
+    cfg = write_config(tmp_path / "c.yaml", run, **{"pretrain.nproc": 2})
+    assert to_run(planned(cfg, only=["pretrain-raw"])) == ["pretrain-raw"]
+    proc = subprocess.run([sys.executable, "-m", "textbooks", "run", str(cfg), "--no-progress", "--only", "pretrain-raw"],
+                          cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "torch.distributed.run --standalone --nproc_per_node=2" in proc.stdout
+    history = [json.loads(line) for line in (run / "train" / "raw" / "history.jsonl").read_text().splitlines()]
+    assert history[-1]["world_size"] == 2
+    rows = [json.loads(line) for line in (run / "train" / "raw" / "metrics.jsonl").read_text().splitlines()]
+    budget = plan_tokens(load_config(REPO / "configs/train/demo-tiny.yaml", MICRO["pretrain"]["set"]),
+                         MICRO["pretrain"]["tokens"])
+    assert max(r.get("tokens_seen", 0) for r in rows) == budget["tokens"]  # the same tokens on 2 ranks
+    marker = json.loads((run / "stages" / "pretrain-raw.json").read_text())
+    assert marker["status"] == "done" and (run / marker["result"]["checkpoint"]).is_dir()  # relative to DIR
+
+
+@pytest.mark.parametrize("arms, words", [
+    ([{"name": "filtered #b", "pretrain": [{"source": "filtered"}]}, {"name": "x" * 101, "pretrain": [{"source": "raw"}]}],
+     "at most 100 characters"),
+    ([{"name": "a", "pretrain": [{"source": "raw", "weight": 1e308}, {"source": "filtered", "weight": 1e308}]}],
+     "do not make proportions"),
+    ([{"name": "a", "pretrain": [{"source": "raw", "weight": float("inf")}]}], "weight must be a finite number"),
+])
+def test_hostile_arm_names_and_weights_are_refused(tmp_path, arms, words):
+    config = json.loads(json.dumps(MICRO))
+    config["arms"] = arms
+    path = tmp_path / "c.yaml"
+    path.write_text(yaml.safe_dump(config))
+    with pytest.raises(ConfigError) as e:
+        load_pipeline_config(path)
+    assert words in str(e.value)
+
+
+def test_an_arm_name_with_yaml_syntax_names_its_own_directories(tmp_path):
+    from textbooks.pipeline.run import Stage, train_config_for
+
+    config = json.loads(json.dumps(MICRO))
+    config["arms"] = [{"name": "filtered #b: x", "pretrain": [{"source": "filtered"}]}]
+    path = tmp_path / "c.yaml"
+    path.write_text(yaml.safe_dump(config))
+    cfg = load_pipeline_config(path)
+    ctx = Context(config=cfg, dir=tmp_path / "o #1: y", repo=repo_root())
+    st = next(s for s in plan(ctx) if s.name == "pretrain-filtered #b: x")
+    train_cfg, _ = train_config_for(ctx, st)
+    assert train_cfg.trainer.run_dir == str(tmp_path / "o #1: y" / "train" / "filtered #b: x")
+    assert train_cfg.data.tokenizer == str(tmp_path / "o #1: y" / "tokenizer")
+
+
+def test_a_run_killed_right_after_taking_the_lock_can_be_rerun(tmp_path):
+    from textbooks.pipeline.run import check_run_dir
+
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / ".lock").write_text("")
+    assert check_run_dir(out, "micro") == "new"

@@ -19,6 +19,7 @@ section.key=value` overrides), then checked as a whole (`validate`) before any s
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, Optional
@@ -170,8 +171,10 @@ def validate(c: PipelineConfig, source: str = "config") -> None:
     names = [a.name for a in c.arms]
     for i, a in enumerate(c.arms):
         key = f"arms[{i}]"
-        if not a.name or "/" in a.name or a.name.startswith(".") or a.name != a.name.strip():
-            raise bad(f"{key}.name", f"{a.name!r} is not a usable name (it names a directory: no '/', not empty)")
+        if not a.name or "/" in a.name or a.name.startswith(".") or a.name != a.name.strip() or len(a.name) > 100 \
+                or any(ch in a.name for ch in "\0\n\r\t"):
+            raise bad(f"{key}.name", f"{a.name[:120]!r} is not a usable name (it names directories and files: not "
+                      "empty, no '/', no leading '.', at most 100 characters)")
         if names.count(a.name) > 1:
             raise bad(f"{key}.name", f"two arms are called {a.name!r}")
         if bool(a.pretrain) == bool(a.from_arm):
@@ -188,8 +191,11 @@ def validate(c: PipelineConfig, source: str = "config") -> None:
         for j, e in enumerate(a.pretrain + a.finetune):
             if e.source not in SOURCES:
                 raise bad(f"{key} source {e.source!r}", f"not one of {', '.join(SOURCES)}")
-            if not e.weight > 0:
-                raise bad(f"{key} source {e.source!r}", f"weight must be > 0, got {e.weight}")
+            if not (e.weight > 0 and math.isfinite(e.weight)):
+                raise bad(f"{key} source {e.source!r}", f"weight must be a finite number > 0, got {e.weight}")
+        weights = [e.weight for e in a.pretrain + a.finetune]
+        if not math.isfinite(sum(weights)) or not all(w / sum(weights) > 0 for w in weights):
+            raise bad(f"{key}", f"mixture weights {weights} do not make proportions (keep them near 1, e.g. 0.85 and 0.15)")
     for name, section in (("pretrain", c.pretrain), ("finetune", c.finetune)):
         if section.tokens <= 0:
             raise bad(f"{name}.tokens", f"must be > 0, got {section.tokens}")

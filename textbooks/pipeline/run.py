@@ -300,18 +300,18 @@ def train_config_for(ctx: Context, st: Stage):
     datasets = "[" + ", ".join(json.dumps({"path": str(ctx.path(f"packed/{e.source}")), "weight": e.weight})
                                for e in entries) + "]"
     overrides = [*section.set, f"data.datasets={datasets}", f"data.val=[{', '.join(json.dumps(str(ctx.path(f'packed/{e.source}'))) for e in entries)}]",
-                 f"trainer.run_dir={ctx.path(f'train/{arm.name}')}",
+                 f"trainer.run_dir={json.dumps(str(ctx.path(f'train/{arm.name}')))}",  # quoted: '#', ': ' in names
                  f"schedule.decay_steps={budget['decay_steps']}", f"schedule.stop_step={budget['steps']}",
                  f"schedule.warmup_steps={budget['warmup_steps']}",
                  f"trainer.checkpoint_every={min(base.trainer.checkpoint_every, budget['steps'])}",
-                 f"data.tokenizer={ctx.path('tokenizer')}", "trainer.max_minutes=null"]
+                 f"data.tokenizer={json.dumps(str(ctx.path('tokenizer')))}", "trainer.max_minutes=null"]
     if base.trainer.val_every:
         overrides.append(f"trainer.val_every={min(base.trainer.val_every, budget['steps'])}")
     if st.kind == "finetune":
         src = ctx.results.get(f"pretrain-{arm.from_arm}") or ctx.results.get(f"finetune-{arm.from_arm}") or {}
         if not src.get("checkpoint"):
             raise PipelineError(f"stage {st.name}: arm {arm.from_arm!r} has no finished checkpoint to finetune")
-        overrides.append(f"model.init_from={src['checkpoint']}")
+        overrides.append(f"model.init_from={json.dumps(str(ctx.path(src['checkpoint'])))}")
     return load_config(path, overrides), budget
 
 
@@ -348,7 +348,9 @@ def _train(ctx: Context, st: Stage) -> dict:
         except (OSError, ValueError, KeyError, TypeError):
             continue
         epochs[e.source] = round(budget["tokens"] * e.weight / total_weight / unique[e.source], 3) if unique[e.source] else None
-    return {"checkpoint": str(summary["checkpoint"]), "final_loss": summary.get("final_loss"),
+    # Relative to DIR: a moved or copied run directory uses its own checkpoints, never the original's.
+    return {"checkpoint": os.path.relpath(Path(summary["checkpoint"]).resolve(), ctx.dir.resolve()),
+            "final_loss": summary.get("final_loss"),
             "val_loss": summary.get("val_loss"), "steps": budget["steps"], "tokens": budget["tokens"],
             "run_dir": f"train/{st.arm}", "unique_tokens": unique, "epochs": epochs}
 
@@ -394,7 +396,7 @@ def model_dir_of(ctx: Context, arm: str) -> Path:
     res = ctx.results.get(f"finetune-{arm}") or ctx.results.get(f"pretrain-{arm}") or {}
     if not res.get("checkpoint"):
         raise PipelineError(f"arm {arm!r} has no finished checkpoint")
-    return Path(res["checkpoint"])
+    return ctx.path(res["checkpoint"])  # relative to DIR (an absolute path stays as it is)
 
 
 def _eval(ctx: Context, st: Stage) -> dict:
@@ -566,8 +568,9 @@ def build_stages(ctx: Context) -> list[Stage]:
             src = c.arm(arm.from_arm)
             deps.append(f"{'finetune' if src.from_arm else 'pretrain'}-{src.name}")
         stages.append(Stage(f"{kind}-{arm.name}", kind,
+                            # nproc is not fingerprinted: the trainer gives the same run on any number of ranks
                             {"config": base.to_dict(), "config_file": str(cfg_file), "tokens": section.tokens,
-                             "nproc": section.nproc, "data": [asdict(e) for e in entries], "from": arm.from_arm},
+                             "data": [asdict(e) for e in entries], "from": arm.from_arm},
                             deps, [f"train/{arm.name}"], _train, arm=arm.name))
     if c.decontaminate.similar_tau:
         stages.append(Stage("similar", "similar", {"tau": c.decontaminate.similar_tau},
@@ -836,6 +839,8 @@ def check_run_dir(directory: Path, name: str) -> str:
     def ours(p: Path) -> bool:
         return guard.json_marker("run.json", format=FORMAT)(p)
 
+    if directory.is_dir() and {e.name for e in os.scandir(directory)} == {".lock"}:
+        return "new"  # a run killed between taking the lock and writing run.json: nothing of it to keep
     if ours(directory) and not guard.json_marker("run.json", format=FORMAT, name=name)(directory):
         other = json.loads((directory / "run.json").read_text(encoding="utf-8")).get("name")
         raise guard.UsageError(f"--out {directory} holds the run of config {other!r}, not {name!r}; give another "

@@ -221,6 +221,15 @@ class _Source:
         return self.file
 
 
+def _short(value: Any) -> str:
+    """A value as errors quote it: bounded, so a huge (or YAML-alias-bomb) structure is not expanded."""
+    import reprlib
+
+    r = reprlib.Repr()
+    r.maxlevel, r.maxlist, r.maxdict, r.maxstring, r.maxother = 2, 4, 4, 80, 80
+    return r.repr(value)
+
+
 def _parse_scalar(raw: str) -> Any:
     try:
         return yaml.safe_load(raw) if raw.strip() else ""
@@ -274,8 +283,8 @@ def _coerce(value: Any, tp: Any, key: str, source: _Source) -> Any:
     if origin is Literal:
         if value not in args:
             raise ConfigError(
-                f"{source(key)}: {key}={value!r} is not one of {', '.join(map(repr, args))}"
-                + _suggest(str(value), [str(a) for a in args])
+                f"{source(key)}: {key}={_short(value)} is not one of {', '.join(map(repr, args))}"
+                + (_suggest(value, [str(a) for a in args]) if isinstance(value, str) else "")
             )
         return value
     if dataclasses.is_dataclass(tp):
@@ -286,19 +295,19 @@ def _coerce(value: Any, tp: Any, key: str, source: _Source) -> Any:
         if isinstance(value, str) and args and args[0] in (str, DatasetEntry):
             value = [value]  # `--set data.datasets=DIR` means a one-element list
         if isinstance(value, (str, dict)) or not isinstance(value, (list, tuple)):
-            raise ConfigError(f"{source(key)}: {key} must be a list, got {value!r}")
+            raise ConfigError(f"{source(key)}: {key} must be a list, got {_short(value)}")
         return [_coerce(v, args[0] if args else Any, f"{key}[{i}]", source) for i, v in enumerate(value)]
     if tp is dict or origin is dict:
         if not isinstance(value, dict):
-            raise ConfigError(f"{source(key)}: {key} must be a mapping, got {value!r}")
+            raise ConfigError(f"{source(key)}: {key} must be a mapping, got {_short(value)}")
         return dict(value)
     if tp is bool:
         if not isinstance(value, bool):
-            raise ConfigError(f"{source(key)}: {key} must be true or false, got {value!r}")
+            raise ConfigError(f"{source(key)}: {key} must be true or false, got {_short(value)}")
         return value
     if tp is int:
         if isinstance(value, bool) or not (isinstance(value, int) or (isinstance(value, float) and value.is_integer())):
-            raise ConfigError(f"{source(key)}: {key} must be an integer, got {value!r}")
+            raise ConfigError(f"{source(key)}: {key} must be an integer, got {_short(value)}")
         return int(value)
     if tp is float:
         if isinstance(value, str):  # YAML 1.1 reads `1e-3` as a string; accept it as a number
@@ -307,11 +316,11 @@ def _coerce(value: Any, tp: Any, key: str, source: _Source) -> Any:
             except ValueError:
                 pass
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ConfigError(f"{source(key)}: {key} must be a number, got {value!r}")
+            raise ConfigError(f"{source(key)}: {key} must be a number, got {_short(value)}")
         return float(value)
     if tp is str:
         if not isinstance(value, (str, int, float)) or isinstance(value, bool):
-            raise ConfigError(f"{source(key)}: {key} must be a string, got {value!r}")
+            raise ConfigError(f"{source(key)}: {key} must be a string, got {_short(value)}")
         return str(value)
     return value
 
