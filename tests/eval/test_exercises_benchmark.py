@@ -143,3 +143,18 @@ def test_resumed_runs_refuse_another_problems_file(problems, tmp_path, tiny_toke
     assert execute_resumable("exercises", out, problems=problems, **kw)["reused"] == 3
     with pytest.raises(ValueError, match=r"--problems \(the file's sha256\)"):
         execute_resumable("exercises", out, problems=other, **kw)
+
+
+def test_a_huge_record_is_refused_by_line_not_tokenized(tmp_path):
+    import time
+
+    from textbooks.eval.tasks import load_exercises
+
+    path = tmp_path / "huge.jsonl"
+    rec = {"id": "big", "prompt": "def f():\n    \"\"\"" + "x" * 5_000_000 + "\"\"\"\n", "completion": "    return 1\n",
+           "entry_point": "f", "tests": "assert f() == 1\n"}
+    path.write_text(json.dumps(rec) + "\n")
+    start = time.monotonic()
+    with pytest.raises(ValueError, match=r"huge.jsonl:1: the record is 5,000,\d+ characters"):
+        load_exercises(path)
+    assert time.monotonic() - start < 5

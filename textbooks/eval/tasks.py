@@ -361,6 +361,9 @@ def _test_statements(source: str) -> tuple[str, ...]:
     return tuple(ast.get_source_segment(source, node) or "" for node in tree.body)
 
 
+MAX_EXERCISE_CHARS = 100_000  # the synthesis stage drops answers over 100k characters the same way
+
+
 def load_exercises(path: str | os.PathLike) -> list[Task]:
     """Tasks of a synthetic exercises file (the records `textbooks synth exercises` writes; see the module
     docstring). Every problem names its file and line: a record that is not an object, lacks a string field,
@@ -383,8 +386,14 @@ def load_exercises(path: str | os.PathLike) -> list[Task]:
             raise ValueError(f"{where}: empty {', '.join(empty)}")
         if not r["entry_point"].isidentifier():
             raise ValueError(f"{where}: entry_point {r['entry_point']!r} is not a Python name")
+        size = sum(len(r[k]) for k in EXERCISE_FIELDS)
+        if size > MAX_EXERCISE_CHARS:  # tokenized whole by generation and NLL: refuse, do not grind
+            raise ValueError(f"{where}: the record is {size:,} characters, over the {MAX_EXERCISE_CHARS:,} an "
+                             "exercise may have (a signature, a docstring, a body and its tests)")
         try:
             statements = _test_statements(r["tests"])
+        except RecursionError:
+            raise ValueError(f"{where}: the tests are nested too deeply to parse") from None
         except SyntaxError as e:
             raise ValueError(f"{where}: the tests do not parse (line {e.lineno} of the tests: {e.msg})") from None
         if not statements:
