@@ -407,10 +407,17 @@ def _eval(ctx: Context, st: Stage) -> dict:
     out = ctx.path(f"eval/{st.arm}")
     out.mkdir(parents=True, exist_ok=True)
     model = model_dir_of(ctx, st.arm)
+    # Every arm's model in Hugging Face format (transformers / vLLM / `textbooks serve` load it), checked by
+    # loading it back when transformers is installed.
+    import importlib.util
+
+    hf = out / "hf"
+    export = ["export", "hf", str(model), str(hf), "--overwrite"]
+    if importlib.util.find_spec("transformers") is None:
+        export.append("--no-verify")
+    _cli(export, st)
     engine = None
-    if e.backend in ("hf", "vllm"):  # generation through transformers / vLLM on the arm's Hugging Face export
-        hf = out / "hf"
-        _cli(["export", "hf", str(model), str(hf), "--overwrite"], st)
+    if e.backend in ("hf", "vllm"):  # generation through transformers / vLLM on that export
         model, engine = hf, e.backend
     runs: list[tuple[str, Path, dict]] = []
     for b in e.benchmarks:
