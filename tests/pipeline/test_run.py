@@ -348,3 +348,14 @@ def test_a_run_killed_right_after_taking_the_lock_can_be_rerun(tmp_path):
     out.mkdir()
     (out / ".lock").write_text("")
     assert check_run_dir(out, "micro") == "new"
+
+
+def test_holding_out_every_family_is_refused_before_anything_runs(tmp_path):
+    from textbooks.synth.offline.family import AREAS
+
+    config = json.loads(json.dumps(MICRO))
+    config["synth"]["holdout_families"] = list(AREAS)  # every topic area: no training exercise could be made
+    path = tmp_path / "c.yaml"
+    path.write_text(yaml.safe_dump(config))
+    with pytest.raises(ConfigError, match="every offline family is held out"):
+        load_pipeline_config(path)

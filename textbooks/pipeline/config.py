@@ -220,6 +220,12 @@ def validate(c: PipelineConfig, source: str = "config") -> None:
             problem = unknown_name(name, FAMILIES)
             if problem:
                 raise bad(f"synth.holdout_families[{i}]", problem)
+        from textbooks.synth.run import _allowed
+
+        held = set(c.synth.holdout_families)
+        if held and all(not _allowed(n, f.topic, held, None) for n, f in FAMILIES.items()):
+            raise bad("synth.holdout_families", "every offline family is held out: nothing is left to train on "
+                      "(hold out a few families or topics, e.g. [lists.clip_all, strings/transforming])")
     if c.synth.heldout < 0 or c.synth.exercises < 0 or c.synth.textbooks < 0:
         raise bad("synth", "counts must be >= 0")
     for t in c.decontaminate.similar_tau:
