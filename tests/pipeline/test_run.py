@@ -359,3 +359,20 @@ def test_holding_out_every_family_is_refused_before_anything_runs(tmp_path):
     path.write_text(yaml.safe_dump(config))
     with pytest.raises(ConfigError, match="every offline family is held out"):
         load_pipeline_config(path)
+
+
+def test_a_symlinked_parent_inside_the_run_dir_is_never_deleted_through(tmp_path):
+    from textbooks.pipeline.run import PipelineError, _remove_outputs
+
+    precious = tmp_path / "precious"
+    (precious / "raw").mkdir(parents=True)
+    (precious / "raw" / "thesis.tex").write_text("mine")
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "eval").symlink_to(precious)
+    cfg = load_pipeline_config(write_config(tmp_path / "c.yaml", run))
+    ctx = Context(config=cfg, dir=run, repo=repo_root())
+    st = next(s for s in plan(ctx) if s.name == "eval-raw")
+    with pytest.raises(PipelineError, match="leads outside the run directory"):
+        _remove_outputs(ctx, st)
+    assert (precious / "raw" / "thesis.tex").read_text() == "mine"

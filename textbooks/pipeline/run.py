@@ -788,8 +788,13 @@ def _write_marker(ctx: Context, st: Stage, status: str, **extra) -> None:
 
 
 def _remove_outputs(ctx: Context, st: Stage) -> None:
+    root = ctx.dir.resolve()
     for rel in st.outputs:
         p = ctx.path(rel)
+        parent = p.parent.resolve()
+        if parent != root and root not in parent.parents:  # DIR/eval -> /elsewhere: never delete through it
+            raise PipelineError(f"stage {st.name}: {p.parent} leads outside the run directory {ctx.dir} (a "
+                                "symlink?); its outputs are not removed. Replace the link with a directory")
         if p.is_dir() and not p.is_symlink():
             shutil.rmtree(p)
         elif p.exists() or p.is_symlink():
