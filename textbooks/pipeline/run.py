@@ -286,6 +286,15 @@ def _pack(source: str) -> Callable[[Context, Stage], dict]:
     return run
 
 
+def base_train_config(ctx: Context, kind: str):
+    """The train config of the `pretrain` or `finetune` section with its `set` list, before the pipeline's own
+    overrides (what the budget is planned from); one loader, so every caller names a bad key the same way."""
+    from textbooks.train import load_config
+
+    section = ctx.config.finetune if kind == "finetune" else ctx.config.pretrain
+    return _load_section_config(load_config, resolve_shipped(section.config, ctx.repo), section.set, kind)
+
+
 def train_config_for(ctx: Context, st: Stage):
     """The resolved TrainConfig of a pretrain/finetune stage (data, run dir, schedule from the budget)."""
     from textbooks.train import load_config
@@ -295,7 +304,7 @@ def train_config_for(ctx: Context, st: Stage):
     section = c.finetune if st.kind == "finetune" else c.pretrain
     entries = arm.finetune if st.kind == "finetune" else arm.pretrain
     path = resolve_shipped(section.config, ctx.repo)
-    base = load_config(path, list(section.set))
+    base = base_train_config(ctx, st.kind)
     budget = plan_tokens(base, section.tokens)
     datasets = "[" + ", ".join(json.dumps({"path": str(ctx.path(f"packed/{e.source}")), "weight": e.weight})
                                for e in entries) + "]"
@@ -521,7 +530,6 @@ def _report(ctx: Context, st: Stage) -> dict:
 # --------------------------------------------------------------------------------------------- the plan
 def build_stages(ctx: Context) -> list[Stage]:
     """Every stage of the config in run order, with its settings (what its fingerprint covers)."""
-    from textbooks.train import load_config
 
     c, repo = ctx.config, ctx.repo
     curate_file = resolve_shipped(c.curate.config, repo)
@@ -571,7 +579,7 @@ def build_stages(ctx: Context) -> list[Stage]:
         kind = "finetune" if arm.from_arm else "pretrain"
         section = c.finetune if arm.from_arm else c.pretrain
         cfg_file = resolve_shipped(section.config, repo)
-        base = _load_section_config(load_config, cfg_file, section.set, "finetune" if arm.from_arm else "pretrain")
+        base = base_train_config(ctx, kind)
         entries = arm.finetune if arm.from_arm else arm.pretrain
         deps = [f"pack-{e.source}" for e in entries]
         if arm.from_arm:
@@ -693,10 +701,8 @@ def describe_plan(ctx: Context, stages: list[Stage]) -> str:
     for st in stages:
         extra = ""
         if st.kind in ("pretrain", "finetune"):
-            from textbooks.train import load_config
-
             section = c.finetune if st.kind == "finetune" else c.pretrain
-            train_cfg = load_config(resolve_shipped(section.config, ctx.repo), list(section.set))
+            train_cfg = base_train_config(ctx, st.kind)
             budget = plan_tokens(train_cfg, section.tokens)
             micro = train_cfg.trainer.micro_batch_size
             accum = max(1, budget["batch"] // (micro * section.nproc))
@@ -740,14 +746,13 @@ def _git_commit(repo: Path | None) -> str | None:
 
 
 def arms_info(ctx: Context) -> list[dict]:
-    from textbooks.train import load_config
 
     c = ctx.config
     out = []
     tokens = {}
     for arm in c.arms:
         section = c.finetune if arm.from_arm else c.pretrain
-        budget = plan_tokens(load_config(resolve_shipped(section.config, ctx.repo), list(section.set)), section.tokens)
+        budget = plan_tokens(base_train_config(ctx, "finetune" if arm.from_arm else "pretrain"), section.tokens)
         pre = tokens[arm.from_arm][0] if arm.from_arm else budget["tokens"]
         fine = (tokens[arm.from_arm][1] + budget["tokens"]) if arm.from_arm else 0
         tokens[arm.name] = (pre, fine)
