@@ -122,8 +122,14 @@ def init_distributed(device_name: str) -> DistInfo:
     return DistInfo(rank=rank, world_size=world, local_rank=local_rank, device=device)
 
 
-def shutdown_distributed() -> None:
+def shutdown_distributed(synchronize: bool = True) -> None:
+    """Tear the process group down. With `synchronize`, every rank first meets at a barrier: a rank that
+    destroys its group while a peer still talks to it over gloo aborted now and then at exit ("terminate called
+    without an active exception", SIGABRT after a finished run). Pass False after an error, when a peer may be
+    gone and a barrier would wait for it."""
     if dist.is_initialized():
+        if synchronize:
+            dist.barrier()
         dist.destroy_process_group()
 
 

@@ -324,7 +324,7 @@ class Trainer:
             return summary
         finally:
             self.close()
-            parallel.shutdown_distributed()
+            parallel.shutdown_distributed(synchronize=False)  # the barrier above, only on success
 
     def _fit(self) -> dict:
         cfg, t, info = self.cfg, self.cfg.trainer, self.info
