@@ -251,6 +251,19 @@ def test_generate_refuses_a_model_directory_with_a_foreign_tokenizer(world, caps
     assert sorted(p.name for p in tmp_path.iterdir()) == ["mixed"]
 
 
+def test_the_generator_api_refuses_a_model_directory_with_a_foreign_tokenizer(world, tmp_path):
+    """The library entry point (Generator.from_pretrained) checks the pair like the commands do."""
+    from textbooks import guard
+    from textbooks.model.generate import Generator
+    from textbooks.tokenizer import load_tokenizer
+
+    assert Generator.from_pretrained(world["model"], device="cpu").tokenizer.vocab_size == 1024  # its own: fine
+    model = shutil.copytree(world["model"], tmp_path / "mixed")
+    load_tokenizer(world["other_tok"]).save(model)
+    with pytest.raises(guard.UsageError, match="does not belong to this checkpoint"):
+        Generator.from_pretrained(model, device="cpu")
+
+
 def test_export_with_another_tokenizer_is_refused_and_writes_nothing(world, capsys, tmp_path):
     out = tmp_path / "exported"
     rc, output = cli(["export", "hf", world["model"], out, "--tokenizer", world["other_tok"], "--no-verify"], capsys)

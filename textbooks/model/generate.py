@@ -519,13 +519,18 @@ class Generator:
     def from_pretrained(
         cls, path: str | Path, *, device: str | torch.device | None = None, dtype: torch.dtype | None = None
     ) -> "Generator":
-        """Load a checkpoint directory (config.json + model.safetensors + tokenizer files)."""
+        """Load a checkpoint directory (config.json + model.safetensors + tokenizer files). A directory whose
+        tokenizer files do not belong to its model (vocabulary, end-of-text id) is refused before the weights
+        are read (textbooks.guard.UsageError): it would sample garbage."""
+        from textbooks.guard import check_model_tokenizer
         from textbooks.tokenizer import load_tokenizer
 
         if device is None:
             device = "cuda" if torch.cuda.is_available() else "cpu"
+        tokenizer = load_tokenizer(path)
+        check_model_tokenizer(path, tokenizer)
         model = Phi.from_pretrained(path, device=device, dtype=dtype)
-        return cls(model, load_tokenizer(path), device)
+        return cls(model, tokenizer, device)
 
     @property
     def max_seq_len(self) -> int:
