@@ -292,3 +292,16 @@ def test_export_errors(saved, tmp_path, tiny_tokenizer_dir, capsys):
     with pytest.raises(SystemExit) as exit_info:  # usage error: argparse exits 2
         main(["export", "hf", str(saved)])
     assert exit_info.value.code == 2
+
+
+@pytest.mark.parametrize("side, key, value", [("hf", "hidden_size", "big"), ("hf", "num_hidden_layers", 2.5),
+                                              ("hf", "layer_norm_eps", True), ("ours", "n_layer", "two"),
+                                              ("ours", "d_model", 64.5), ("ours", "rope_theta", "1e4")])
+def test_a_config_field_of_the_wrong_type_is_named_by_its_key(saved, side, key, value):
+    """A wrong JSON type names the file and the key (a bare TypeError from arithmetic named neither)."""
+    path = saved / "config.json"
+    config = json.loads(path.read_text())
+    (config if side == "hf" else config["textbooks"])[key] = value
+    path.write_text(json.dumps(config))
+    with pytest.raises(CheckpointError, match=rf"config.json: .*key '{key}' must be a"):
+        Phi.from_pretrained(saved)

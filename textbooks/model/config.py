@@ -17,6 +17,16 @@ _PRESETS: dict[str, dict[str, Any]] = {
 }
 
 
+# The numeric keys of a transformers `phi` / Microsoft `phi-msft` config.json that from_hf_dict reads.
+_HF_FIELD_TYPES: dict[str, type | tuple[type, ...]] = {
+    **{k: int for k in ("vocab_size", "n_layer", "n_embd", "n_head", "n_inner", "rotary_dim", "n_positions",
+                        "pad_vocab_size_multiple", "num_hidden_layers", "hidden_size", "num_attention_heads",
+                        "num_key_value_heads", "intermediate_size", "max_position_embeddings")},
+    **{k: (int, float) for k in ("rope_theta", "layer_norm_epsilon", "layer_norm_eps", "attn_pdrop", "resid_pdrop",
+                                 "embd_pdrop", "attention_dropout", "initializer_range", "partial_rotary_factor")},
+}
+
+
 @dataclass
 class PhiConfig:
     """Shape and regularisation of a phi-1 model.
@@ -83,6 +93,12 @@ class PhiConfig:
                     f"unknown model config key {key!r}" + (f"; did you mean {hint[0]!r}?" if hint else "")
                     + f" (valid keys: {', '.join(sorted(fields))})"
                 )
+        for f in dataclasses.fields(cls):  # annotations are strings here (from __future__ import annotations)
+            value = values.get(f.name)
+            kinds = {"int": (int,), "float": (int, float)}.get(str(f.type))
+            if f.name in values and kinds and (isinstance(value, bool) or not isinstance(value, kinds)):
+                raise ValueError(f"model config key {f.name!r} must be {'an integer' if f.type == 'int' else 'a number'}, "
+                                 f"got {type(value).__name__} {str(value)[:40]!r}")
         return cls(**values)
 
     def to_dict(self) -> dict[str, Any]:
@@ -128,6 +144,12 @@ class PhiConfig:
     def from_hf_dict(cls, hf: dict[str, Any], source: str = "config.json") -> "PhiConfig":
         """Read a transformers `phi` config or Microsoft's older `phi-msft` config."""
         model_type = hf.get("model_type")
+        # A field of the wrong JSON type is named by its key (a bare TypeError from `d // nh` named nothing).
+        for key, kinds in _HF_FIELD_TYPES.items():
+            value = hf.get(key)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, kinds)):
+                want = "an integer" if kinds is int else "a number"
+                raise ValueError(f"{source}: key {key!r} must be {want}, got {type(value).__name__} {str(value)[:40]!r}")
         try:
             if model_type in ("phi-msft", "phi") and "n_embd" in hf:
                 d, nh = hf["n_embd"], hf["n_head"]
