@@ -168,3 +168,18 @@ def test_tokenizer_train_never_reads_a_50_mb_file(tmp_path):
     assert rc == 0 and "skipped:    1 too_long" in output, output
     assert time.monotonic() - start_t < 30 and peak_mb < 1024, (time.monotonic() - start_t, peak_mb)
     assert json.loads((tmp_path / "tok" / "training_stats.json").read_text())["inputs"] == [str(corpus)]
+
+
+def test_tokenizer_train_skips_a_64_mb_jsonl_record_within_seconds_and_bounded_memory(tmp_path):
+    """The .py size check cannot see JSONL records; train_tokenizer skips them once read, before pre-tokenizing."""
+    data = tmp_path / "one_long_line.jsonl"
+    _write_long_line_jsonl(data, 64)
+    with open(data, "a") as f:
+        for i in range(20):
+            f.write(json.dumps({"text": f"def f{i}(x):\n    return x + {i}\n"}) + "\n")
+    start_t = time.monotonic()
+    rc, output, peak_mb = finish(start(["tokenizer", "train", "--input", data, "--vocab-size", 300, "--out",
+                                        tmp_path / "tok", "--no-progress"], tmp_path), 120)
+    assert rc == 0 and "skipped:    1 too_long" in output, output
+    assert time.monotonic() - start_t < 30 and peak_mb < 1024, (time.monotonic() - start_t, peak_mb)
+    assert json.loads((tmp_path / "tok" / "training_stats.json").read_text())["documents"] == 21

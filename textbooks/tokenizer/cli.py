@@ -56,7 +56,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--min-frequency", type=guard.int_in(0, 2**32 - 1), default=2, metavar="N",
                    help="a pair must occur at least N times to be merged (default 2)")
     p.add_argument("--max-doc-bytes", type=guard.positive_int, default=DEFAULT_MAX_DOC_BYTES, metavar="N",
-                   help=f"skip .py files larger than N bytes, counted as too_long (default {DEFAULT_MAX_DOC_BYTES}: "
+                   help=f"skip documents (.py files, JSONL/Parquet records) larger than N bytes, counted as too_long (default {DEFAULT_MAX_DOC_BYTES}: "
                         "Codex's 1 MB limit)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.add_argument("-v", "--verbose", action="store_true", help="log every skipped file")
@@ -105,7 +105,8 @@ def run_train(args: argparse.Namespace) -> int:
         try:
             stats, examples = _train_in_child(dict(
                 inputs=train_inputs, vocab_size=args.vocab_size, out_dir=str(tmp), min_frequency=args.min_frequency,
-                max_files=args.max_files, show_progress=not args.no_progress, skipped=skipped), verbose=args.verbose)
+                max_files=args.max_files, show_progress=not args.no_progress, skipped=skipped,
+                max_doc_bytes=args.max_doc_bytes), verbose=args.verbose)
         except FileNotFoundError as e:  # raised, not returned: atomic_dir must not keep a half-written --out
             raise guard.UsageError(str(e)) from None
         except ValueError as e:
@@ -199,8 +200,8 @@ def _child_train(send, kwargs: dict, verbose: bool) -> None:
 
 def _without_huge_files(inputs: list, max_bytes: int) -> tuple[list, Counter]:
     """`inputs`, or, when some .py file among them is larger than `max_bytes`, the list of their files without
-    those (counted as too_long; they are never read). JSONL/Parquet records are not checked here: their size
-    is only known once read (textbooks/tokenizer/train.py would have to skip them)."""
+    those (counted as too_long; they are never read). JSONL/Parquet records are only sized once read:
+    train_tokenizer(max_doc_bytes=...) skips those."""
     from textbooks.data.sources import list_units
 
     seen: Counter = Counter()

@@ -82,12 +82,14 @@ def train_tokenizer(
     max_files: int | None = None,
     skipped: MutableMapping[str, int] | None = None,
     show_progress: bool = False,
+    max_doc_bytes: int | None = None,
 ) -> dict:
     """Train on the documents of `inputs` and write the tokenizer files to `out_dir`; returns stats.
 
     `vocab_size` is the total (BPE + <|endoftext|> + 38 whitespace tokens); a corpus too small to learn
     that many merges gives fewer (stats["vocab_size"] is the real size). `max_files` caps the number of
-    documents: .py files are then sampled evenly across the inputs.
+    documents: .py files are then sampled evenly across the inputs. Documents over `max_doc_bytes` (UTF-8)
+    are skipped and counted as too_long, never pre-tokenized (a 50 MB one-line record took 9 GB).
     """
     from tokenizers import AddedToken, Tokenizer, decoders, models, pre_tokenizers, processors, trainers
 
@@ -118,6 +120,11 @@ def train_tokenizer(
 
             docs = tqdm(docs, total=total, unit="doc", desc="reading", dynamic_ncols=True)
         for doc in docs:
+            # len(text) <= bytes <= 4 * len(text): encode only the documents that may be over the cap
+            if max_doc_bytes is not None and 4 * len(doc.text) > max_doc_bytes and (
+                    len(doc.text) > max_doc_bytes or len(doc.text.encode("utf-8", "surrogatepass")) > max_doc_bytes):
+                skipped["too_long"] += 1
+                continue
             stats["documents"] += 1
             stats["chars"] += len(doc.text)
             yield split_like_encoder(doc.text)
