@@ -120,3 +120,19 @@ def test_apply_in_two_worker_processes_equals_one(trained_dir, tmp_path):
                      "--workers", workers, "--tasks", "2"]) == 0
         outs[workers] = sorted((r["id"], r["metadata"]["edu_score"]) for r in _shards(out / "output") + _shards(out / "removed"))
     assert outs["1"] == outs["2"] and len(outs["1"]) == 30
+
+
+def test_annotate_reruns_into_its_own_output_but_keeps_one_made_with_other_settings(tmp_path, capsys):
+    corpus = tmp_path / "docs.jsonl"
+    write_jsonl(corpus, [{"id": f"d{i}", "text": f"def f{i}(x):\n    return x + {i}\n"} for i in range(6)])
+    out = tmp_path / "ann.jsonl"
+    argv = ["data", "quality", "annotate", str(corpus), "--out", str(out), "--annotator", "offline", "--no-progress",
+            "--sample", "0"]
+    assert main(argv) == 0 and main(argv) == 0  # the same settings: its own output, rewritten
+    before = out.read_bytes(), (tmp_path / "ann.jsonl.summary.json").read_bytes()
+    capsys.readouterr()
+    assert main([*argv[:-1], "3"]) == 2  # another sample size: someone else's annotations now
+    err = capsys.readouterr().err
+    assert str(out) in err and "--overwrite" in err and "Traceback" not in err
+    assert (out.read_bytes(), (tmp_path / "ann.jsonl.summary.json").read_bytes()) == before
+    assert main([*argv[:-1], "3", "--overwrite"]) == 0 and len(_rows(out)) == 3

@@ -95,7 +95,14 @@ def annotate_main(args: argparse.Namespace) -> int:
 
     guard.check_inputs(args.inputs)
     out = Path(args.out)
-    ours = guard.json_marker(None, command="data quality annotate")  # our own earlier (or interrupted) output
+    # Our own earlier output of the same settings is rewritten (the answers come back from the cache); one made
+    # with other settings (inputs, judge, prompt, sample) is someone else's: kept unless --overwrite.
+    settings = {"annotator": "offline" if args.annotator == "offline" else f"llm:{args.model}",
+                "prompt_version": None if args.annotator == "offline" else args.prompt_version,
+                "inputs": [str(Path(p).resolve()) for p in args.inputs], "sample": args.sample, "seed": args.seed,
+                "sample_tokens": None if args.annotator == "offline" else args.sample_tokens,
+                "temperature": None if args.annotator == "offline" else args.temperature}
+    ours = guard.json_marker(None, command="data quality annotate", settings=settings)
     guard.check_outputs([guard.Output(out, kind="file")], inputs=args.inputs, overwrite=args.overwrite,
                         resumable_marker=lambda path: ours(_summary_path(path)))
     offline = args.annotator == "offline"
@@ -135,7 +142,7 @@ def annotate_main(args: argparse.Namespace) -> int:
             usage = client.usage.to_dict()
     write_jsonl(out, records)
     stats = annotator.stats.to_dict()
-    summary = {"command": "data quality annotate", "annotator": annotator.name, "prompt_version": None if offline else args.prompt_version,
+    summary = {"command": "data quality annotate", "settings": settings, "annotator": annotator.name, "prompt_version": None if offline else args.prompt_version,
                "inputs": list(args.inputs), "sample": args.sample, "seed": args.seed, "skipped_inputs": skipped,
                **stats, "usage": usage, "cache": str(cache) if cache else None}
     write_json_atomic(_summary_path(out), summary)
