@@ -56,3 +56,25 @@ def test_slurm_needs_a_partition(tmp_path):
         with pytest.raises(PipelineError, match="sbatch"):
             execute_verb(run, build)
         assert not (tmp_path / "out").exists()
+
+
+def test_the_guards_signal_handlers_survive_ray_init(monkeypatch):
+    """ray.init installs its own SIGINT/SIGTERM handlers in the driver; ours (Ctrl-C within a second, the resume
+    hint) must be back afterwards. A stand-in `ray` module whose init replaces both handlers, as ray's does."""
+    import sys
+    import types
+
+    from textbooks import guard
+    from textbooks.data.pipeline import _ray_init
+
+    fake = types.ModuleType("ray")
+    fake.is_initialized = lambda: False
+    fake.init = lambda **kwargs: [signal.signal(s, signal.SIG_IGN) for s in (signal.SIGINT, signal.SIGTERM)]
+    monkeypatch.setitem(sys.modules, "ray", fake)
+    previous = guard.install_signal_handlers()
+    try:
+        ours = signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)
+        _ray_init(RayConfig())
+        assert (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)) == ours
+    finally:
+        guard.restore_signal_handlers(previous)

@@ -556,8 +556,20 @@ def _ray_init(cfg: RayConfig) -> None:
     except ImportError as e:
         raise PipelineUsageError("--executor ray needs the ray extra: pip install 'textbooks[ray]'") from e
     if not ray.is_initialized():
-        ray.init(address=cfg.address or None, ignore_reinit_error=True, log_to_driver=False,
-                 include_dashboard=False)
+        # ray.init installs its own SIGINT/SIGTERM handlers in the driver; the guard's (textbooks/guard.py:
+        # Ctrl-C stops within a second, keeps what finished, says how to resume) are put back after it.
+        import signal
+        import threading
+
+        saved = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            ray.init(address=cfg.address or None, ignore_reinit_error=True, log_to_driver=False,
+                     include_dashboard=False)
+        finally:
+            if threading.current_thread() is threading.main_thread():
+                for sig, handler in saved.items():
+                    if handler is not None:
+                        signal.signal(sig, handler)
 
 
 def _quiet_datatrove_console() -> None:
