@@ -21,8 +21,16 @@ TEXTBOOKS = [sys.executable, "-m", "textbooks"]
 
 def start(argv, cwd) -> subprocess.Popen:
     env = {**os.environ, "TEXTBOOKS_DEBUG": "", "PYTHONUNBUFFERED": "1"}
+    # The child gets the signal dispositions of a terminal user's shell: a test run started in the background
+    # (`cmd &` in a script) inherits SIGINT ignored, and an ignored signal survives exec (Python then never
+    # raises KeyboardInterrupt, so the command would run to its end).
     return subprocess.Popen([*TEXTBOOKS, *map(str, argv)], cwd=cwd, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, start_new_session=True)
+                            stderr=subprocess.PIPE, start_new_session=True, preexec_fn=_default_signals)
+
+
+def _default_signals() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 def finish(proc: subprocess.Popen, timeout: float) -> tuple[int, str, float]:
