@@ -5,6 +5,7 @@
   (`textbooks generate --stop`, `eval generate --stop`, `eval run --stop`, `llm complete --stop`).
 - `derive_seed(seed, prompt, sample)`: the one rule for seeds: the random stream of sample j of a prompt
   depends only on (seed, prompt, j), never on batch size, batch neighbours, workers or concurrency.
+- `too_long(max_bytes, *texts)`: the one size cap of documents (`data pack`, `tokenizer train` --max-doc-bytes).
 """
 
 from __future__ import annotations
@@ -77,6 +78,16 @@ def stop_arg(text: str) -> str:
 
 STOP_HELP = (f"backslash escapes {ESCAPES} are decoded (the same in every command); other text, "
              "non-ASCII included, is taken as is")
+
+
+def too_long(max_bytes: int | None, *texts: str) -> bool:
+    """More than `max_bytes` of UTF-8 (a str of n characters holds n to 4n bytes: encode only when unsure)."""
+    if max_bytes is None:
+        return False
+    chars = sum(len(t) for t in texts)
+    if chars <= max_bytes // 4:
+        return False
+    return chars > max_bytes or sum(len(t.encode("utf-8", "surrogatepass")) for t in texts) > max_bytes
 
 
 def plural(count: int, word: str, many: str | None = None) -> str:

@@ -72,6 +72,7 @@ from pathlib import Path
 
 from textbooks.data.encode import OrdinaryEncoder, pack_ids
 from textbooks.jsonl import iter_jsonl
+from textbooks.text import too_long
 
 logger = logging.getLogger(__name__)
 
@@ -223,16 +224,6 @@ def _split_of(doc) -> tuple[str | None, str]:
     return None, doc.text
 
 
-def _too_long(max_bytes: int | None, *texts: str) -> bool:
-    """More than `max_bytes` of UTF-8 (a str of n characters holds n to 4n bytes: encode only when unsure)."""
-    if max_bytes is None:
-        return False
-    chars = sum(len(t) for t in texts)
-    if chars <= max_bytes // 4:
-        return False
-    return chars > max_bytes or sum(len(t.encode("utf-8", "surrogatepass")) for t in texts) > max_bytes
-
-
 def _tasks(inputs: Sequence[Path], prompt_completion: list[bool], max_doc_bytes: int | None = None) -> Iterator[_Task]:
     from textbooks.data.sources import iter_units, list_units
 
@@ -248,7 +239,7 @@ def _tasks(inputs: Sequence[Path], prompt_completion: list[bool], max_doc_bytes:
         if prompt_completion[source]:
             chunk, size = [], 0
             for prompt, completion in _read_prompt_completion(path, skipped):
-                if _too_long(max_doc_bytes, prompt, completion):
+                if too_long(max_doc_bytes, prompt, completion):
                     skipped["too_long"] += 1
                     continue
                 chunk.append((prompt, completion))
@@ -283,7 +274,7 @@ def _tasks(inputs: Sequence[Path], prompt_completion: list[bool], max_doc_bytes:
             data_units.append(unit)
         # Data files: records are read here (streaming) and shipped as text.
         for doc in iter_units(data_units, skipped):
-            if _too_long(max_doc_bytes, doc.text):
+            if too_long(max_doc_bytes, doc.text):
                 skipped["too_long"] += 1
                 continue
             records.append(_split_of(doc))

@@ -31,6 +31,7 @@ from collections.abc import Iterable, Iterator, MutableMapping
 from pathlib import Path
 
 from textbooks.data.sources import SourceUnit, iter_units, list_units
+from textbooks.text import too_long
 from textbooks.tokenizer.load import EOS_TOKEN, WHITESPACE_TOKENS, CodeTokenizer
 
 N_BYTE_SYMBOLS = 256
@@ -120,9 +121,7 @@ def train_tokenizer(
 
             docs = tqdm(docs, total=total, unit="doc", desc="reading", dynamic_ncols=True)
         for doc in docs:
-            # len(text) <= bytes <= 4 * len(text): encode only the documents that may be over the cap
-            if max_doc_bytes is not None and 4 * len(doc.text) > max_doc_bytes and (
-                    len(doc.text) > max_doc_bytes or len(doc.text.encode("utf-8", "surrogatepass")) > max_doc_bytes):
+            if too_long(max_doc_bytes, doc.text):
                 skipped["too_long"] += 1
                 continue
             stats["documents"] += 1

@@ -97,15 +97,13 @@ def annotate_main(args: argparse.Namespace) -> int:
     out = Path(args.out)
     # Our own earlier output of the same settings is rewritten (the answers come back from the cache); one made
     # with other settings (inputs, judge, prompt, sample) is someone else's: kept unless --overwrite.
-    settings = {"annotator": "offline" if args.annotator == "offline" else f"llm:{args.model}",
-                "prompt_version": None if args.annotator == "offline" else args.prompt_version,
+    offline = args.annotator == "offline"
+    settings = {"annotator": "offline" if offline else f"llm:{args.model}",
                 "inputs": [str(Path(p).resolve()) for p in args.inputs], "sample": args.sample, "seed": args.seed,
-                "sample_tokens": None if args.annotator == "offline" else args.sample_tokens,
-                "temperature": None if args.annotator == "offline" else args.temperature}
+                **{k: None if offline else getattr(args, k) for k in ("prompt_version", "sample_tokens", "temperature")}}
     ours = guard.json_marker(None, command="data quality annotate", settings=settings)
     guard.check_outputs([guard.Output(out, kind="file")], inputs=args.inputs, overwrite=args.overwrite,
                         resumable_marker=lambda path: ours(_summary_path(path)))
-    offline = args.annotator == "offline"
     if not offline and not args.annotator.startswith(("http://", "https://")):
         raise guard.UsageError(f"--annotator: 'offline' or an http(s):// base URL, got {args.annotator!r}")
     if not offline and not args.model:
